@@ -1,0 +1,141 @@
+"""The structures every data source produces: one `Video` per person domain, `PoseFrame` per frame.
+
+Conventions, the same for synthetic people, Penn Action, Human3.6M, BBC Pose and users' videos:
+
+- images are H x W x 3 ``uint8`` arrays in **RGB** order;
+- joints are ``float32`` (K, 2) arrays of (x, y) in **0-based pixel** coordinates of the full frame
+  (a dataset stored 1-based, like Penn Action's MATLAB files, is converted by its loader);
+- ``visible`` is a (K,) ``bool`` array; an invisible joint's coordinates are meaningless (often 0);
+- ``box`` is (x1, y1, x2, y2) in 0-based pixels; ``center`` (2,) and ``size`` (a float, pixels) describe
+  the square region that is cropped and resized to the model's input. Each loader computes them with
+  its dataset's own rule (e.g. the authors' Penn Action rule), so the crop code needs no dataset logic.
+
+A `Video` holds per-frame annotations as stacked arrays (cheap to cache, see `ttpose prepare`) and
+loads images lazily through ``images[i]``, so a long video never has to sit in memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from ttpose.skeletons import Skeleton
+
+
+class ImageSource(Protocol):
+    """Anything indexable that returns RGB uint8 frames: a numpy array, a list, `ImageFiles`, ..."""
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, i: int) -> np.ndarray: ...
+
+
+@dataclass
+class PoseFrame:
+    image: np.ndarray  # H x W x 3 uint8 RGB
+    joints: np.ndarray  # K x 2 float32, 0-based pixels
+    visible: np.ndarray  # K bool
+    box: np.ndarray  # 4 float32: x1, y1, x2, y2
+    center: np.ndarray  # 2 float32: crop centre (pixels)
+    size: float  # side of the square crop region (pixels)
+    video_id: str
+    person_id: str
+    frame_id: int  # the frame's number in its source (e.g. Penn Action's file number, 0-based)
+
+
+@dataclass
+class Video:
+    """One person domain: the frames of one video (or one unordered set of photos) of one person."""
+
+    video_id: str
+    person_id: str
+    skeleton: Skeleton
+    images: ImageSource
+    joints: np.ndarray  # N x K x 2 float32
+    visible: np.ndarray  # N x K bool
+    boxes: np.ndarray  # N x 4 float32
+    centers: np.ndarray  # N x 2 float32
+    sizes: np.ndarray  # N float32
+    frame_ids: np.ndarray = field(default=None)  # N int64; defaults to 0..N-1
+
+    def __post_init__(self) -> None:
+        n = len(self.images)
+        if self.frame_ids is None:
+            self.frame_ids = np.arange(n, dtype=np.int64)
+        k = self.skeleton.num_joints
+        expected = {
+            "joints": (n, k, 2), "visible": (n, k), "boxes": (n, 4), "centers": (n, 2), "sizes": (n,),
+            "frame_ids": (n,),
+        }
+        for name, shape in expected.items():
+            got = np.shape(getattr(self, name))
+            if got != shape:
+                raise ValueError(f"video {self.video_id}: {name} has shape {got}, expected {shape}")
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int) -> PoseFrame:
+        return PoseFrame(
+            image=self.images[i],
+            joints=self.joints[i],
+            visible=self.visible[i],
+            box=self.boxes[i],
+            center=self.centers[i],
+            size=float(self.sizes[i]),
+            video_id=self.video_id,
+            person_id=self.person_id,
+            frame_id=int(self.frame_ids[i]),
+        )
+
+
+class ImageFiles:
+    """Lazily read image files (JPEG, PNG, ...) as RGB uint8 arrays."""
+
+    def __init__(self, paths: Sequence[str | Path]):
+        self.paths = [Path(p) for p in paths]
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        import cv2
+
+        path = self.paths[i]
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if image is None:
+            raise OSError(f"{path}: cannot read image (missing, empty or not an image file)")
+        return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def unlabeled_video(
+    images: ImageSource,
+    skeleton: Skeleton,
+    boxes: np.ndarray,
+    video_id: str = "video",
+    person_id: str = "person",
+    padding: float = 1.25,
+) -> Video:
+    """A `Video` without labels (joints zero, nothing visible), e.g. a user's clip, from per-frame boxes.
+
+    The crop region is the box's longer side times ``padding``, centred on the box, as for training.
+    """
+    boxes = np.asarray(boxes, dtype=np.float32).reshape(len(images), 4)
+    centers = np.stack([(boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2], axis=1)
+    sizes = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]) * padding
+    n, k = len(images), skeleton.num_joints
+    return Video(
+        video_id=video_id,
+        person_id=person_id,
+        skeleton=skeleton,
+        images=images,
+        joints=np.zeros((n, k, 2), np.float32),
+        visible=np.zeros((n, k), bool),
+        boxes=boxes,
+        centers=centers.astype(np.float32),
+        sizes=sizes.astype(np.float32),
+    )
