@@ -1,0 +1,185 @@
+"""Checkpoints: safetensors weights with the config beside them, atomic writes, safe loading.
+
+- A model checkpoint is ``NAME.safetensors``: the model's state dict (plus the reconstruction loss's
+  running means under ``loss.``), with the full config as JSON in the file's metadata so that one file
+  suffices; the config is also written beside it as ``NAME.yaml`` for people to read.
+- A training state (``train_state.safetensors``) adds the optimizer, the scheduler, the step and the
+  RNG state, flattened to tensors + a JSON skeleton, so `--resume` continues bit for bit.
+- Loading never unpickles arbitrary objects: .safetensors through safetensors, .pth/.pt only through
+  ``torch.load(weights_only=True)``. A truncated or foreign file raises `CheckpointError` naming it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, safe_open, save_file
+
+from ttpose.atomic import atomic_path, atomic_write_text
+from ttpose.config import Config, ConfigError, config_from_dict, dump_yaml, to_dict
+
+FORMAT = "ttpose-checkpoint-1"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used, stated in one line that names the file."""
+
+
+def read_tensors(path: str | Path) -> dict[str, torch.Tensor]:
+    """A flat name -> tensor dict from .safetensors, or from .pth/.pt/.bin with weights_only=True."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: file not found")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"{path}: file is empty")
+    if path.suffix == ".safetensors":
+        try:
+            return load_file(str(path))
+        except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+            raise CheckpointError(f"{path}: not a readable safetensors file ({_first_line(e)})") from None
+    try:
+        obj = torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as e:  # truncated zip, foreign pickle refused by weights_only, ...
+        raise CheckpointError(f"{path}: not a readable PyTorch weights file ({_first_line(e)})") from None
+    if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
+        obj = obj["state_dict"]
+    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise CheckpointError(f"{path}: expected a state dict of tensors, got {type(obj).__name__}")
+    return obj
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return text[0][:200] if text else type(e).__name__
+
+
+def _contiguous(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k: v.detach().contiguous() for k, v in state.items()}
+
+
+def save_checkpoint(path: str | Path, model: torch.nn.Module, config: Config, loss: torch.nn.Module | None = None,
+                    extra: dict[str, Any] | None = None) -> Path:
+    """Write ``path`` (.safetensors) and ``path.with_suffix('.yaml')`` atomically."""
+    path = Path(path).with_suffix(".safetensors")
+    tensors = dict(model.state_dict())
+    if loss is not None:
+        tensors.update({f"loss.{k}": v for k, v in loss.state_dict().items() if not k.startswith("vgg.")})
+    metadata = {"format": FORMAT, "config": json.dumps(to_dict(config)), "extra": json.dumps(extra or {})}
+    with atomic_path(path) as tmp:
+        save_file(_contiguous(tensors), str(tmp), metadata=metadata)
+    atomic_write_text(path.with_suffix(".yaml"), dump_yaml(config))
+    return path
+
+
+def read_checkpoint(path: str | Path) -> tuple[Config, dict[str, torch.Tensor], dict[str, Any]]:
+    """(config, tensors, extra) of a ttpose checkpoint, validated."""
+    path = Path(path)
+    if path.suffix != ".safetensors":
+        raise CheckpointError(
+            f"{path}: a ttpose checkpoint is a .safetensors file; for the authors' .pth checkpoints use "
+            "ttpose.convert.from_official / `ttpose convert`"
+        )
+    tensors = read_tensors(path)
+    with safe_open(str(path), framework="pt") as f:
+        metadata = f.metadata() or {}
+    if metadata.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a ttpose checkpoint (metadata format={metadata.get('format')!r})")
+    try:
+        config = config_from_dict(json.loads(metadata["config"]))
+    except (KeyError, json.JSONDecodeError, ConfigError) as e:
+        raise CheckpointError(f"{path}: its config is unreadable ({_first_line(e)})") from None
+    return config, tensors, json.loads(metadata.get("extra", "{}"))
+
+
+def load_checkpoint(path: str | Path, with_loss: bool = False):
+    """Build the model a checkpoint describes and load its weights (strictly).
+
+    Returns the model, or ``(model, loss)`` with ``with_loss=True`` (the reconstruction loss with its saved
+    running means; None for models without the keypoint task).
+    """
+    from ttpose.losses import ReconstructionLoss
+    from ttpose.model import TTPModel
+
+    config, tensors, _ = read_checkpoint(path)
+    model = TTPModel(config.model)
+    model_state = {k: v for k, v in tensors.items() if not k.startswith("loss.")}
+    _load_strict(path, model, model_state)
+    if not with_loss:
+        return model
+    loss = None
+    if config.model.self_task == "keypoint":
+        loss = ReconstructionLoss(config.loss)
+        loss_state = {k[5:]: v for k, v in tensors.items() if k.startswith("loss.")}
+        if "running_mean" in loss_state and loss_state["running_mean"].shape == loss.running_mean.shape:
+            loss.running_mean.copy_(loss_state["running_mean"])
+    return model, loss
+
+
+def _load_strict(path: Path | str, module: torch.nn.Module, state: dict[str, torch.Tensor]) -> None:
+    own = module.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    wrong = [k for k in own if k in state and own[k].shape != state[k].shape]
+    if missing or unexpected or wrong:
+        what = (f"missing {missing[0]!r}" if missing else f"unexpected {unexpected[0]!r}" if unexpected
+                else f"shape of {wrong[0]!r} is {tuple(state[wrong[0]].shape)}, expected {tuple(own[wrong[0]].shape)}")
+        raise CheckpointError(f"{path}: weights do not match the model its config describes ({what})")
+    module.load_state_dict(state)
+
+
+# ------------------------------------------------------------------------------- nested state <-> tensors
+
+
+def flatten_state(obj: Any, prefix: str, tensors: dict[str, torch.Tensor]) -> Any:
+    """Move every tensor of a nested dict/list structure into ``tensors``; return a JSON-able skeleton."""
+    if isinstance(obj, torch.Tensor):
+        tensors[prefix] = obj.detach().contiguous().clone()
+        return {"__tensor__": prefix}
+    if isinstance(obj, dict):
+        return {"__dict__": [[flatten_state(k, f"{prefix}.k{i}", tensors), flatten_state(v, f"{prefix}.{i}", tensors)]
+                             for i, (k, v) in enumerate(obj.items())]}
+    if isinstance(obj, (list, tuple)):
+        return {"__list__" if isinstance(obj, list) else "__tuple__":
+                [flatten_state(v, f"{prefix}.{i}", tensors) for i, v in enumerate(obj)]}
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    raise TypeError(f"cannot store {type(obj).__name__} in a training state")
+
+
+def unflatten_state(skeleton: Any, tensors: dict[str, torch.Tensor]) -> Any:
+    if isinstance(skeleton, dict):
+        if "__tensor__" in skeleton:
+            return tensors[skeleton["__tensor__"]]
+        if "__dict__" in skeleton:
+            return {unflatten_state(k, tensors): unflatten_state(v, tensors) for k, v in skeleton["__dict__"]}
+        if "__list__" in skeleton:
+            return [unflatten_state(v, tensors) for v in skeleton["__list__"]]
+        if "__tuple__" in skeleton:
+            return tuple(unflatten_state(v, tensors) for v in skeleton["__tuple__"])
+    return skeleton
+
+
+def save_state(path: str | Path, state: dict[str, Any], config: Config) -> Path:
+    """Atomically write a nested training state (model, optimizer, scheduler, step, RNG) as safetensors."""
+    path = Path(path)
+    tensors: dict[str, torch.Tensor] = {}
+    skeleton = flatten_state(state, "s", tensors)
+    metadata = {"format": FORMAT + "-state", "config": json.dumps(to_dict(config)), "state": json.dumps(skeleton)}
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata=metadata)
+    return path
+
+
+def load_state(path: str | Path) -> tuple[Config, dict[str, Any]]:
+    path = Path(path)
+    tensors = read_tensors(path)
+    with safe_open(str(path), framework="pt") as f:
+        metadata = f.metadata() or {}
+    if metadata.get("format") != FORMAT + "-state":
+        raise CheckpointError(f"{path}: not a ttpose training state")
+    config = config_from_dict(json.loads(metadata["config"]))
+    return config, unflatten_state(json.loads(metadata["state"]), tensors)

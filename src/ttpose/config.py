@@ -1,0 +1,258 @@
+"""Typed configuration: dataclasses, loaded from YAML, with dotted command-line overrides.
+
+    cfg = load_config("configs/synthetic_cpu.yaml", ["model.backbone=resnet50", "train.steps=100"])
+
+Every key is checked: an unknown key is an error that names the key and its nearest valid name, and a
+value of the wrong type is an error that names the key and the expected type. The paper's configuration
+(Penn Action, ResNet-50, 128 x 128, Sec. 4.2) is the default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A configuration problem, stated in one line."""
+
+
+@dataclass
+class ModelConfig:
+    """The network of Sec. 3.1 / Fig. 2 and its sizes (Sec. 4.2)."""
+
+    backbone: Literal["resnet18", "resnet34", "resnet50", "resnet101", "resnet152"] = "resnet50"
+    pretrained: str | None = None  # path to a torchvision ImageNet ResNet state dict (.pth/.safetensors)
+    skeleton: Literal["penn_action", "mpii", "bbc_pose"] = "penn_action"  # supervised joints (k_sup)
+    input_size: int = 128  # square crops; must be divisible by 32
+    num_maps: int = 30  # k_self, the number of self-supervised keypoints
+    sup_head: Literal["transformer", "conv"] = "transformer"  # Eq. 2-8 affinity head, or a 1x1 conv
+    self_task: Literal["keypoint", "rotation", "none"] = "keypoint"  # the self-supervised objective
+    deconv_channels: int = 256  # c, the width of the 3 deconvolutions and of F
+    encoder_widths: tuple[int, ...] = (32, 64, 128, 256)  # appearance and pose encoder stages
+    renderer_widths: tuple[int, ...] = (256, 128, 64, 32)  # renderer stages
+    transformer_layers: int = 1
+    transformer_heads: int = 4
+    transformer_ff: int = 1024
+    transformer_dropout: float = 0.1
+    sigma: float = 2.0  # std of the bottleneck's Gaussians, heatmap pixels
+
+
+@dataclass
+class LossConfig:
+    """Eq. 1, 9, 10 and the rotation baseline's loss."""
+
+    lam: float = 1e-3  # lambda of Eq. 10 (1e-3 Penn Action / BBC Pose, 1e-5 Human3.6M, 1e-4 rotation)
+    perceptual: Literal["vgg16", "pixel"] = "vgg16"  # pixel = L2 only (no VGG-16 weights needed)
+    vgg_weights: str | None = None  # torchvision VGG-16 ImageNet state dict; see docs/losses.md
+    running_mean_momentum: float = 0.01
+    running_mean_init: tuple[float, ...] = (0.1966, 0.8725, 3.4260, 7.4396, 4.1430, 1.1304)
+
+
+@dataclass
+class DataConfig:
+    dataset: Literal["synthetic", "penn_action", "h36m", "bbc_pose"] = "penn_action"
+    root: str | None = None  # dataset folder (real datasets)
+    # synthetic people (ttpose.data.synthetic)
+    train_videos: int = 200
+    val_videos: int = 16
+    test_videos: int = 16
+    frames_per_video: int = 48
+    frame_size: int = 128
+    shift: float = 1.0
+    # augmentation (Sec. 4.2; the authors' values)
+    scale_factor: float = 0.25
+    rotation_factor: float = 30.0
+    flip: bool = True
+    heatmap_sigma: float = 2.0
+    num_workers: int = 0
+
+
+@dataclass
+class TrainConfig:
+    """Joint training (Sec. 3.1, Eq. 10; schedule of Sec. 4.2)."""
+
+    batch_size: int = 32
+    lr: float = 1e-3
+    weight_decay: float = 0.0  # the authors' config lists 1e-4 but their Adam does not use it
+    steps: int = 383_000
+    lr_steps: tuple[int, ...] = (246_000, 328_000)
+    lr_factor: float = 0.1
+    log_every: int = 50
+    val_every: int = 5_000
+    checkpoint_every: int = 1_000
+    val_frames: int = 0  # 0: all validation frames
+
+
+@dataclass
+class TTPConfig:
+    """Test-time personalization (Sec. 3.2, 4.2)."""
+
+    mode: Literal["online", "offline", "none"] = "online"
+    lr: float = 1e-4
+    batch_size: int = 32
+    steps_per_frame: int = 1  # Table 2's "update iterations"
+    offline_steps: int | None = None  # default: as many as online would take (frames x steps_per_frame)
+    reset_every: int | None = None  # None: reset per video only; N: also every N frames
+    augment: bool = True  # augment slots 1.. of each online batch (slot 0 is the plain frame)
+    weight_decay: float = 0.0
+
+
+@dataclass
+class Config:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    ttp: TTPConfig = field(default_factory=TTPConfig)
+    seed: int = 0
+    output_dir: str = "runs/default"
+
+
+# --------------------------------------------------------------------------------------------- parsing
+
+
+def _check_type(key: str, value: Any, tp: Any) -> Any:
+    """Return ``value`` converted to ``tp`` where lossless (int -> float, list -> tuple), else raise."""
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        if value not in typing.get_args(tp):
+            choices = ", ".join(map(str, typing.get_args(tp)))
+            raise ConfigError(f"{key}: {value!r} is not one of {choices}")
+        return value
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _check_type(key, value, arg)
+            except ConfigError as e:
+                errors.append(str(e))
+        raise ConfigError(errors[0] if errors else f"{key}: bad value {value!r}")
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{key}: expected a list, got {value!r}")
+        (item,) = typing.get_args(tp)[:1]
+        return tuple(_check_type(key, v, item) for v in value)
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if tp is float and isinstance(value, str):  # YAML 1.1 reads 1e-5 (no dot) as a string
+        try:
+            return float(value)
+        except ValueError:
+            raise ConfigError(f"{key}: expected float, got {value!r}") from None
+    if tp is bool and not isinstance(value, bool):
+        raise ConfigError(f"{key}: expected true or false, got {value!r}")
+    if tp in (int, float, str) and (not isinstance(value, tp) or isinstance(value, bool)):
+        raise ConfigError(f"{key}: expected {tp.__name__}, got {value!r}")
+    return value
+
+
+def _unknown_key(key: str, valid: list[str]) -> ConfigError:
+    close = difflib.get_close_matches(key.rsplit(".", 1)[-1], [v.rsplit(".", 1)[-1] for v in valid], n=1)
+    prefix = key.rsplit(".", 1)[0] + "." if "." in key else ""
+    hint = f"; did you mean {prefix}{close[0]}?" if close else f"; valid keys: {', '.join(valid)}"
+    return ConfigError(f"unknown config key {key!r}{hint}")
+
+
+def _apply(obj: Any, values: dict, prefix: str = "") -> None:
+    hints = typing.get_type_hints(type(obj))
+    names = [f.name for f in dataclasses.fields(obj)]
+    for name, value in values.items():
+        key = prefix + str(name)
+        if name not in names:
+            raise _unknown_key(key, [prefix + n for n in names])
+        current = getattr(obj, name)
+        if dataclasses.is_dataclass(current):
+            if not isinstance(value, dict):
+                fields = ", ".join(f.name for f in dataclasses.fields(current))
+                raise ConfigError(f"{key}: expected a mapping of {fields}")
+            _apply(current, value, key + ".")
+        else:
+            setattr(obj, name, _check_type(key, value, hints[name]))
+
+
+def _parse_override(item: str) -> dict:
+    if "=" not in item:
+        raise ConfigError(f"override {item!r} is not of the form key=value (e.g. model.backbone=resnet18)")
+    key, raw = item.split("=", 1)
+    value = yaml.safe_load(raw) if raw.strip() else None
+    if isinstance(value, str) and value.lower() in ("none", "null"):
+        value = None
+    nested: dict = value
+    for part in reversed(key.strip().split(".")):
+        nested = {part: nested}
+    return nested
+
+
+def config_from_dict(values: dict, overrides: list[str] = ()) -> Config:
+    cfg = Config()
+    _apply(cfg, values or {})
+    for item in overrides:
+        _apply(cfg, _parse_override(item))
+    validate(cfg)
+    return cfg
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Config:
+    """Read a YAML config (or start from the defaults when ``path`` is None) and apply overrides."""
+    values = {}
+    if path is not None:
+        path = Path(path)
+        try:
+            values = yaml.safe_load(path.read_text()) or {}
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: config file not found") from None
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+        if not isinstance(values, dict):
+            raise ConfigError(f"{path}: expected a mapping at the top level")
+        try:
+            return config_from_dict(values, overrides)
+        except ConfigError as e:
+            raise ConfigError(f"{path}: {e}") from None
+    return config_from_dict(values, overrides)
+
+
+def validate(cfg: Config) -> None:
+    m = cfg.model
+    if m.input_size <= 0 or m.input_size % 32:
+        raise ConfigError(f"model.input_size: {m.input_size} is not a positive multiple of 32")
+    if m.sup_head == "transformer" and m.self_task != "keypoint":
+        raise ConfigError("model.sup_head=transformer needs model.self_task=keypoint (Eq. 8 mixes H_self)")
+    if m.deconv_channels % m.transformer_heads:
+        raise ConfigError("model.deconv_channels must be divisible by model.transformer_heads")
+    if len(m.encoder_widths) != 4 or len(m.renderer_widths) != 4:
+        raise ConfigError("model.encoder_widths and model.renderer_widths need 4 stages each")
+    if len(cfg.loss.running_mean_init) != 6:
+        raise ConfigError("loss.running_mean_init needs 6 values (pixel + 5 VGG-16 terms)")
+    if cfg.ttp.batch_size < 1 or cfg.train.batch_size < 1:
+        raise ConfigError("batch sizes must be >= 1")
+
+
+def to_dict(cfg: Any) -> dict:
+    """Plain dict (tuples as lists) for YAML/JSON."""
+
+    def plain(x: Any) -> Any:
+        if isinstance(x, dict):
+            return {k: plain(v) for k, v in x.items()}
+        if isinstance(x, (list, tuple)):
+            return [plain(v) for v in x]
+        return x
+
+    return plain(asdict(cfg))
+
+
+def dump_yaml(cfg: Config) -> str:
+    return yaml.safe_dump(to_dict(cfg), sort_keys=False)

@@ -1,0 +1,147 @@
+"""The shared encoder phi (Sec. 3.1, 4.2): a ResNet followed by three deconvolutions -> F (c x H/4 x W/4).
+
+Module names are torchvision's (conv1, bn1, layer1..layer4, downsample.0/1), so an ImageNet state dict
+saved by torchvision loads into `ResNet` by key, from a local file (`load_pretrained`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+BN_MOMENTUM = 0.1
+
+
+class BasicBlock(nn.Module):
+    expansion = 1
+
+    def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None):
+        super().__init__()
+        self.conv1 = nn.Conv2d(inplanes, planes, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes, momentum=BN_MOMENTUM)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes, momentum=BN_MOMENTUM)
+        self.downsample = downsample
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return self.relu(out + identity)
+
+
+class Bottleneck(nn.Module):
+    expansion = 4
+
+    def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None):
+        super().__init__()
+        self.conv1 = nn.Conv2d(inplanes, planes, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes, momentum=BN_MOMENTUM)
+        self.conv2 = nn.Conv2d(planes, planes, 3, stride, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes, momentum=BN_MOMENTUM)
+        self.conv3 = nn.Conv2d(planes, planes * 4, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(planes * 4, momentum=BN_MOMENTUM)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = downsample
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        return self.relu(out + identity)
+
+
+RESNET_SPECS: dict[str, tuple[type[nn.Module], tuple[int, int, int, int]]] = {
+    "resnet18": (BasicBlock, (2, 2, 2, 2)),
+    "resnet34": (BasicBlock, (3, 4, 6, 3)),
+    "resnet50": (Bottleneck, (3, 4, 6, 3)),
+    "resnet101": (Bottleneck, (3, 4, 23, 3)),
+    "resnet152": (Bottleneck, (3, 8, 36, 3)),
+}
+
+
+class ResNet(nn.Module):
+    """torchvision's ResNet without the classifier (avgpool, fc): image -> C5 features (stride 32)."""
+
+    def __init__(self, name: str = "resnet50"):
+        super().__init__()
+        if name not in RESNET_SPECS:
+            raise ValueError(f"unknown backbone {name!r}; choose one of {', '.join(RESNET_SPECS)}")
+        block, layers = RESNET_SPECS[name]
+        self.inplanes = 64
+        self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
+        self.bn1 = nn.BatchNorm2d(64, momentum=BN_MOMENTUM)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(3, 2, 1)
+        self.layer1 = self._make_layer(block, 64, layers[0])
+        self.layer2 = self._make_layer(block, 128, layers[1], stride=2)
+        self.layer3 = self._make_layer(block, 256, layers[2], stride=2)
+        self.layer4 = self._make_layer(block, 512, layers[3], stride=2)
+        self.out_channels = 512 * block.expansion
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+
+    def _make_layer(self, block: type[nn.Module], planes: int, blocks: int, stride: int = 1) -> nn.Sequential:
+        downsample = None
+        if stride != 1 or self.inplanes != planes * block.expansion:
+            downsample = nn.Sequential(
+                nn.Conv2d(self.inplanes, planes * block.expansion, 1, stride, bias=False),
+                nn.BatchNorm2d(planes * block.expansion, momentum=BN_MOMENTUM),
+            )
+        layers = [block(self.inplanes, planes, stride, downsample)]
+        self.inplanes = planes * block.expansion
+        layers += [block(self.inplanes, planes) for _ in range(1, blocks)]
+        return nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        return self.layer4(self.layer3(self.layer2(self.layer1(x))))
+
+
+def deconv_layers(in_channels: int, channels: int = 256, num_layers: int = 3) -> nn.Sequential:
+    """3 x [ConvTranspose2d(k=4, s=2, p=1, no bias), BN, ReLU]: stride 32 -> stride 4 (Sec. 4.2)."""
+    layers: list[nn.Module] = []
+    for _ in range(num_layers):
+        deconv = nn.ConvTranspose2d(in_channels, channels, 4, 2, 1, output_padding=0, bias=False)
+        nn.init.normal_(deconv.weight, std=0.001)
+        layers += [deconv, nn.BatchNorm2d(channels, momentum=BN_MOMENTUM), nn.ReLU(inplace=True)]
+        in_channels = channels
+    return nn.Sequential(*layers)
+
+
+class Encoder(nn.Module):
+    """phi: image (B x 3 x S x S) -> F (B x c x S/4 x S/4)."""
+
+    def __init__(self, backbone: str = "resnet50", channels: int = 256):
+        super().__init__()
+        self.backbone = ResNet(backbone)
+        self.deconv_layers = deconv_layers(self.backbone.out_channels, channels)
+        self.out_channels = channels
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.deconv_layers(self.backbone(images))
+
+
+def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    """A state dict from .safetensors or .pth/.pt, never unpickling arbitrary objects."""
+    from ttpose.checkpoint import read_tensors
+
+    return read_tensors(path)
+
+
+def load_pretrained(module: nn.Module, path: str | Path, drop_prefixes: tuple[str, ...] = ("fc.",)) -> None:
+    """Load an ImageNet state dict (torchvision key names) strictly, after dropping the classifier keys."""
+    state = {k: v for k, v in read_state_dict(path).items() if not k.startswith(drop_prefixes)}
+    missing, unexpected = module.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        parts = []
+        if missing:
+            parts.append(f"missing {len(missing)} keys (e.g. {missing[0]})")
+        if unexpected:
+            parts.append(f"unexpected {len(unexpected)} keys (e.g. {unexpected[0]})")
+        raise ValueError(f"{path}: not a matching torchvision state dict: {'; '.join(parts)}")

@@ -1,0 +1,36 @@
+"""What test-time personalization may change (Sec. 3.2 and the authors' code).
+
+Updated: the backbone and deconvolutions (phi), the self-supervised head (psi_self, or the rotation
+classifier for the rotation method), the appearance and pose encoders and the renderer.
+Frozen: the joint queries, the Transformer, the affinity projection, the supervised conv head, and the
+affine parameters of every normalisation layer. The model runs in eval mode for the whole procedure
+(frozen BatchNorm statistics, no dropout), as in the authors' code.
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+NORM_LAYERS = (nn.modules.batchnorm._BatchNorm, nn.LayerNorm, nn.GroupNorm)
+
+
+def personalization_parameters(model: nn.Module) -> list[nn.Parameter]:
+    """Freeze what personalization must not change, put ``model`` in eval mode, return what it updates."""
+    model.eval()
+    frozen: set[int] = set()
+    for module in model.modules():
+        if isinstance(module, NORM_LAYERS):
+            frozen.update(id(p) for p in module.parameters(recurse=False))
+    frozen.update(id(p) for p in model.sup_head.parameters())
+    updated = []
+    for p in model.parameters():
+        p.requires_grad_(id(p) not in frozen)
+        if p.requires_grad:
+            updated.append(p)
+    return updated
+
+
+def unfreeze(model: nn.Module) -> None:
+    """Undo `personalization_parameters`' freezing (every parameter trainable again)."""
+    for p in model.parameters():
+        p.requires_grad_(True)

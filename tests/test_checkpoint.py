@@ -1,0 +1,101 @@
+import pytest
+import torch
+
+from ttpose.checkpoint import CheckpointError, load_checkpoint, load_state, read_tensors, save_checkpoint, save_state
+from ttpose.config import Config, ModelConfig
+from ttpose.losses import ReconstructionLoss
+from ttpose.model import TTPModel
+
+TINY = ModelConfig(backbone="resnet18", deconv_channels=32, encoder_widths=(8, 8, 16, 16),
+                   renderer_widths=(16, 8, 8, 8), transformer_ff=64, num_maps=10, input_size=64)
+
+
+def _cfg():
+    cfg = Config()
+    cfg.model = TINY
+    cfg.loss.perceptual = "pixel"
+    return cfg
+
+
+def test_save_load_roundtrip_with_running_means(tmp_path):
+    cfg = _cfg()
+    model = TTPModel(cfg.model)
+    loss = ReconstructionLoss(cfg.loss)
+    loss.running_mean.fill_(0.123)
+    path = save_checkpoint(tmp_path / "model", model, cfg, loss)
+    assert path.suffix == ".safetensors" and path.with_suffix(".yaml").is_file()
+    assert not [p for p in tmp_path.iterdir() if ".tmp" in p.name]
+    model2, loss2 = load_checkpoint(path, with_loss=True)
+    for (k, v), (k2, v2) in zip(model.state_dict().items(), model2.state_dict().items(), strict=True):
+        assert k == k2 and torch.equal(v, v2)
+    assert torch.equal(loss2.running_mean, loss.running_mean)
+    assert model2.config == cfg.model
+
+
+def test_truncated_and_foreign_files_one_line_errors(tmp_path):
+    cfg = _cfg()
+    path = save_checkpoint(tmp_path / "m", TTPModel(cfg.model), cfg)
+    data = path.read_bytes()
+    trunc = tmp_path / "trunc.safetensors"
+    trunc.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="trunc.safetensors") as e:
+        load_checkpoint(trunc)
+    assert "\n" not in str(e.value)
+    foreign = tmp_path / "foreign.safetensors"
+    from safetensors.torch import save_file
+
+    save_file({"x": torch.zeros(2)}, str(foreign))
+    with pytest.raises(CheckpointError, match="not a ttpose checkpoint"):
+        load_checkpoint(foreign)
+    text = tmp_path / "notes.pth"
+    text.write_text("hello")
+    with pytest.raises(CheckpointError, match="notes.pth"):
+        read_tensors(text)
+    with pytest.raises(CheckpointError, match="empty"):
+        (tmp_path / "empty.safetensors").write_bytes(b"")
+        read_tensors(tmp_path / "empty.safetensors")
+
+
+def test_pth_refuses_arbitrary_pickles(tmp_path):
+    class Evil:
+        def __reduce__(self):
+            return (print, ("owned",))
+
+    path = tmp_path / "evil.pth"
+    torch.save({"a": Evil()}, path)
+    with pytest.raises(CheckpointError, match="evil.pth"):
+        read_tensors(path)
+
+
+def test_other_models_checkpoint_is_rejected(tmp_path):
+    cfg = _cfg()
+    path = save_checkpoint(tmp_path / "m", TTPModel(cfg.model), cfg)
+    config, tensors, _ = __import__("ttpose.checkpoint", fromlist=["read_checkpoint"]).read_checkpoint(path)
+    tensors["self_head.weight"] = torch.zeros(3, 3)
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    with safe_open(str(path), framework="pt") as f:
+        meta = f.metadata()
+    bad = tmp_path / "bad.safetensors"
+    save_file(tensors, str(bad), metadata=meta)
+    with pytest.raises(CheckpointError, match="do not match"):
+        load_checkpoint(bad)
+
+
+def test_training_state_roundtrip(tmp_path):
+    cfg = _cfg()
+    model = TTPModel(cfg.model)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    model(torch.randn(1, 3, 64, 64)).sup_heatmaps.sum().backward()
+    opt.step()
+    state = {"model": model.state_dict(), "optimizer": opt.state_dict(), "step": 7, "rng": torch.get_rng_state()}
+    save_state(tmp_path / "s.safetensors", state, cfg)
+    cfg2, state2 = load_state(tmp_path / "s.safetensors")
+    assert cfg2 == cfg and state2["step"] == 7 and torch.equal(state2["rng"], state["rng"])
+    opt2 = torch.optim.Adam(TTPModel(cfg.model).parameters(), lr=1e-3)
+    opt2.load_state_dict(state2["optimizer"])
+    s1, s2 = opt.state_dict(), opt2.state_dict()
+    assert s1["param_groups"] == s2["param_groups"]
+    for k in s1["state"]:
+        assert torch.equal(s1["state"][k]["exp_avg"], s2["state"][k]["exp_avg"])

@@ -1,0 +1,53 @@
+import pytest
+
+from ttpose.config import Config, ConfigError, dump_yaml, load_config
+
+
+def test_defaults_are_the_papers_configuration():
+    cfg = Config()
+    assert cfg.model.backbone == "resnet50" and cfg.model.input_size == 128 and cfg.model.num_maps == 30
+    assert cfg.model.sup_head == "transformer" and cfg.model.transformer_heads == 4
+    assert cfg.model.transformer_ff == 1024 and cfg.loss.lam == 1e-3
+    assert cfg.train.batch_size == 32 and cfg.train.lr == 1e-3 and cfg.ttp.lr == 1e-4
+
+
+def test_yaml_and_dotted_overrides(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("model:\n  backbone: resnet18\n  input_size: 64\ntrain:\n  lr_steps: [10, 20]\n")
+    cfg = load_config(path, ["model.backbone=resnet34", "loss.lam=1e-5", "ttp.offline_steps=none", "seed=3"])
+    assert cfg.model.backbone == "resnet34" and cfg.model.input_size == 64
+    assert cfg.train.lr_steps == (10, 20) and cfg.loss.lam == 1e-5 and cfg.ttp.offline_steps is None
+    assert cfg.seed == 3
+    # round trip through YAML
+    again = tmp_path / "again.yaml"
+    again.write_text(dump_yaml(cfg))
+    assert load_config(again) == cfg
+
+
+def test_unknown_key_names_nearest_valid():
+    with pytest.raises(ConfigError, match=r"model\.backbon.*did you mean model\.backbone"):
+        load_config(None, ["model.backbon=resnet18"])
+    with pytest.raises(ConfigError, match="did you mean trian|unknown config key 'trian"):
+        load_config(None, ["trian.steps=3"])
+
+
+def test_bad_values_are_errors():
+    with pytest.raises(ConfigError, match="model.backbone"):
+        load_config(None, ["model.backbone=resnet19"])
+    with pytest.raises(ConfigError, match="train.steps: expected int"):
+        load_config(None, ["train.steps=many"])
+    with pytest.raises(ConfigError, match="multiple of 32"):
+        load_config(None, ["model.input_size=100"])
+    with pytest.raises(ConfigError, match="key=value"):
+        load_config(None, ["model.backbone"])
+    with pytest.raises(ConfigError, match="transformer needs"):
+        load_config(None, ["model.self_task=rotation"])
+
+
+def test_yaml_file_errors_name_the_file(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model: [unclosed\n")
+    with pytest.raises(ConfigError, match="bad.yaml"):
+        load_config(bad)

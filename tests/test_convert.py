@@ -1,0 +1,59 @@
+"""The authors' checkpoints: key names, round trips, and equality with an independent re-creation."""
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from ttpose.convert import from_official, official_config, to_official
+
+SPEC = Path(__file__).resolve().parents[1].parent / "shared" / "spec" / "official-keys-resnet18.txt"
+
+
+def spec_state_dict(seed: int = 0) -> dict[str, torch.Tensor]:
+    """Random tensors under the authors' key names and shapes (from the spec file)."""
+    if not SPEC.is_file():
+        pytest.skip(f"{SPEC} is absent")
+    g = torch.Generator().manual_seed(seed)
+    sd = {}
+    for line in SPEC.read_text().splitlines():
+        if not line or line.startswith("#"):
+            continue
+        key, shape = line.split(" ", 1)
+        shape = tuple(int(s) for s in shape.strip("()").split(",") if s.strip())
+        if key.endswith("num_batches_tracked"):
+            sd[key] = torch.randint(0, 1000, shape, generator=g)
+        elif key.endswith("running_var"):
+            sd[key] = torch.rand(shape, generator=g) + 0.5
+        else:
+            sd[key] = torch.randn(shape, generator=g) * 0.05
+    return sd
+
+
+def test_config_read_from_keys():
+    cfg = official_config(spec_state_dict())
+    assert (cfg.backbone, cfg.skeleton, cfg.num_maps, cfg.sup_head) == ("resnet18", "penn_action", 30, "transformer")
+    assert cfg.transformer_ff == 1024 and cfg.deconv_channels == 256
+
+
+def test_roundtrip_is_bit_exact():
+    sd = spec_state_dict()
+    back = to_official(from_official(sd))
+    assert list(back) == list(sd) or set(back) == set(sd)
+    for k, v in sd.items():
+        assert back[k].dtype == v.dtype and torch.equal(back[k], v), k
+
+
+def test_module_prefix_accepted_and_query_transposed():
+    sd = spec_state_dict(1)
+    model = from_official({f"module.{k}": v for k, v in sd.items()})
+    assert torch.equal(model.sup_head.query, sd["pose_net.sup_query.weight"].t())
+
+
+def test_foreign_state_dict_is_rejected():
+    with pytest.raises(ValueError, match="not an authors"):
+        from_official({"conv.weight": torch.zeros(1)})
+    sd = spec_state_dict()
+    sd["pose_net.extra.weight"] = torch.zeros(1)
+    with pytest.raises(ValueError, match="unexpected key"):
+        from_official(sd)

@@ -1,0 +1,147 @@
+"""Shapes, the affinity head (Eq. 7-8), the bottleneck and the personalization partition."""
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ttpose.config import ModelConfig
+from ttpose.model import TTPModel, personalization_parameters
+from ttpose.model.bottleneck import condensed_keypoints, gaussian_maps, keypoint_bottleneck
+from ttpose.model.heads import mix_heatmaps
+
+TINY = dict(deconv_channels=32, encoder_widths=(8, 8, 16, 16), renderer_widths=(16, 8, 8, 8),
+            transformer_ff=64, num_maps=10, input_size=64)
+
+
+@pytest.mark.parametrize("backbone", ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152"])
+def test_shapes_every_depth(backbone):
+    torch.manual_seed(0)
+    model = TTPModel(ModelConfig(backbone=backbone, **TINY)).eval()
+    x = torch.randn(1, 3, 64, 64)
+    out = model(x, x)
+    assert out.sup_heatmaps.shape == (1, 13, 16, 16)
+    assert out.self_heatmaps.shape == (1, 10, 16, 16)
+    assert out.self_keypoints.shape == (1, 10, 2)
+    assert out.reconstruction.shape == (1, 3, 64, 64)
+    assert out.affinity.shape == (1, 13, 10)
+
+
+@pytest.mark.parametrize(
+    "sup_head,self_task,skeleton,k",
+    [("conv", "none", "penn_action", 13), ("conv", "keypoint", "mpii", 16), ("conv", "rotation", "bbc_pose", 7),
+     ("transformer", "keypoint", "mpii", 16)],
+)
+def test_shapes_every_head(sup_head, self_task, skeleton, k):
+    model = TTPModel(ModelConfig(backbone="resnet18", sup_head=sup_head, self_task=self_task, skeleton=skeleton,
+                                 **TINY)).eval()
+    x = torch.randn(2, 3, 64, 64)
+    out = model(x, x if self_task == "keypoint" else None, rotated=x if self_task == "rotation" else None)
+    assert out.sup_heatmaps.shape == (2, k, 16, 16)
+    assert (out.affinity is not None) == (sup_head == "transformer")
+    assert (out.reconstruction is not None) == (self_task == "keypoint")
+    assert (out.rotation_logits is not None) == (self_task == "rotation")
+    if self_task == "rotation":
+        assert out.rotation_logits.shape == (2, 4)
+
+
+def test_input_sizes_divisible_by_32():
+    model = TTPModel(ModelConfig(backbone="resnet18", **{**TINY, "input_size": 96})).eval()
+    x = torch.randn(1, 3, 96, 96)
+    out = model(x, x)
+    assert out.sup_heatmaps.shape[-2:] == (24, 24) and out.reconstruction.shape[-2:] == (96, 96)
+
+
+def test_paper_resnet18_parameter_count():
+    model = TTPModel(ModelConfig(backbone="resnet18"))
+    assert sum(p.numel() for p in model.parameters()) == 21_194_367
+    assert sum(p.numel() for p in model.sup_head.parameters()) == 1_064_990
+
+
+def test_affinity_rows_sum_to_one_and_eq8():
+    torch.manual_seed(1)
+    model = TTPModel(ModelConfig(backbone="resnet18", **TINY)).eval()
+    out = model.predict(torch.randn(3, 3, 64, 64))
+    assert torch.allclose(out.affinity.sum(-1), torch.ones(3, 13), atol=1e-6)
+    assert (out.affinity >= 0).all()
+    # Eq. 8 by hand: H_sup[b, j] = sum_i W[b, j, i] H_self[b, i]
+    manual = torch.einsum("bji,bihw->bjhw", out.affinity, out.self_heatmaps)
+    assert torch.allclose(out.sup_heatmaps, manual, atol=1e-6)
+    assert torch.allclose(mix_heatmaps(out.affinity, out.self_heatmaps), manual, atol=1e-6)
+
+
+def test_predict_matches_forward_pose_path_and_skips_renderer():
+    torch.manual_seed(2)
+    model = TTPModel(ModelConfig(backbone="resnet18", **TINY)).eval()
+    x = torch.randn(2, 3, 64, 64)
+    calls = []
+    model.renderer.register_forward_hook(lambda *a: calls.append(1))
+    pred = model.predict(x)
+    assert not calls and pred.reconstruction is None
+    full = model(x, x)
+    assert calls
+    assert torch.allclose(pred.sup_heatmaps, full.sup_heatmaps, atol=1e-6)
+
+
+@settings(max_examples=40, deadline=None)
+@given(x=st.integers(0, 15), y=st.integers(0, 15), k=st.integers(1, 4))
+def test_sharp_peak_condenses_to_its_peak(x, y, k):
+    h = torch.full((1, k, 16, 16), -50.0)
+    h[:, :, y, x] = 50.0
+    kp = condensed_keypoints(h)
+    assert torch.allclose(kp, torch.tensor([float(x), float(y)]).expand(1, k, 2), atol=1e-3)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), scale=st.floats(0.01, 100.0))
+def test_condensed_keypoints_stay_inside_the_grid(seed, scale):
+    g = torch.Generator().manual_seed(seed)
+    h = torch.randn(2, 5, 8, 12, generator=g) * scale
+    kp = condensed_keypoints(h)
+    assert (kp[..., 0] >= 0).all() and (kp[..., 0] <= 11).all()
+    assert (kp[..., 1] >= 0).all() and (kp[..., 1] <= 7).all()
+
+
+def test_gaussian_maps_peak_value_and_bottleneck_upsampling():
+    kp = torch.tensor([[[3.0, 5.0]]])
+    g = gaussian_maps(kp, 8, 8, sigma=2.0)
+    assert g[0, 0, 5, 3] == 1.0 and g.argmax() == 5 * 8 + 3
+    assert torch.isclose(g[0, 0, 5, 5], torch.exp(torch.tensor(-4.0 / 8.0)))
+    _, maps = keypoint_bottleneck(torch.randn(2, 3, 8, 8), upsample=4)
+    assert maps.shape == (2, 3, 32, 32) and maps.max() <= 1.0 and maps.min() >= 0.0
+
+
+def test_personalization_partition_adam_step():
+    """Frozen tensors bit-identical after an Adam step on L_self; every updated tensor changed."""
+    from ttpose.config import LossConfig
+    from ttpose.losses import ReconstructionLoss
+
+    torch.manual_seed(3)
+    model = TTPModel(ModelConfig(backbone="resnet18", **TINY))
+    model.train()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    params = personalization_parameters(model)
+    assert not model.training and all(not m.training for m in model.modules())
+    names = {id(p): n for n, p in model.named_parameters()}
+    updated = {names[id(p)] for p in params}
+    for n, _ in model.named_parameters():
+        frozen = n.startswith("sup_head.") or ".bn" in n or "downsample.1" in n or _is_norm(model, n)
+        assert (n not in updated) == frozen, n
+    loss_fn = ReconstructionLoss(LossConfig(perceptual="pixel"))
+    # tiny eps: an untrained model (heads init std 0.001) has gradients far below Adam's default eps
+    opt = torch.optim.Adam(params, lr=1e-3, eps=1e-30)
+    x, s = torch.randn(2, 3, 64, 64), torch.randn(2, 3, 64, 64)
+    out = model(x, s)
+    loss_fn(out.reconstruction, x).backward()
+    opt.step()
+    after = model.state_dict()
+    for k, v in before.items():
+        if k in updated:
+            assert not torch.equal(v, after[k]), f"{k} did not change"
+        else:
+            assert torch.equal(v, after[k]), f"{k} changed"  # includes BN running stats (eval mode)
+
+
+def _is_norm(model, name):
+    module = model.get_submodule(name.rsplit(".", 1)[0])
+    return isinstance(module, (torch.nn.BatchNorm2d, torch.nn.LayerNorm))
