@@ -101,22 +101,20 @@ def load_checkpoint(path: str | Path, with_loss: bool = False):
     Returns the model, or ``(model, loss)`` with ``with_loss=True`` (the reconstruction loss with its saved
     running means; None for models without the keypoint task).
     """
-    from ttpose.losses import ReconstructionLoss
     from ttpose.model import TTPModel
 
     config, tensors, _ = read_checkpoint(path)
     model = TTPModel(config.model)
     model_state = {k: v for k, v in tensors.items() if not k.startswith("loss.")}
     _load_strict(path, model, model_state)
+    # the training loss travels with the model, so that personalization uses the same L_self
+    model.loss_config = config.loss
+    model.loss_running_mean = tensors.get("loss.running_mean")
     if not with_loss:
         return model
-    loss = None
-    if config.model.self_task == "keypoint":
-        loss = ReconstructionLoss(config.loss)
-        loss_state = {k[5:]: v for k, v in tensors.items() if k.startswith("loss.")}
-        if "running_mean" in loss_state and loss_state["running_mean"].shape == loss.running_mean.shape:
-            loss.running_mean.copy_(loss_state["running_mean"])
-    return model, loss
+    from ttpose.personalization import reconstruction_loss_for
+
+    return model, reconstruction_loss_for(model)
 
 
 def _load_strict(path: Path | str, module: torch.nn.Module, state: dict[str, torch.Tensor]) -> None:

@@ -29,6 +29,7 @@ class ModelConfig:
     """The network of Sec. 3.1 / Fig. 2 and its sizes (Sec. 4.2)."""
 
     backbone: Literal["resnet18", "resnet34", "resnet50", "resnet101", "resnet152"] = "resnet50"
+    backbone_width: int = 64  # ResNet stem/layer1 channels (64 = torchvision; smaller for CPU presets)
     pretrained: str | None = None  # path to a torchvision ImageNet ResNet state dict (.pth/.safetensors)
     skeleton: Literal["penn_action", "mpii", "bbc_pose"] = "penn_action"  # supervised joints (k_sup)
     input_size: int = 128  # square crops; must be divisible by 32
@@ -60,6 +61,7 @@ class LossConfig:
 class DataConfig:
     dataset: Literal["synthetic", "penn_action", "h36m", "bbc_pose"] = "penn_action"
     root: str | None = None  # dataset folder (real datasets)
+    seed: int = 0  # synthetic people: the populations (kept fixed across training seeds)
     # synthetic people (ttpose.data.synthetic)
     train_videos: int = 200
     val_videos: int = 16
@@ -89,6 +91,7 @@ class TrainConfig:
     val_every: int = 5_000
     checkpoint_every: int = 1_000
     val_frames: int = 0  # 0: all validation frames
+    accumulate: int = 1  # micro-batches per optimizer step (global batch = batch_size)
 
 
 @dataclass

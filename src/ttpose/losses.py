@@ -141,5 +141,9 @@ class ReconstructionLoss(nn.Module):
         terms = self.terms(reconstruction, target.detach())
         if self.update_running_mean:
             with torch.no_grad():
-                self.running_mean += self.momentum * (terms.detach().float() - self.running_mean)
+                observed = terms.detach().float()
+                if torch.distributed.is_initialized():  # keep every rank's running means identical
+                    torch.distributed.all_reduce(observed)
+                    observed /= torch.distributed.get_world_size()
+                self.running_mean += self.momentum * (observed - self.running_mean)
         return (terms / self.running_mean).sum()

@@ -65,23 +65,27 @@ RESNET_SPECS: dict[str, tuple[type[nn.Module], tuple[int, int, int, int]]] = {
 
 
 class ResNet(nn.Module):
-    """torchvision's ResNet without the classifier (avgpool, fc): image -> C5 features (stride 32)."""
+    """torchvision's ResNet without the classifier (avgpool, fc): image -> C5 features (stride 32).
 
-    def __init__(self, name: str = "resnet50"):
+    ``width`` is the channel count of the stem and layer1 (64 in torchvision; every layer scales with it).
+    Only width 64 matches ImageNet weights; narrower ones are for CPU-sized experiments.
+    """
+
+    def __init__(self, name: str = "resnet50", width: int = 64):
         super().__init__()
         if name not in RESNET_SPECS:
             raise ValueError(f"unknown backbone {name!r}; choose one of {', '.join(RESNET_SPECS)}")
         block, layers = RESNET_SPECS[name]
-        self.inplanes = 64
-        self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
-        self.bn1 = nn.BatchNorm2d(64, momentum=BN_MOMENTUM)
+        self.inplanes = width
+        self.conv1 = nn.Conv2d(3, width, 7, 2, 3, bias=False)
+        self.bn1 = nn.BatchNorm2d(width, momentum=BN_MOMENTUM)
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(3, 2, 1)
-        self.layer1 = self._make_layer(block, 64, layers[0])
-        self.layer2 = self._make_layer(block, 128, layers[1], stride=2)
-        self.layer3 = self._make_layer(block, 256, layers[2], stride=2)
-        self.layer4 = self._make_layer(block, 512, layers[3], stride=2)
-        self.out_channels = 512 * block.expansion
+        self.layer1 = self._make_layer(block, width, layers[0])
+        self.layer2 = self._make_layer(block, 2 * width, layers[1], stride=2)
+        self.layer3 = self._make_layer(block, 4 * width, layers[2], stride=2)
+        self.layer4 = self._make_layer(block, 8 * width, layers[3], stride=2)
+        self.out_channels = 8 * width * block.expansion
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
@@ -117,9 +121,9 @@ def deconv_layers(in_channels: int, channels: int = 256, num_layers: int = 3) ->
 class Encoder(nn.Module):
     """phi: image (B x 3 x S x S) -> F (B x c x S/4 x S/4)."""
 
-    def __init__(self, backbone: str = "resnet50", channels: int = 256):
+    def __init__(self, backbone: str = "resnet50", channels: int = 256, width: int = 64):
         super().__init__()
-        self.backbone = ResNet(backbone)
+        self.backbone = ResNet(backbone, width)
         self.deconv_layers = deconv_layers(self.backbone.out_channels, channels)
         self.out_channels = channels
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ttpose.config import ModelConfig
+from ttpose.config import LossConfig, ModelConfig
 from ttpose.model.autoencoder import ConvEncoder, Renderer
 from ttpose.model.backbone import Encoder, load_pretrained
 from ttpose.model.bottleneck import condensed_keypoints, keypoint_bottleneck
@@ -26,7 +26,7 @@ from ttpose.skeletons import get_skeleton
 
 @dataclass
 class TTPOutput:
-    sup_heatmaps: torch.Tensor  # B x K x h x w
+    sup_heatmaps: torch.Tensor | None  # B x K x h x w (None when the supervised path was skipped)
     self_heatmaps: torch.Tensor | None = None  # B x k_self x h x w, raw logits
     self_keypoints: torch.Tensor | None = None  # B x k_self x 2, (x, y) heatmap pixels
     reconstruction: torch.Tensor | None = None  # B x 3 x S x S, normalised like the input
@@ -40,7 +40,7 @@ class TTPModel(nn.Module):
         self.config = cfg = config or ModelConfig()
         self.skeleton = get_skeleton(cfg.skeleton)
         c, k = cfg.deconv_channels, self.skeleton.num_joints
-        self.encoder = Encoder(cfg.backbone, c)
+        self.encoder = Encoder(cfg.backbone, c, cfg.backbone_width)
         if cfg.pretrained:
             load_pretrained(self.encoder.backbone, cfg.pretrained)
 
@@ -57,17 +57,22 @@ class TTPModel(nn.Module):
             self.pose_encoder = ConvEncoder(cfg.num_maps, cfg.encoder_widths)
             self.renderer = Renderer(2 * cfg.encoder_widths[-1], cfg.renderer_widths)
         self.rotation_head = RotationHead(c) if cfg.self_task == "rotation" else None
+        # the L_self the model was trained with (set by training and load_checkpoint), for personalization
+        self.loss_config: LossConfig | None = None
+        self.loss_running_mean: torch.Tensor | None = None
 
     @property
     def heatmap_size(self) -> int:
         return self.config.input_size // 4
 
-    def pose(self, features: torch.Tensor) -> TTPOutput:
-        """The pose path on F: H_self (+ condensed keypoints) and H_sup (+ W)."""
+    def pose(self, features: torch.Tensor, sup: bool = True) -> TTPOutput:
+        """The pose path on F: H_self (+ condensed keypoints) and H_sup (+ W); ``sup=False`` skips H_sup."""
         if self.self_head is None:
-            return TTPOutput(sup_heatmaps=self.sup_head(features))
+            return TTPOutput(sup_heatmaps=self.sup_head(features) if sup else None)
         self_heatmaps = self.self_head(features)
-        if isinstance(self.sup_head, TransformerAffinityHead):
+        if not sup:
+            sup_heatmaps, affinity = None, None
+        elif isinstance(self.sup_head, TransformerAffinityHead):
             sup_heatmaps, affinity = self.sup_head(features, self_heatmaps)
         else:
             sup_heatmaps, affinity = self.sup_head(features), None
@@ -79,10 +84,17 @@ class TTPModel(nn.Module):
         return keypoints, self.renderer(self.appearance_encoder(source), self.pose_encoder(gaussians))
 
     def forward(
-        self, target: torch.Tensor, source: torch.Tensor | None = None, rotated: torch.Tensor | None = None
+        self,
+        target: torch.Tensor,
+        source: torch.Tensor | None = None,
+        rotated: torch.Tensor | None = None,
+        sup: bool = True,
     ) -> TTPOutput:
-        """Joint forward: target (and source) B x 3 x S x S; ``rotated``: images for the rotation task."""
-        out = self.pose(self.encoder(target))
+        """Joint forward: target (and source) B x 3 x S x S; ``rotated``: images for the rotation task.
+
+        ``sup=False`` skips the supervised head (personalization updates never use its output).
+        """
+        out = self.pose(self.encoder(target), sup)
         if out.self_heatmaps is not None:
             if source is not None:
                 out.self_keypoints, out.reconstruction = self.reconstruct(out.self_heatmaps, source)

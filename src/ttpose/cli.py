@@ -1,0 +1,90 @@
+"""The `ttpose` command: a thin layer over the library. Every subcommand calls one library function."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from ttpose.config import load_config
+    from ttpose.training import train
+
+    cfg = load_config(args.config, args.overrides)
+    result = train(cfg, resume=args.resume, progress=not args.quiet)
+    where = result.checkpoint or result.output_dir / "train_state.safetensors"
+    print(f"trained {result.step} steps; validation PCK {_fmt(result.val_pck)}; weights: {where}")
+    return 0
+
+
+def _cmd_convert(args: argparse.Namespace) -> int:
+    from ttpose.checkpoint import save_checkpoint
+    from ttpose.config import Config
+    from ttpose.convert import from_official
+
+    model = from_official(args.official, input_size=args.input_size)
+    cfg = Config(model=model.config)
+    path = save_checkpoint(args.out, model, cfg)
+    print(f"converted {args.official} ({cfg.model.backbone}, {cfg.model.sup_head} head, "
+          f"{model.skeleton.num_joints} joints) -> {path}")
+    return 0
+
+
+def _fmt(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.2f}"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from ttpose import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="ttpose",
+        description="Test-time personalization of a 2D human pose estimator (Li et al., NeurIPS 2021).",
+        epilog="Errors are one line; set TTPOSE_DEBUG=1 for a traceback.",
+    )
+    parser.add_argument("--version", action="version", version=f"ttpose {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("train", help="joint training (Eq. 10) from a YAML config",
+                       description="Joint training of a config's model on its dataset. Overrides are dotted "
+                                   "key=value pairs, e.g. model.backbone=resnet18 train.steps=1000. Under torchrun "
+                                   "it trains with DistributedDataParallel.")
+    p.add_argument("config", type=Path, help="YAML config (see configs/)")
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="dotted config overrides")
+    p.add_argument("--resume", action="store_true", help="continue from OUTPUT_DIR/train_state.safetensors")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("convert", help="convert the authors' .pth checkpoint to a ttpose checkpoint",
+                       description="Read the authors' released state dict (weights_only) and write "
+                                   "OUT.safetensors + OUT.yaml.")
+    p.add_argument("official", type=Path, help="the authors' .pth file")
+    p.add_argument("out", type=Path, help="output path (without or with .safetensors)")
+    p.add_argument("--input-size", type=int, default=128)
+    p.set_defaults(func=_cmd_convert)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("ttpose: interrupted; finished outputs are complete, unfinished ones were not written", file=sys.stderr)
+        return 130
+    except (ValueError, OSError) as e:  # ConfigError, CheckpointError, DatasetError, VideoError, ... are ValueErrors
+        if os.environ.get("TTPOSE_DEBUG"):
+            raise
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        print(f"ttpose: error: {msg}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

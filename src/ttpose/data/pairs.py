@@ -1,0 +1,207 @@
+"""(target, source) pairs of one person (Sec. 3.1.1, 4.2 "Batching strategy") and heatmap targets.
+
+- Joint training and offline personalization: the target and its source are drawn at random within
+  the same video. Online personalization (Sec. 3.2): the targets are frame t, the sources are drawn from
+  frames <= t (t itself allowed), slot 0 is frame t without augmentation.
+- One random augmentation (scale, rotation, flip with left/right swap) is shared by a target and its
+  source, to make the reconstruction easier (Sec. 4.2). Each frame is cropped with its own box; the
+  authors crop the source with the target's box, a defect not reproduced here.
+- Images are normalised with the ImageNet mean/std in RGB order. (The authors read BGR and normalise
+  with the RGB statistics; ttpose reads RGB throughout.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from ttpose.data.crops import crop_matrix, transform_points, warp_image
+from ttpose.data.types import Video
+
+IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
+IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+
+
+def normalize(images: np.ndarray) -> torch.Tensor:
+    """uint8 (..., H, W, 3) RGB -> float32 (..., 3, H, W) normalised with ImageNet statistics."""
+    x = (np.asarray(images, dtype=np.float32) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD
+    return torch.from_numpy(np.ascontiguousarray(np.moveaxis(x, -1, -3)))
+
+
+def denormalize(images: torch.Tensor) -> np.ndarray:
+    """float (..., 3, H, W) -> uint8 (..., H, W, 3) RGB (clipped)."""
+    x = np.moveaxis(images.detach().float().cpu().numpy(), -3, -1) * IMAGENET_STD + IMAGENET_MEAN
+    return np.clip(x * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+@dataclass
+class Augmentation:
+    """The authors' augmentation (HRNet): scale, rotation, flip; shared by a target and its source."""
+
+    scale_factor: float = 0.25
+    rotation_factor: float = 30.0
+    rotation_prob: float = 0.6
+    flip_prob: float = 0.5
+    enabled: bool = True
+
+
+def sample_augmentation(rng: np.random.Generator, aug: Augmentation) -> tuple[float, float, bool]:
+    """(scale multiplier, rotation in degrees, flip) as HRNet draws them."""
+    if not aug.enabled:
+        return 1.0, 0.0, False
+    sf, rf = aug.scale_factor, aug.rotation_factor
+    scale = float(np.clip(rng.standard_normal() * sf + 1, 1 - sf, 1 + sf))
+    rotation = float(np.clip(rng.standard_normal() * rf, -2 * rf, 2 * rf)) if rng.random() <= aug.rotation_prob else 0.0
+    flip = bool(rng.random() < aug.flip_prob)
+    return scale, rotation, flip
+
+
+def heatmap_targets(joints: np.ndarray, visible: np.ndarray, heatmap_size: int, stride: float,
+                    sigma: float = 2.0) -> tuple[np.ndarray, np.ndarray]:
+    """Gaussian heatmaps (K x h x w) and target weights (K,) from crop-pixel joints, as HRNet's
+    ``generate_target``: the peak at the rounded heatmap pixel, a 3 sigma window; weight 0 for an
+    invisible joint or one whose window lies outside the heatmap."""
+    k = len(joints)
+    target = np.zeros((k, heatmap_size, heatmap_size), np.float32)
+    weight = visible.astype(np.float32).copy()
+    radius = int(3 * sigma)
+    g_size = 2 * radius + 1
+    g_x = np.arange(g_size, dtype=np.float32)
+    gaussian = np.exp(-((g_x[None, :] - radius) ** 2 + (g_x[:, None] - radius) ** 2) / (2 * sigma**2))
+    for j in range(k):
+        if weight[j] == 0:
+            continue
+        mu_x, mu_y = int(joints[j, 0] / stride + 0.5), int(joints[j, 1] / stride + 0.5)
+        ul = (mu_x - radius, mu_y - radius)
+        br = (mu_x + radius + 1, mu_y + radius + 1)
+        if ul[0] >= heatmap_size or ul[1] >= heatmap_size or br[0] <= 0 or br[1] <= 0:
+            weight[j] = 0
+            continue
+        gx = max(0, -ul[0]), min(br[0], heatmap_size) - ul[0]
+        gy = max(0, -ul[1]), min(br[1], heatmap_size) - ul[1]
+        ix = max(0, ul[0]), min(br[0], heatmap_size)
+        iy = max(0, ul[1]), min(br[1], heatmap_size)
+        target[j, iy[0]:iy[1], ix[0]:ix[1]] = gaussian[gy[0]:gy[1], gx[0]:gx[1]]
+    return target, weight
+
+
+def crop_frame(image: np.ndarray, center, size: float, input_size: int, scale: float = 1.0,
+               rotation: float = 0.0, flip: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(S x S x 3 crop, its 2 x 3 matrix) of one frame under an augmentation."""
+    m = crop_matrix(center, size * scale, input_size, rotation, flip)
+    return warp_image(image, m, input_size), m
+
+
+def make_pair(video: Video, target: int, source: int, input_size: int, heatmap_size: int,
+              rng: np.random.Generator, aug: Augmentation, sigma: float = 2.0) -> dict:
+    """One (target, source) training pair with a shared augmentation and the target's heatmaps."""
+    scale, rotation, flip = sample_augmentation(rng, aug)
+    t_img, m = crop_frame(video.images[target], video.centers[target], video.sizes[target], input_size,
+                          scale, rotation, flip)
+    s_img = t_img if source == target else crop_frame(
+        video.images[source], video.centers[source], video.sizes[source], input_size, scale, rotation, flip)[0]
+    joints = transform_points(video.joints[target], m).astype(np.float32)
+    visible = video.visible[target].copy()
+    if flip:  # the person's left wrist now looks like a right wrist: swap the labels
+        perm = video.skeleton.flip_permutation()
+        joints, visible = joints[perm], visible[perm]
+    heatmaps, weight = heatmap_targets(joints, visible, heatmap_size, input_size / heatmap_size, sigma)
+    return {
+        "target": normalize(t_img), "source": normalize(s_img),
+        "heatmaps": torch.from_numpy(heatmaps), "target_weight": torch.from_numpy(weight),
+        "joints": torch.from_numpy(joints), "rotation": torch.tensor(rotation), "flip": torch.tensor(flip),
+    }
+
+
+class PairDataset(Dataset):
+    """Every frame of every video as a target, with a source drawn uniformly from the same video.
+
+    Item ``i`` of epoch ``e`` is a pure function of (seed, e, i): resumable and identical with any number
+    of DataLoader workers or DistributedDataParallel ranks.
+    """
+
+    def __init__(self, videos: list[Video], input_size: int, heatmap_size: int, aug: Augmentation | None = None,
+                 seed: int = 0, sigma: float = 2.0):
+        if not videos:
+            raise ValueError("PairDataset needs at least one video")
+        self.videos = videos
+        self.input_size, self.heatmap_size, self.sigma = input_size, heatmap_size, sigma
+        self.aug = aug or Augmentation()
+        self.seed, self.epoch = seed, 0
+        lengths = np.array([len(v) for v in videos])
+        self.offsets = np.concatenate([[0], np.cumsum(lengths)])
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return int(self.offsets[-1])
+
+    def locate(self, index: int) -> tuple[int, int]:
+        """Global frame index -> (video index, frame index)."""
+        v = int(np.searchsorted(self.offsets, index, side="right") - 1)
+        return v, int(index - self.offsets[v])
+
+    def __getitem__(self, index: int) -> dict:
+        rng = np.random.default_rng((self.seed, self.epoch, int(index)))
+        v, t = self.locate(index)
+        video = self.videos[v]
+        s = int(rng.integers(len(video)))
+        return make_pair(video, t, s, self.input_size, self.heatmap_size, rng, self.aug, self.sigma)
+
+
+def _stack(items: list[tuple[np.ndarray, np.ndarray]]) -> dict:
+    targets, sources = zip(*items, strict=True)
+    return {"target": normalize(np.stack(targets)), "source": normalize(np.stack(sources))}
+
+
+def _cached(video: Video, cache: dict, i: int) -> np.ndarray:
+    if i not in cache:
+        cache[i] = video.images[i]
+    return cache[i]
+
+
+def online_batch(video: Video, t: int, batch_size: int, rng: np.random.Generator, input_size: int,
+                 aug: Augmentation | None = None, first: int = 0) -> dict:
+    """Sec. 3.2 online: every target is frame t (slot 0 plain, the others augmented), sources drawn
+    uniformly from frames first..t (``first`` > 0 after a reset). Each image is read once."""
+    aug = aug or Augmentation()
+    sources = rng.integers(first, t + 1, size=batch_size)
+    cache: dict[int, np.ndarray] = {}
+    items = []
+    for slot, s in enumerate(sources):
+        scale, rotation, flip = (1.0, 0.0, False) if slot == 0 else sample_augmentation(rng, aug)
+        target = crop_frame(_cached(video, cache, t), video.centers[t], video.sizes[t], input_size,
+                            scale, rotation, flip)[0]
+        source = crop_frame(_cached(video, cache, int(s)), video.centers[s], video.sizes[s], input_size,
+                            scale, rotation, flip)[0]
+        items.append((target, source))
+    batch = _stack(items)
+    batch["source_index"] = torch.from_numpy(sources)
+    return batch
+
+
+def offline_batch(video: Video, batch_size: int, rng: np.random.Generator, input_size: int,
+                  aug: Augmentation | None = None, indices=None) -> dict:
+    """Sec. 3.2 offline: targets and sources drawn at random from the set (or from ``indices``)."""
+    aug = aug or Augmentation()
+    pool = np.arange(len(video)) if indices is None else np.asarray(indices)
+    targets, sources = rng.choice(pool, batch_size), rng.choice(pool, batch_size)
+    cache: dict[int, np.ndarray] = {}
+    items = []
+    for t, s in zip(targets, sources, strict=True):
+        scale, rotation, flip = sample_augmentation(rng, aug)
+        items.append(tuple(crop_frame(_cached(video, cache, int(i)), video.centers[i], video.sizes[i], input_size,
+                                      scale, rotation, flip)[0] for i in (t, s)))
+    batch = _stack(items)
+    batch["target_index"], batch["source_index"] = torch.from_numpy(targets), torch.from_numpy(sources)
+    return batch
+
+
+def frames_batch(video: Video, indices, input_size: int) -> torch.Tensor:
+    """Plain (unaugmented) crops of ``video[indices]``, normalised: B x 3 x S x S."""
+    crops = [crop_frame(video.images[int(i)], video.centers[i], video.sizes[i], input_size)[0] for i in indices]
+    return normalize(np.stack(crops))

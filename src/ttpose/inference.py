@@ -1,0 +1,77 @@
+"""Prediction without personalization: crops -> model.predict -> heatmap decoding -> full-frame joints.
+
+Decoding is the authors': argmax of H_sup with the quarter-pixel shift toward the higher neighbour,
+mapped back through the crop's centre and size; no flip test.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ttpose.data.crops import uncrop_points
+from ttpose.data.pairs import frames_batch
+from ttpose.data.types import Video
+from ttpose.metrics import decode_heatmaps
+from ttpose.model import TTPModel, TTPOutput
+
+
+@dataclass
+class Predictions:
+    """Per-frame predictions for one video, in full-frame pixel coordinates."""
+
+    frame_index: np.ndarray  # N, positions in the video
+    joints: np.ndarray  # N x K x 2
+    scores: np.ndarray  # N x K, the heatmap maxima (confidence)
+    self_keypoints: np.ndarray | None = None  # N x k_self x 2, the condensed self-supervised keypoints
+    affinity: np.ndarray | None = None  # N x K x k_self (Transformer head)
+
+    @staticmethod
+    def concat(parts: list[Predictions]) -> Predictions:
+        def cat(name):
+            values = [getattr(p, name) for p in parts]
+            return None if any(v is None for v in values) else np.concatenate(values)
+
+        return Predictions(*(cat(n) for n in ("frame_index", "joints", "scores", "self_keypoints", "affinity")))
+
+    def order(self) -> Predictions:
+        """Sorted by frame index."""
+        idx = np.argsort(self.frame_index, kind="stable")
+        return Predictions(*(None if v is None else v[idx] for v in
+                             (self.frame_index, self.joints, self.scores, self.self_keypoints, self.affinity)))
+
+
+def decode_output(out: TTPOutput, video: Video, indices: np.ndarray, input_size: int) -> Predictions:
+    """TTPOutput of crops of ``video[indices]`` -> full-frame joints (and self-supervised keypoints)."""
+    heatmaps = out.sup_heatmaps.float()
+    stride = input_size / heatmaps.shape[-1]
+    coords, maxvals = decode_heatmaps(heatmaps.cpu().numpy())
+    centers, sizes = video.centers[indices], video.sizes[indices]
+    joints = np.stack([uncrop_points(coords[i], centers[i], sizes[i], input_size, stride=stride)
+                       for i in range(len(indices))])
+    self_kp = None
+    if out.self_keypoints is not None:
+        kp = out.self_keypoints.float().cpu().numpy()
+        self_kp = np.stack([uncrop_points(kp[i], centers[i], sizes[i], input_size, stride=stride)
+                            for i in range(len(indices))])
+    affinity = out.affinity.float().cpu().numpy() if out.affinity is not None else None
+    return Predictions(np.asarray(indices), joints.astype(np.float32), maxvals.astype(np.float32), self_kp, affinity)
+
+
+@torch.no_grad()
+def predict_video(model: TTPModel, video: Video, indices=None, batch_size: int = 64) -> Predictions:
+    """Predict joints for ``video[indices]`` (all frames by default) with the model as it is."""
+    was_training = model.training
+    model.eval()
+    indices = np.arange(len(video)) if indices is None else np.asarray(indices)
+    parts = []
+    for start in range(0, len(indices), batch_size):
+        chunk = indices[start:start + batch_size]
+        images = frames_batch(video, chunk, model.config.input_size)
+        parts.append(decode_output(model.predict(images), video, chunk, model.config.input_size))
+    model.train(was_training)
+    if not parts:
+        raise ValueError(f"video {video.video_id}: no frames to predict")
+    return Predictions.concat(parts)

@@ -1,0 +1,74 @@
+"""The model call and losses of one batch, shared by joint training (Eq. 10) and personalization (Sec. 3.2).
+
+`self_supervised_loss` is L_self of whichever self-supervised task the model has: the reconstruction
+loss of Eq. 1 (keypoint task) or the rotation cross-entropy (rotation task). `joint_loss` adds the
+supervised heatmap loss of Eq. 9: L = L_sup + lambda L_self (Eq. 10). Personalization minimises
+`self_supervised_loss` alone with the supervised path frozen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ttpose.losses import ReconstructionLoss, heatmap_loss, joint_objective, rotation_loss
+from ttpose.model import TTPModel, TTPOutput
+
+
+@dataclass
+class Losses:
+    total: torch.Tensor
+    sup: torch.Tensor | None
+    self: torch.Tensor | None
+    output: TTPOutput
+
+
+def _core(model: torch.nn.Module) -> TTPModel:
+    """The TTPModel inside a DistributedDataParallel wrapper (or the model itself)."""
+    return getattr(model, "module", model)
+
+
+def rotate_batch(images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Rotate each image by labels[i] x 90 degrees (counter-clockwise): the rotation task's input."""
+    return torch.stack([torch.rot90(img, int(k), dims=(1, 2)) for img, k in zip(images, labels, strict=True)])
+
+
+def _self_loss(model: TTPModel, out: TTPOutput, target: torch.Tensor, recon: ReconstructionLoss | None,
+               labels: torch.Tensor | None) -> torch.Tensor | None:
+    task = _core(model).config.self_task
+    if task == "keypoint":
+        return recon(out.reconstruction, target)
+    if task == "rotation":
+        return rotation_loss(out.rotation_logits, labels)
+    return None
+
+
+def _forward(model: TTPModel, batch: dict, generator: torch.Generator | None, sup: bool = True):
+    target = batch["target"]
+    task = _core(model).config.self_task
+    labels = rotated = None
+    if task == "rotation":
+        labels = torch.randint(0, 4, (target.shape[0],), generator=generator)
+        rotated = rotate_batch(target, labels)
+    source = batch["source"] if task == "keypoint" else None
+    return model(target, source, rotated, sup=sup), labels
+
+
+def joint_loss(model: TTPModel, batch: dict, recon: ReconstructionLoss | None, lam: float,
+               generator: torch.Generator | None = None) -> Losses:
+    """Eq. 10 on a batch of pairs: ``target``, ``source``, ``heatmaps``, ``target_weight``."""
+    out, labels = _forward(model, batch, generator)
+    sup = heatmap_loss(out.sup_heatmaps, batch["heatmaps"], batch["target_weight"])
+    self_loss = _self_loss(model, out, batch["target"], recon, labels)
+    return Losses(joint_objective(sup, self_loss, lam), sup, self_loss, out)
+
+
+def self_supervised_loss(model: TTPModel, batch: dict, recon: ReconstructionLoss | None,
+                         generator: torch.Generator | None = None) -> Losses:
+    """L_self on a batch of (target, source) pairs: the only loss of test-time personalization."""
+    if _core(model).config.self_task == "none":
+        raise ValueError("a model without a self-supervised task (self_task=none) cannot be personalized")
+    out, labels = _forward(model, batch, generator, sup=False)  # H_sup is frozen and unused here
+    self_loss = _self_loss(model, out, batch["target"], recon, labels)
+    return Losses(self_loss, None, self_loss, out)

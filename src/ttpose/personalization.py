@@ -1,0 +1,179 @@
+"""Test-time personalization (Sec. 3.2): fine-tune on one person's unlabeled frames with L_self only.
+
+    result = ttpose.personalize(model, video, mode="online")     # or "offline"
+    result.joints, result.scores                                  # one prediction per frame
+
+What is updated is `ttpose.model.personalization_parameters` (backbone, deconvs, self-supervised head,
+encoders, renderer); the Transformer, queries, affinity projection and norm layers stay frozen, and the
+model stays in eval mode, as in the authors' code. Adam, lr 1e-4, batch 32 by default (`TTPConfig`).
+
+- online: frames arrive in order; for frame t, `steps_per_frame` updates on batches whose targets are
+  frame t (slot 0 plain, the others augmented) and whose sources are drawn from frames 0..t; then frame
+  t is predicted. A prediction never depends on a later frame.
+- offline: `offline_steps` updates (default: as many as online would make) on random pairs from the
+  whole set, shuffled, then every frame is predicted. Works on any unordered set of one person's images.
+- reset: the weights, the optimizer state and the loss's running means go back to the trained ones at
+  the start of every call (one person / video), and also every `reset_every` frames when set (offline:
+  the set is split into consecutive chunks of that many frames, each personalized from the trained model).
+
+The caller's model is never changed: personalization works on a copy.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from ttpose.config import LossConfig, TTPConfig
+from ttpose.data.pairs import Augmentation, offline_batch, online_batch
+from ttpose.data.types import Video, unlabeled_video
+from ttpose.inference import Predictions, decode_output, predict_video
+from ttpose.losses import ReconstructionLoss
+from ttpose.model import TTPModel, personalization_parameters
+from ttpose.objective import self_supervised_loss
+
+MODES = ("online", "offline", "none")
+
+
+@dataclass
+class Personalized(Predictions):
+    losses: np.ndarray = field(default=None)  # L_self of every update, in order
+    seconds: float = 0.0
+
+
+def reconstruction_loss_for(model: TTPModel) -> ReconstructionLoss | None:
+    """The model's own L_self: its checkpoint's loss config and running means (set by load_checkpoint)."""
+    if model.config.self_task != "keypoint":
+        return None
+    loss = ReconstructionLoss(model.loss_config or LossConfig())
+    saved = model.loss_running_mean
+    if saved is not None and saved.shape == loss.running_mean.shape:
+        loss.running_mean.copy_(saved)
+    return loss
+
+
+class Personalizer:
+    """A private copy of a trained model that can be updated with L_self, predicted with, and reset."""
+
+    def __init__(self, model: TTPModel, config: TTPConfig | None = None, loss: ReconstructionLoss | None = None,
+                 seed: int = 0):
+        self.config = config or TTPConfig()
+        self.model = copy.deepcopy(model)
+        self.params = personalization_parameters(self.model)
+        self.loss = copy.deepcopy(loss) if loss is not None else reconstruction_loss_for(model)
+        self._trained = copy.deepcopy(self.model.state_dict())
+        self._trained_loss = copy.deepcopy(self.loss.state_dict()) if self.loss is not None else None
+        self.seed = seed
+        self.updates = 0
+        self.reset()
+
+    @property
+    def augmentation(self) -> Augmentation:
+        return Augmentation() if self.config.augment else Augmentation(enabled=False)
+
+    def reset(self) -> None:
+        """Back to the trained weights, a fresh optimizer and the trained loss state (Sec. 3.2)."""
+        self.model.load_state_dict(self._trained)
+        if self.loss is not None:
+            self.loss.load_state_dict(self._trained_loss)
+        self.optimizer = torch.optim.Adam(self.params, lr=self.config.lr, weight_decay=self.config.weight_decay)
+
+    def update(self, batch: dict) -> float:
+        """One Adam step on L_self of a batch of (target, source) pairs; returns the loss."""
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.updates)
+        losses = self_supervised_loss(self.model, batch, self.loss, generator)
+        self.optimizer.zero_grad(set_to_none=True)
+        losses.total.backward()
+        self.optimizer.step()
+        self.updates += 1
+        return float(losses.total)
+
+    @torch.no_grad()
+    def predict(self, video: Video, indices) -> Predictions:
+        return predict_video(self.model, video, indices)
+
+
+def _as_video(frames, boxes, skeleton) -> Video:
+    if isinstance(frames, Video):
+        return frames
+    images = frames if isinstance(frames, (np.ndarray, Sequence)) else list(frames)
+    if len(images) == 0:
+        raise ValueError("personalize: no frames given")
+    if boxes is None:
+        h, w = np.asarray(images[0]).shape[:2]
+        boxes = np.tile(np.array([0, 0, w - 1, h - 1], np.float32), (len(images), 1))
+    return unlabeled_video(images, skeleton, boxes, padding=1.0)
+
+
+def personalize(
+    model: TTPModel,
+    frames: Video | Sequence[np.ndarray],
+    mode: str = "online",
+    config: TTPConfig | None = None,
+    loss: ReconstructionLoss | None = None,
+    boxes: np.ndarray | None = None,
+    seed: int = 0,
+    progress: bool = True,
+    **overrides,
+) -> Personalized:
+    """Personalize ``model`` to the person in ``frames`` and predict every frame (see module docstring).
+
+    ``frames`` is a `Video` (crop regions included) or a sequence of RGB uint8 images of one person
+    with ``boxes`` (N x 4, x1 y1 x2 y2; default: the whole frame). ``overrides`` replace fields of
+    ``config`` (e.g. ``lr=1e-5, steps_per_frame=2``). ``mode="none"`` predicts without personalization.
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    config = replace(config or TTPConfig(), mode=mode, **overrides)
+    video = _as_video(frames, boxes, model.skeleton)
+    started = time.time()
+    if mode == "none":
+        pred = predict_video(model, video)
+        return Personalized(**pred.__dict__, losses=np.zeros(0, np.float32), seconds=time.time() - started)
+    if model.config.self_task == "none":
+        raise ValueError("this model has no self-supervised task (the supervised-only baseline): nothing to personalize")
+    tuner = Personalizer(model, config, loss, seed)
+    rng = np.random.default_rng(seed)
+    run = _online if mode == "online" else _offline
+    pred, losses = run(tuner, video, rng, progress)
+    return Personalized(**pred.__dict__, losses=np.asarray(losses, np.float32), seconds=time.time() - started)
+
+
+def _online(tuner: Personalizer, video: Video, rng: np.random.Generator, progress: bool):
+    cfg, size = tuner.config, tuner.model.config.input_size
+    parts, losses = [], []
+    for t in tqdm(range(len(video)), desc=f"online TTP {video.video_id}", unit="frame", disable=not progress):
+        if cfg.reset_every and t > 0 and t % cfg.reset_every == 0:
+            tuner.reset()
+        start = (t // cfg.reset_every) * cfg.reset_every if cfg.reset_every else 0  # sources since the last reset
+        for _ in range(cfg.steps_per_frame):
+            batch = online_batch(video, t, cfg.batch_size, rng, size, tuner.augmentation, first=start)
+            losses.append(tuner.update(batch))
+        parts.append(tuner.predict(video, [t]))
+    return Predictions.concat(parts), losses
+
+
+def _offline(tuner: Personalizer, video: Video, rng: np.random.Generator, progress: bool):
+    cfg, size = tuner.config, tuner.model.config.input_size
+    n = len(video)
+    chunk = cfg.reset_every or n
+    parts, losses = [], []
+    for first in range(0, n, chunk):
+        indices = np.arange(first, min(first + chunk, n))
+        if first > 0:
+            tuner.reset()
+        steps = cfg.offline_steps if cfg.offline_steps is not None else len(indices) * cfg.steps_per_frame
+        for _ in tqdm(range(steps), desc=f"offline TTP {video.video_id}", unit="step", disable=not progress):
+            batch = offline_batch(video, cfg.batch_size, rng, size, tuner.augmentation, indices=indices)
+            losses.append(tuner.update(batch))
+        parts.append(tuner.predict(video, indices))
+    return Predictions.concat(parts), losses
+
+
+__all__ = ["Personalized", "Personalizer", "personalize", "reconstruction_loss_for", "decode_output"]

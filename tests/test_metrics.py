@@ -1,0 +1,106 @@
+"""Metrics (hypothesis where it helps): PCK conventions, per-part table, accuracy@d, decoding."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ttpose.metrics import accuracy_within, decode_heatmaps, pck, pck_table, torso_size
+from ttpose.skeletons import BBC_POSE, PENN_ACTION
+
+
+def random_pose(rng, n=5):
+    gt = rng.uniform(0, 200, size=(n, 13, 2))
+    gt[:, 1] = [80, 50]; gt[:, 2] = [120, 50]; gt[:, 7] = [85, 130]; gt[:, 8] = [115, 130]  # torso = 80
+    return gt
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 1000), conv=st.sampled_from(["authors", "mmpose"]))
+def test_perfect_predictions_score_100_and_far_joint_0(seed, conv):
+    rng = np.random.default_rng(seed)
+    gt = random_pose(rng)
+    vis = np.ones((5, 13), bool)
+    assert pck_table(gt, gt, vis, PENN_ACTION, convention=conv)["Mean"] == 100.0
+    pred = gt.copy()
+    pred[:, 5] += 1000
+    acc = pck(pred, gt, vis, torso_size(gt, PENN_ACTION), convention=conv)
+    assert acc.per_joint[5] == 0 and acc.per_joint[0] == 100
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 1000), shift=st.tuples(st.floats(-500, 500), st.floats(-500, 500)),
+       factor=st.floats(0.1, 10))
+def test_pck_invariant_to_translation_and_joint_scaling(seed, shift, factor):
+    rng = np.random.default_rng(seed)
+    gt = random_pose(rng)
+    pred = gt + rng.normal(0, 10, gt.shape)
+    vis = rng.random((5, 13)) > 0.2
+    base = pck(pred, gt, vis, torso_size(gt, PENN_ACTION)).mean
+    t = np.array(shift)
+    assert pck(pred + t, gt + t, vis, torso_size(gt + t, PENN_ACTION)).mean == pytest.approx(base)
+    scaled = pck(pred * factor, gt * factor, vis, torso_size(gt * factor, PENN_ACTION)).mean
+    assert abs(scaled - base) < 1e-9 or abs(scaled - base) <= 100.0 / vis.sum() + 1e-9  # float ties only
+
+
+def test_conventions_differ_exactly_at_threshold_and_in_pooling():
+    gt = np.zeros((2, 13, 2))
+    gt[:, 1:3] = [[0, 0], [0, 0]]
+    gt[:, 7:9] = [[0, 10], [0, 10]]  # torso 10
+    pred = gt.copy()
+    pred[0, 0, 0] += 2.0  # exactly 0.2 torso
+    vis = np.ones((2, 13), bool)
+    norm = torso_size(gt, PENN_ACTION)
+    a = pck(pred, gt, vis, norm, 0.2, "authors")
+    m = pck(pred, gt, vis, norm, 0.2, "mmpose")
+    assert a.per_joint[0] == 100.0 and m.per_joint[0] == 50.0
+    # pooling: joint 0 visible in 1 frame, others in 2: authors pool hits, mmpose averages per-joint
+    vis2 = vis.copy()
+    vis2[1, 0] = False
+    pred2 = gt.copy()
+    pred2[0, 0] += 100
+    a2, m2 = pck(pred2, gt, vis2, norm, 0.2, "authors"), pck(pred2, gt, vis2, norm, 0.2, "mmpose")
+    assert a2.mean == pytest.approx(100 * 24 / 25) and m2.mean == pytest.approx(100 * 12 / 13)
+
+
+def test_part_table_hand_example():
+    gt = random_pose(np.random.default_rng(0), n=2)
+    pred = gt.copy()
+    pred[0, 3] += 500  # left elbow wrong in frame 0
+    vis = np.ones((2, 13), bool)
+    vis[1, 12] = False
+    table = pck_table(pred, gt, vis, PENN_ACTION)
+    assert list(table) == ["Head", "Shoulder", "Elbow", "Wrist", "Hip", "Knee", "Ankle", "Mean"]
+    assert table["Elbow"] == pytest.approx((50 + 100) / 2)
+    assert table["Mean"] == pytest.approx(100 * 24 / 25)  # pooled: 25 visible joints, 1 miss
+
+
+def test_accuracy_within_half_resolution():
+    gt = np.zeros((1, 7, 2))
+    pred = gt.copy()
+    pred[0, 0, 0] = 12.0  # 6 px at half resolution: correct
+    pred[0, 1, 0] = 12.5  # 6.25 px: wrong
+    acc = accuracy_within(pred, gt, np.ones((1, 7), bool), d=6, scale=0.5)
+    assert acc.per_joint[0] == 100 and acc.per_joint[1] == 0
+    assert acc.mean == pytest.approx(100 * 6 / 7)
+    assert BBC_POSE.torso is None
+
+
+@settings(max_examples=40, deadline=None)
+@given(x=st.floats(2, 13), y=st.floats(2, 13))
+def test_decode_quarter_shift_toward_subpixel_peak(x, y):
+    ys, xs = np.mgrid[0:16, 0:16]
+    hm = np.exp(-((xs - x) ** 2 + (ys - y) ** 2) / 8.0)[None, None]
+    coords, maxvals = decode_heatmaps(hm)
+    assert abs(coords[0, 0, 0] - x) <= 0.75 and abs(coords[0, 0, 1] - y) <= 0.75
+    assert maxvals[0, 0] == pytest.approx(hm.max())
+    ix = np.round(x)
+    if abs(x - ix) > 0.05:
+        assert np.sign(coords[0, 0, 0] - ix) == np.sign(x - ix)  # shifted toward the true peak
+
+
+def test_decode_no_shift_at_border():
+    hm = np.zeros((1, 1, 8, 8))
+    hm[0, 0, 0, 7] = 1.0
+    coords, _ = decode_heatmaps(hm)
+    assert coords[0, 0].tolist() == [7.0, 0.0]

@@ -1,0 +1,139 @@
+"""(target, source) pairs: shared augmentation, flips, heatmaps, the online rule, determinism."""
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ttpose.data.pairs import (
+    Augmentation,
+    PairDataset,
+    denormalize,
+    frames_batch,
+    heatmap_targets,
+    make_pair,
+    normalize,
+    offline_batch,
+    online_batch,
+)
+from ttpose.data.types import Video
+from ttpose.skeletons import PENN_ACTION
+
+COLORS = np.array([[255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 0], [255, 0, 255], [0, 255, 255],
+                   [128, 0, 0], [0, 128, 0], [0, 0, 128], [128, 128, 0], [128, 0, 128], [0, 128, 128],
+                   [255, 128, 0]], np.uint8)
+
+
+def dot_video(n=6, size=96, seed=0) -> Video:
+    """Frames with one coloured 5x5 square per joint; frame i's pixels encode i in the corner."""
+    rng = np.random.default_rng(seed)
+    joints = rng.uniform(30, 66, size=(n, 13, 2)).astype(np.float32)
+    images = np.zeros((n, size, size, 3), np.uint8)
+    for i in range(n):
+        for j, (x, y) in enumerate(joints[i]):
+            images[i, int(y) - 2:int(y) + 3, int(x) - 2:int(x) + 3] = COLORS[j]
+        images[i, :4, :4] = 10 * i + 5
+    boxes = np.tile(np.array([20, 20, 76, 76], np.float32), (n, 1))
+    return Video("v", "p", PENN_ACTION, images, joints, np.ones((n, 13), bool), boxes,
+                 np.tile(np.array([48, 48], np.float32), (n, 1)), np.full(n, 80, np.float32))
+
+
+def test_normalize_roundtrip():
+    img = np.random.default_rng(0).integers(0, 256, (2, 8, 8, 3)).astype(np.uint8)
+    x = normalize(img)
+    assert x.shape == (2, 3, 8, 8) and x.dtype == torch.float32
+    assert np.array_equal(denormalize(x), img)
+
+
+def test_heatmap_peak_at_joint_and_invisible_weight_zero():
+    joints = np.array([[20.0, 36.0], [0.0, 0.0], [500.0, 10.0]])
+    hm, w = heatmap_targets(joints, np.array([True, False, True]), 16, 4.0)
+    assert np.unravel_index(hm[0].argmax(), hm[0].shape) == (9, 5) and hm[0].max() == 1.0
+    assert w.tolist() == [1.0, 0.0, 0.0] and hm[1].max() == 0 and hm[2].max() == 0
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000))
+def test_flipped_pair_stays_consistent(seed):
+    """Under a flip the heatmap labelled 'left wrist' peaks where the right wrist was drawn, and vice versa."""
+    video = dot_video()
+    video.visible[:] = False
+    video.visible[:, [5, 6]] = True
+    images = np.zeros_like(video.images)
+    for i in range(len(video)):
+        for j, colour in ((5, (255, 0, 0)), (6, (0, 0, 255))):
+            x, y = video.joints[i, j].astype(int)
+            images[i, y - 2:y + 3, x - 2:x + 3] = colour
+    video.images = images
+    aug = Augmentation(flip_prob=1.0, rotation_factor=20.0, scale_factor=0.1)
+    pair = make_pair(video, 2, 4, 64, 16, np.random.default_rng(seed), aug)
+    assert bool(pair["flip"])
+    target = denormalize(pair["target"]).astype(int)
+    drawn = {6: target[..., 2] > 100 + target[..., 0], 5: target[..., 0] > 100 + target[..., 2]}  # blue, red
+    for label, original in ((5, 6), (6, 5)):  # after the swap, label 5 (left wrist) is the drawn right wrist
+        if pair["target_weight"][label] == 0:
+            continue
+        ys, xs = np.nonzero(drawn[original])
+        hm = pair["heatmaps"][label].numpy()
+        y, x = np.unravel_index(hm.argmax(), hm.shape)
+        assert abs(xs.mean() / 4 - x) <= 1.0 and abs(ys.mean() / 4 - y) <= 1.0
+
+
+def test_shared_augmentation_between_target_and_source():
+    video = dot_video()
+    video.images = np.repeat(video.images[:1], len(video), axis=0)  # two frames with identical pixels
+    pair = make_pair(video, 1, 3, 64, 16, np.random.default_rng(5), Augmentation(rotation_prob=1.0))
+    assert torch.allclose(pair["target"], pair["source"])  # same pose, same augmentation -> same crop
+
+
+def test_online_batch_rule():
+    video = dot_video(n=10)
+    rng = np.random.default_rng(0)
+    for t in (0, 3, 9):
+        batch = online_batch(video, t, 16, rng, 64)
+        assert batch["target"].shape == (16, 3, 64, 64)
+        assert (batch["source_index"] <= t).all() and (batch["source_index"] >= 0).all()
+        assert torch.equal(batch["target"][0], frames_batch(video, [t], 64)[0])  # slot 0 unaugmented
+    batch = online_batch(video, 9, 64, rng, 64, first=5)
+    assert (batch["source_index"] >= 5).all() and len(set(batch["source_index"].tolist())) > 1
+
+
+def test_online_batch_reads_only_frames_up_to_t():
+    video = dot_video(n=8)
+
+    class Guard:
+        def __len__(self):
+            return 8
+
+        def __getitem__(self, i):
+            assert i <= 4, f"read future frame {i}"
+            return video.images[i]
+
+    guarded = Video("v", "p", PENN_ACTION, Guard(), video.joints, video.visible, video.boxes, video.centers,
+                    video.sizes)
+    online_batch(guarded, 4, 32, np.random.default_rng(1), 64)
+
+
+def test_offline_batch_and_indices():
+    video = dot_video(n=10)
+    batch = offline_batch(video, 8, np.random.default_rng(0), 64, indices=[2, 3])
+    assert set(batch["target_index"].tolist()) <= {2, 3} and set(batch["source_index"].tolist()) <= {2, 3}
+
+
+def test_pair_dataset_deterministic_and_epoch_dependent():
+    ds = PairDataset([dot_video(), dot_video(n=4, seed=1)], 64, 16, seed=3)
+    assert len(ds) == 10 and ds.locate(7) == (1, 1)
+    a, b = ds[7], ds[7]
+    assert torch.equal(a["target"], b["target"]) and torch.equal(a["heatmaps"], b["heatmaps"])
+    ds.set_epoch(1)
+    c = ds[7]
+    assert not (torch.equal(a["target"], c["target"]) and torch.equal(a["source"], c["source"]))
+    loader = torch.utils.data.DataLoader(ds, batch_size=5)
+    batch = next(iter(loader))
+    assert batch["target"].shape == (5, 3, 64, 64) and batch["heatmaps"].shape == (5, 13, 16, 16)
+
+
+def test_pair_dataset_needs_videos():
+    with pytest.raises(ValueError):
+        PairDataset([], 64, 16)

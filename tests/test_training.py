@@ -1,0 +1,107 @@
+"""Joint training: outputs, bit-for-bit resume, and DistributedDataParallel with 2 CPU processes (gloo)."""
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from ttpose.checkpoint import load_checkpoint
+from ttpose.config import config_from_dict
+from ttpose.training import train
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def tiny_config(out: Path, **sections) -> "Config":  # noqa: F821
+    values = {
+        "model": dict(backbone="resnet18", backbone_width=8, deconv_channels=16, input_size=32, num_maps=6,
+                      encoder_widths=[4, 4, 8, 8], renderer_widths=[8, 4, 4, 4], transformer_heads=2,
+                      transformer_ff=32),
+        "loss": dict(perceptual="pixel", lam=0.1),
+        "data": dict(dataset="synthetic", train_videos=2, val_videos=1, test_videos=1, frames_per_video=6,
+                     frame_size=64),
+        "train": dict(batch_size=4, steps=6, lr_steps=[4], log_every=1, val_every=3, checkpoint_every=2),
+        "output_dir": str(out),
+    }
+    for name, extra in sections.items():
+        values.setdefault(name, {}).update(extra) if isinstance(extra, dict) else values.update({name: extra})
+    return config_from_dict(values)
+
+
+def test_train_writes_outputs_and_logs(tmp_path):
+    cfg = tiny_config(tmp_path / "run")
+    result = train(cfg, progress=False)
+    out = tmp_path / "run"
+    assert result.step == 6 and result.checkpoint == out / "model.safetensors"
+    for name in ("config.yaml", "log.csv", "train_state.safetensors", "model.safetensors", "model.yaml"):
+        assert (out / name).is_file(), name
+    rows = list(csv.DictReader(open(out / "log.csv")))
+    losses = [float(r["loss"]) for r in rows if r["loss"]]
+    assert len(losses) == 6 and all(v > 0 for v in losses)
+    vals = [float(r["val_pck"]) for r in rows if r["val_pck"]]
+    assert len(vals) == 2 and all(0 <= v <= 100 for v in vals)
+    assert list((out / "tb").iterdir())
+    model = load_checkpoint(out / "model.safetensors")
+    for k, v in result.model.state_dict().items():
+        assert torch.equal(model.state_dict()[k], v), k
+
+
+@pytest.mark.parametrize("method", [dict(sup_head="transformer", self_task="keypoint"),
+                                    dict(sup_head="conv", self_task="rotation")])
+def test_resume_continues_bit_for_bit(tmp_path, method):
+    full = train(tiny_config(tmp_path / "full", model=method), progress=False)
+    cfg = tiny_config(tmp_path / "split", model=method)
+    first = train(cfg, stop_at=3, progress=False)
+    assert first.step == 3 and first.checkpoint is None
+    second = train(cfg, resume=True, progress=False)
+    assert second.step == 6
+    a, b = full.model.state_dict(), second.model.state_dict()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+def test_resume_refuses_a_different_model(tmp_path):
+    train(tiny_config(tmp_path / "r"), stop_at=2, progress=False)
+    with pytest.raises(ValueError, match="different model config"):
+        train(tiny_config(tmp_path / "r", model=dict(num_maps=7)), resume=True, progress=False)
+
+
+DDP_SCRIPT = """
+import sys, torch, torch.distributed as dist
+from safetensors.torch import save_file
+sys.path.insert(0, {tests!r})
+from test_training import tiny_config
+from ttpose.training import train
+from pathlib import Path
+cfg = tiny_config(Path({out!r}), model={method!r}, train=dict(batch_size=2, steps=3, val_every=0))
+result = train(cfg, progress=False)
+rank = dist.get_rank()
+save_file({{k: v.contiguous() for k, v in result.model.state_dict().items()}}, {out!r} + f"/rank{{rank}}.safetensors")
+"""
+
+
+@pytest.mark.parametrize("method", [dict(sup_head="conv", self_task="none"),
+                                    dict(sup_head="transformer", self_task="keypoint")])
+def test_ddp_two_processes_gloo(tmp_path, method):
+    out = tmp_path / "ddp"
+    script = tmp_path / "ddp.py"
+    script.write_text(DDP_SCRIPT.format(tests=str(REPO / "tests"), out=str(out), method=method))
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO / "src")}
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+                           "--master_port", "0", str(script)], capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    r0, r1 = load_file(str(out / "rank0.safetensors")), load_file(str(out / "rank1.safetensors"))
+    for k in r0:  # DDP keeps every rank identical: parameters (averaged gradients) and buffers (broadcast)
+        assert torch.equal(r0[k], r1[k]), k
+    if method["self_task"] == "none":
+        # The maths says: 2 ranks x 1 sample == 1 process x 2 micro-batches of 1 sample (BatchNorm statistics
+        # are per sample either way, gradients are averaged either way).
+        single = train(tiny_config(tmp_path / "single", model=method,
+                                   train=dict(batch_size=2, steps=3, val_every=0, accumulate=2)), progress=False)
+        for name, p in single.model.named_parameters():
+            assert torch.allclose(p.detach(), r0[name], atol=1e-6, rtol=1e-5), name
