@@ -78,7 +78,7 @@ sys.path.insert(0, {tests!r})
 from test_training import tiny_config
 from ttpose.training import train
 from pathlib import Path
-cfg = tiny_config(Path({out!r}), model={method!r}, train=dict(batch_size=2, steps=3, val_every=0))
+cfg = tiny_config(Path({out!r}), model={{**{method!r}, "input_size": 64}}, train=dict(batch_size=2, steps=3, val_every=0))
 result = train(cfg, progress=False)
 rank = dist.get_rank()
 save_file({{k: v.contiguous() for k, v in result.model.state_dict().items()}}, {out!r} + f"/rank{{rank}}.safetensors")
@@ -92,8 +92,8 @@ def test_ddp_two_processes_gloo(tmp_path, method):
     script = tmp_path / "ddp.py"
     script.write_text(DDP_SCRIPT.format(tests=str(REPO / "tests"), out=str(out), method=method))
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO / "src")}
-    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-                           "--master_port", "0", str(script)], capture_output=True, text=True, env=env, timeout=300)
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
+                           "--nproc_per_node", "2", str(script)], capture_output=True, text=True, env=env, timeout=240)
     assert proc.returncode == 0, proc.stderr[-3000:]
     r0, r1 = load_file(str(out / "rank0.safetensors")), load_file(str(out / "rank1.safetensors"))
     for k in r0:  # DDP keeps every rank identical: parameters (averaged gradients) and buffers (broadcast)
@@ -101,7 +101,9 @@ def test_ddp_two_processes_gloo(tmp_path, method):
     if method["self_task"] == "none":
         # The maths says: 2 ranks x 1 sample == 1 process x 2 micro-batches of 1 sample (BatchNorm statistics
         # are per sample either way, gradients are averaged either way).
-        single = train(tiny_config(tmp_path / "single", model=method,
+        single = train(tiny_config(tmp_path / "single", model={**method, "input_size": 64},
                                    train=dict(batch_size=2, steps=3, val_every=0, accumulate=2)), progress=False)
         for name, p in single.model.named_parameters():
-            assert torch.allclose(p.detach(), r0[name], atol=1e-6, rtol=1e-5), name
+            # equal up to float summation order (Adam's first steps amplify 1e-7 gradient differences);
+            # one optimizer step moves weights by ~1e-3, so this still tells a different batch apart
+            assert (p.detach() - r0[name]).abs().max().item() < 2e-5, name

@@ -145,11 +145,15 @@ def train(config: Config, resume: bool = False, stop_at: int | None = None, prog
             if step % t.log_every == 0 or step == last:
                 row = logger.flush(step, scheduler.get_last_lr()[0], time.time() - started)
                 bar.set_postfix(loss=f"{row['loss']:.4g}")
-            if t.val_every > 0 and rank == 0 and (step % t.val_every == 0 or step == t.steps):
+            validate_now = t.val_every > 0 and (step % t.val_every == 0 or step == t.steps)
+            save_now = step % t.checkpoint_every == 0 or step == last
+            if world > 1 and (validate_now or save_now):
+                _average_buffers(model)
+            if validate_now and rank == 0:
                 val_pck = validate(model, val_videos, cfg)
                 logger.log_val(step, val_pck, time.time() - started)
                 model.train()
-            if rank == 0 and (step % t.checkpoint_every == 0 or step == last):
+            if save_now and rank == 0:
                 _save_state(state_path, cfg, model, recon, optimizer, scheduler, step)
     bar.close()
     model.loss_config = cfg.loss
@@ -163,6 +167,15 @@ def train(config: Config, resume: bool = False, stop_at: int | None = None, prog
     return TrainResult(out, checkpoint, step, val_pck, model)
 
 
+def _average_buffers(model: torch.nn.Module) -> None:
+    """Average BatchNorm running statistics over ranks (each rank saw its own share of the batch)."""
+    world = dist.get_world_size()
+    for buf in model.buffers():
+        if buf.is_floating_point():
+            dist.all_reduce(buf)
+            buf /= world
+
+
 def validate(model: TTPModel, videos: list, cfg: Config) -> float | None:
     """Mean PCK@0.2 (authors' convention) of the supervised joints on the validation videos, no TTP."""
     if not videos:
@@ -173,7 +186,8 @@ def validate(model: TTPModel, videos: list, cfg: Config) -> float | None:
     frames = cfg.train.val_frames
     preds = []
     for video in videos:
-        idx = np.arange(len(video)) if not frames else np.linspace(0, len(video) - 1, min(frames, len(video))).astype(int)
+        n = len(video)
+        idx = np.arange(n) if not frames else np.linspace(0, n - 1, min(frames, n)).astype(int)
         preds.append((video, idx, predict_video(model, video, idx)))
     return evaluate_predictions(preds, model.skeleton).mean
 
@@ -225,9 +239,9 @@ class _Logger:
         self.tb = SummaryWriter(str(out / "tb"))
 
     def accumulate(self, losses) -> None:
-        self.sums["loss"] += float(losses.total)
-        self.sums["loss_sup"] += float(losses.sup) if losses.sup is not None else 0.0
-        self.sums["loss_self"] += float(losses.self) if losses.self is not None else 0.0
+        self.sums["loss"] += losses.total.item()
+        self.sums["loss_sup"] += losses.sup.item() if losses.sup is not None else 0.0
+        self.sums["loss_self"] += losses.self.item() if losses.self is not None else 0.0
         self.count += 1
 
     def flush(self, step: int, lr: float, seconds: float) -> dict:
