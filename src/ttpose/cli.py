@@ -19,6 +19,30 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from ttpose.checkpoint import load_checkpoint, read_checkpoint
+    from ttpose.config import config_from_dict, to_dict
+    from ttpose.data.build import load_videos
+    from ttpose.evaluate import evaluate, write_outputs
+
+    saved, _, _ = read_checkpoint(args.checkpoint)
+    values = to_dict(saved)
+    values["data"].update(dataset=args.dataset, root=str(args.root) if args.root else values["data"]["root"])
+    cfg = config_from_dict(values, args.overrides)
+    model = load_checkpoint(args.checkpoint)
+    videos = load_videos(cfg.data, args.split)
+    if args.videos:
+        videos = videos[: args.videos]
+    evaluation, preds = evaluate(model, videos, args.ttp, cfg.ttp, seed=cfg.seed, progress=not args.quiet)
+    print(f"{cfg.data.dataset} {args.split}, TTP {args.ttp}: " + evaluation.format())
+    out = args.out or Path(args.checkpoint).parent / f"eval-{cfg.data.dataset}-{args.split}-{args.ttp}"
+    settings = {"checkpoint": str(args.checkpoint), "dataset": cfg.data.dataset, "split": args.split, "ttp": args.ttp,
+                "ttp_config": to_dict(cfg.ttp), "videos": len(videos)}
+    write_outputs(out, evaluation, videos, preds, model.skeleton, settings)
+    print(f"predictions and metrics: {out}")
+    return 0
+
+
 def _cmd_convert(args: argparse.Namespace) -> int:
     from ttpose.checkpoint import save_checkpoint
     from ttpose.config import Config
@@ -56,6 +80,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue from OUTPUT_DIR/train_state.safetensors")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("evaluate", help="mean PCK / accuracy per part, without or with TTP (Table 1)",
+                       description="Evaluate a checkpoint on a dataset split, personalizing per video when --ttp "
+                                   "is online or offline. Prints the paper's table and writes predictions "
+                                   "(COCO-style keypoint JSON per video) and metrics.json.")
+    p.add_argument("checkpoint", type=Path, help="a ttpose .safetensors checkpoint")
+    p.add_argument("dataset", choices=["synthetic", "penn_action", "h36m", "bbc_pose"])
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="dotted config overrides (e.g. ttp.lr=1e-5)")
+    p.add_argument("--ttp", choices=["none", "online", "offline"], default="none")
+    p.add_argument("--root", type=Path, help="dataset folder (real datasets)")
+    p.add_argument("--split", choices=["val", "test"], default="test")
+    p.add_argument("--videos", type=int, help="only the first N videos")
+    p.add_argument("--out", type=Path, help="output folder (default: beside the checkpoint)")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser("convert", help="convert the authors' .pth checkpoint to a ttpose checkpoint",
                        description="Read the authors' released state dict (weights_only) and write "

@@ -9,7 +9,7 @@ keypoint JSON and the metrics as JSON.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -79,15 +79,17 @@ def evaluate(
 
 def write_outputs(out_dir: str | Path, evaluation: Evaluation, videos: list[Video], preds: list[Predictions],
                   skeleton: Skeleton, settings: dict) -> None:
-    """predictions.json (COCO-style keypoints, one annotation per frame) and metrics.json, atomically."""
+    """predictions/<video_id>.json (COCO-style keypoints, one annotation per frame) and metrics.json."""
     from ttpose.export import write_coco_keypoints
 
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    write_coco_keypoints(out / "predictions.json", videos, preds, skeleton)
+    for video, pred in zip(videos, preds, strict=True):
+        h, w = np.asarray(video.images[0]).shape[:2]
+        write_coco_keypoints(out / "predictions" / f"{video.video_id}.json", pred.joints, pred.scores, skeleton,
+                             (w, h), frame_ids=video.frame_ids[pred.frame_index], boxes=video.boxes[pred.frame_index])
     metrics = {"metric": evaluation.metric, "table": evaluation.table, "frames": evaluation.frames,
                "visible_joints": evaluation.joints, "settings": settings}
     atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2))
 
 
-__all__ = ["Evaluation", "evaluate", "evaluate_predictions", "write_outputs", "asdict"]
+__all__ = ["Evaluation", "evaluate", "evaluate_predictions", "write_outputs"]

@@ -33,7 +33,7 @@ from tqdm.auto import tqdm
 from ttpose.config import LossConfig, TTPConfig
 from ttpose.data.pairs import Augmentation, offline_batch, online_batch
 from ttpose.data.types import Video, unlabeled_video
-from ttpose.inference import Predictions, decode_output, predict_video
+from ttpose.inference import Predictions, predict_video
 from ttpose.losses import ReconstructionLoss
 from ttpose.model import TTPModel, personalization_parameters
 from ttpose.objective import self_supervised_loss
@@ -92,7 +92,13 @@ class Personalizer:
         losses.total.backward()
         self.optimizer.step()
         self.updates += 1
-        return float(losses.total)
+        return losses.total.item()
+
+    def online_update(self, video: Video, t: int, rng: np.random.Generator, first: int = 0) -> list[float]:
+        """The online rule for frame t: ``steps_per_frame`` updates, targets frame t, sources first..t."""
+        cfg, size = self.config, self.model.config.input_size
+        return [self.update(online_batch(video, t, cfg.batch_size, rng, size, self.augmentation, first=first))
+                for _ in range(cfg.steps_per_frame)]
 
     @torch.no_grad()
     def predict(self, video: Video, indices) -> Predictions:
@@ -137,7 +143,8 @@ def personalize(
         pred = predict_video(model, video)
         return Personalized(**pred.__dict__, losses=np.zeros(0, np.float32), seconds=time.time() - started)
     if model.config.self_task == "none":
-        raise ValueError("this model has no self-supervised task (the supervised-only baseline): nothing to personalize")
+        raise ValueError("this model has no self-supervised task (the supervised-only baseline): "
+                         "nothing to personalize")
     tuner = Personalizer(model, config, loss, seed)
     rng = np.random.default_rng(seed)
     run = _online if mode == "online" else _offline
@@ -146,15 +153,12 @@ def personalize(
 
 
 def _online(tuner: Personalizer, video: Video, rng: np.random.Generator, progress: bool):
-    cfg, size = tuner.config, tuner.model.config.input_size
+    every = tuner.config.reset_every
     parts, losses = [], []
     for t in tqdm(range(len(video)), desc=f"online TTP {video.video_id}", unit="frame", disable=not progress):
-        if cfg.reset_every and t > 0 and t % cfg.reset_every == 0:
+        if every and t > 0 and t % every == 0:
             tuner.reset()
-        start = (t // cfg.reset_every) * cfg.reset_every if cfg.reset_every else 0  # sources since the last reset
-        for _ in range(cfg.steps_per_frame):
-            batch = online_batch(video, t, cfg.batch_size, rng, size, tuner.augmentation, first=start)
-            losses.append(tuner.update(batch))
+        losses += tuner.online_update(video, t, rng, first=(t // every) * every if every else 0)
         parts.append(tuner.predict(video, [t]))
     return Predictions.concat(parts), losses
 
@@ -176,4 +180,100 @@ def _offline(tuner: Personalizer, video: Video, rng: np.random.Generator, progre
     return Predictions.concat(parts), losses
 
 
-__all__ = ["Personalized", "Personalizer", "personalize", "reconstruction_loss_for", "decode_output"]
+class CropStore:
+    """Past frames of a stream, kept as padded crops around the person (bounded memory for long videos).
+
+    Each frame is stored as the square region of side ``size x margin`` around its crop centre, resized
+    to ``input_size x margin`` pixels (so augmentations that zoom out or rotate still find pixels), and
+    JPEG-encoded at ``jpeg_quality`` (None keeps raw pixels). At 128 x 128 input this is about 15 kB a
+    frame: a 10-minute, 30 fps video keeps ~270 MB of sources instead of every decoded frame.
+    """
+
+    def __init__(self, input_size: int, margin: float = 1.5, jpeg_quality: int | None = 95):
+        self.input_size, self.margin, self.jpeg_quality = input_size, margin, jpeg_quality
+        self.side = int(round(input_size * margin))
+        self.items: list = []
+
+    def add(self, image: np.ndarray, center, size: float) -> None:
+        import cv2
+
+        from ttpose.data.pairs import crop_frame
+
+        crop, _ = crop_frame(image, center, size * self.margin, self.side)
+        if self.jpeg_quality is not None:
+            ok, crop = cv2.imencode(".jpg", crop[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality])
+            if not ok:
+                raise RuntimeError("JPEG encoding of a stored crop failed")
+        self.items.append(crop)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        item = self.items[i]
+        if self.jpeg_quality is None:
+            return item
+        import cv2
+
+        return cv2.imdecode(item, cv2.IMREAD_COLOR)[..., ::-1]
+
+    def as_video(self, skeleton, video_id: str = "stream") -> Video:
+        """The stored frames as an unlabeled `Video` whose crop regions are the original ones."""
+        n = len(self)
+        boxes = np.tile(np.array([0, 0, self.side - 1, self.side - 1], np.float32), (n, 1))
+        video = unlabeled_video(self, skeleton, boxes, video_id=video_id, padding=1.0)
+        video.centers[:] = self.side / 2
+        video.sizes[:] = self.input_size
+        return video
+
+
+@dataclass
+class FramePrediction:
+    joints: np.ndarray  # K x 2, full-frame pixels
+    scores: np.ndarray  # K
+    self_keypoints: np.ndarray | None
+    affinity: np.ndarray | None
+    loss: float  # L_self of the last update
+
+
+class StreamingPersonalizer:
+    """Online personalization for live use: ``step(frame)`` updates on the stream so far and predicts it.
+
+        tuner = StreamingPersonalizer(model)
+        for frame, box in camera:
+            pred = tuner.step(frame, box)      # uses frames <= this one only
+    """
+
+    def __init__(self, model: TTPModel, config: TTPConfig | None = None, loss: ReconstructionLoss | None = None,
+                 seed: int = 0, margin: float = 1.5, jpeg_quality: int | None = 95, padding: float = 1.25):
+        self.tuner = Personalizer(model, config, loss, seed)
+        self.store = CropStore(model.config.input_size, margin, jpeg_quality)
+        self.rng = np.random.default_rng(seed)
+        self.padding = padding
+        self.first = 0  # the first frame since the last reset
+
+    def step(self, image: np.ndarray, box=None) -> FramePrediction:
+        """Add one RGB frame (with its person box x1 y1 x2 y2; default: the whole frame) and predict it."""
+        from ttpose.data.crops import box_to_center_size
+
+        image = np.asarray(image)
+        h, w = image.shape[:2]
+        center, size = (box_to_center_size(box, self.padding) if box is not None
+                        else box_to_center_size((0, 0, w - 1, h - 1), 1.0))
+        t = len(self.store)
+        every = self.tuner.config.reset_every
+        if every and t > 0 and t % every == 0:
+            self.tuner.reset()
+            self.first = t
+        self.store.add(image, center, size)
+        losses = self.tuner.online_update(self.store.as_video(self.tuner.model.skeleton), t, self.rng, self.first)
+        frame = unlabeled_video([image], self.tuner.model.skeleton, np.zeros((1, 4), np.float32))
+        frame.centers[0], frame.sizes[0] = center, size
+        pred = self.tuner.predict(frame, [0])
+        return FramePrediction(pred.joints[0], pred.scores[0],
+                               None if pred.self_keypoints is None else pred.self_keypoints[0],
+                               None if pred.affinity is None else pred.affinity[0], losses[-1])
+
+
+__all__ = ["CropStore", "FramePrediction", "Personalized", "Personalizer", "StreamingPersonalizer", "personalize",
+           "reconstruction_loss_for"]

@@ -1,0 +1,159 @@
+"""Test-time personalization (Sec. 3.2) on a tiny model and a few frames."""
+
+import numpy as np
+import pytest
+import torch
+
+from ttpose.config import LossConfig, ModelConfig, TTPConfig
+from ttpose.data.synthetic import SyntheticConfig, make_video, materialize
+from ttpose.data.types import Video
+from ttpose.losses import ReconstructionLoss
+from ttpose.model import TTPModel
+from ttpose.personalization import CropStore, Personalizer, StreamingPersonalizer, personalize
+
+TINY = ModelConfig(backbone="resnet18", backbone_width=8, deconv_channels=16, input_size=32, num_maps=6,
+                   encoder_widths=(4, 4, 8, 8), renderer_widths=(8, 4, 4, 4), transformer_heads=2, transformer_ff=32)
+FAST = TTPConfig(batch_size=4, lr=1e-3)
+
+
+def tiny_model(seed=0, **kw) -> TTPModel:
+    torch.manual_seed(seed)
+    model = TTPModel(ModelConfig(**{**TINY.__dict__, **kw}))
+    for p in model.parameters():  # make the untrained heads large enough to move under Adam
+        if p.dim() > 1:
+            torch.nn.init.normal_(p, std=0.1)
+    model.loss_config = LossConfig(perceptual="pixel")
+    return model.eval()
+
+
+@pytest.fixture(scope="module")
+def video() -> Video:
+    return materialize(make_video("test", 0, config=SyntheticConfig(frame_size=48, frames_per_video=5)))
+
+
+def test_online_deterministic_for_a_seed(video):
+    model = tiny_model()
+    a = personalize(model, video, "online", FAST, seed=1, progress=False)
+    b = personalize(model, video, "online", FAST, seed=1, progress=False)
+    c = personalize(model, video, "online", FAST, seed=2, progress=False)
+    assert a.joints.shape == (5, 13, 2) and a.scores.shape == (5, 13) and len(a.losses) == 5
+    assert np.array_equal(a.joints, b.joints) and np.array_equal(a.losses, b.losses)
+    assert not np.array_equal(a.losses, c.losses)
+
+
+def test_callers_model_unchanged_and_frozen_parts_bit_identical(video):
+    model = tiny_model()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    tuner = Personalizer(model, FAST, seed=0)
+    rng = np.random.default_rng(0)
+    for t in range(len(video)):
+        tuner.online_update(video, t, rng)
+    after = tuner.model.state_dict()
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert any(k.startswith("encoder.backbone") for k in changed) and "self_head.weight" in changed
+    for k in before:
+        if k.startswith("sup_head.") or ".bn" in k or "running_" in k or "num_batches" in k or "downsample.1" in k:
+            assert k not in changed, k
+    for k, v in model.state_dict().items():  # the caller's model
+        assert torch.equal(v, before[k]), k
+    personalize(model, video, "offline", FAST, progress=False)
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, before[k]), k
+
+
+def test_reset_restores_the_trained_weights_and_optimizer(video):
+    model = tiny_model()
+    loss = ReconstructionLoss(LossConfig(perceptual="pixel"))
+    tuner = Personalizer(model, FAST, loss)
+    trained = {k: v.clone() for k, v in tuner.model.state_dict().items()}
+    tuner.online_update(video, 2, np.random.default_rng(0))
+    assert not torch.equal(tuner.loss.running_mean, loss.running_mean)
+    assert tuner.optimizer.state
+    tuner.reset()
+    for k, v in tuner.model.state_dict().items():
+        assert torch.equal(v, trained[k]), k
+    assert torch.equal(tuner.loss.running_mean, loss.running_mean) and not tuner.optimizer.state
+
+
+def test_online_never_looks_ahead(video):
+    model = tiny_model()
+    changed = materialize(video)
+    changed.images = np.array(changed.images)
+    changed.images[3:] = 255 - changed.images[3:]  # different future frames
+    a = personalize(model, video, "online", FAST, seed=0, progress=False)
+    b = personalize(model, changed, "online", FAST, seed=0, progress=False)
+    assert np.array_equal(a.joints[:3], b.joints[:3]) and np.array_equal(a.losses[:3], b.losses[:3])
+    assert not np.array_equal(a.losses[3:], b.losses[3:])
+
+
+def test_offline_with_zero_steps_equals_no_ttp(video):
+    model = tiny_model()
+    none = personalize(model, video, "none", progress=False)
+    zero = personalize(model, video, "offline", FAST, offline_steps=0, progress=False)
+    assert np.array_equal(none.joints, zero.joints) and np.array_equal(none.scores, zero.scores)
+    assert len(zero.losses) == 0
+    online = personalize(model, video, "online", FAST, progress=False)
+    assert not np.array_equal(none.joints, online.joints) or not np.array_equal(none.scores, online.scores)
+
+
+def test_offline_default_steps_match_online_and_reset_every_chunks(video):
+    model = tiny_model()
+    off = personalize(model, video, "offline", FAST, steps_per_frame=2, progress=False)
+    assert len(off.losses) == 2 * len(video)
+    chunks = personalize(model, video, "offline", FAST, reset_every=2, progress=False)
+    assert len(chunks.losses) == len(video) and np.array_equal(chunks.frame_index, np.arange(5))
+
+
+def test_reset_every_n_frames_online(video, monkeypatch):
+    model = tiny_model()
+    calls, firsts = [], []
+    original_reset, original_update = Personalizer.reset, Personalizer.online_update
+    monkeypatch.setattr(Personalizer, "reset", lambda self: (calls.append(1), original_reset(self))[1])
+    monkeypatch.setattr(Personalizer, "online_update",
+                        lambda self, v, t, rng, first=0: (firsts.append((t, first)), original_update(self, v, t, rng,
+                                                                                                    first))[1])
+    personalize(model, video, "online", FAST, reset_every=2, progress=False)
+    assert len(calls) == 1 + 2  # at the start, then at t = 2 and t = 4
+    assert firsts == [(0, 0), (1, 0), (2, 2), (3, 2), (4, 4)]  # sources only since the last reset
+
+
+def test_unordered_images_and_baseline_refusal(video):
+    model = tiny_model()
+    images = [video.images[i] for i in (4, 0, 2)]
+    result = personalize(model, images, "offline", FAST, progress=False)
+    assert result.joints.shape == (3, 13, 2)
+    baseline = tiny_model(sup_head="conv", self_task="none")
+    with pytest.raises(ValueError, match="nothing to personalize"):
+        personalize(baseline, video, "online", FAST, progress=False)
+    with pytest.raises(ValueError, match="mode"):
+        personalize(model, video, "sideways")
+
+
+def test_rotation_method_personalizes(video):
+    model = tiny_model(sup_head="conv", self_task="rotation")
+    result = personalize(model, video, "online", FAST, progress=False)
+    assert len(result.losses) == 5 and np.isfinite(result.losses).all()
+
+
+def test_streaming_uses_past_frames_only_and_predicts_each(video):
+    model = tiny_model()
+    stream = StreamingPersonalizer(model, FAST, seed=0)
+    preds = [stream.step(video.images[t], video.boxes[t]) for t in range(3)]
+    again = StreamingPersonalizer(model, FAST, seed=0)
+    preds2 = [again.step(video.images[t], video.boxes[t]) for t in range(3)]
+    assert all(np.array_equal(a.joints, b.joints) for a, b in zip(preds, preds2, strict=True))
+    assert preds[0].joints.shape == (13, 2) and len(stream.store) == 3
+    # what it stores is small: JPEG crops, not frames
+    assert all(isinstance(item, np.ndarray) and item.ndim == 1 for item in stream.store.items)
+
+
+def test_crop_store_keeps_the_region():
+    image = np.zeros((100, 100, 3), np.uint8)
+    image[40:60, 40:60] = 200
+    store = CropStore(32, margin=1.5, jpeg_quality=None)
+    store.add(image, (50, 50), 40)
+    crop = store[0]
+    assert crop.shape == (48, 48, 3)
+    assert crop[24, 24, 0] == 200 and crop[2, 2, 0] == 0  # centre inside the square, corner outside
+    video = store.as_video(TTPModel(TINY).skeleton)
+    assert video.centers[0].tolist() == [24, 24] and video.sizes[0] == 32
