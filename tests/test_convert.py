@@ -57,3 +57,37 @@ def test_foreign_state_dict_is_rejected():
     sd["pose_net.extra.weight"] = torch.zeros(1)
     with pytest.raises(ValueError, match="unexpected key"):
         from_official(sd)
+
+
+@pytest.mark.parametrize("depth,head", [(18, "transformer"), (50, "transformer"), (18, "conv")])
+def test_converted_model_matches_the_authors_computation(depth, head):
+    """Eval mode: (reconstruction, self_heatmaps, sup_heatmaps) == the authors' (pred_images, pose_unsup,
+    pose_sup) for the same weights and inputs, within 1e-4 relative error."""
+    from benchmarks.reference.official_model import OfficialTTP
+
+    torch.manual_seed(depth)
+    official = OfficialTTP(depth=depth, head=head).eval()
+    with torch.no_grad():  # non-trivial statistics and heads, so that every path matters
+        for name, buf in official.named_buffers():
+            if name.endswith("running_mean"):
+                buf.normal_(0, 0.1)
+            elif name.endswith("running_var"):
+                buf.uniform_(0.5, 1.5)
+        for name, p in official.named_parameters():
+            if "final_layer" in name or "sup_weight" in name or "deconv_layers.0" in name:
+                p.normal_(0, 0.05)
+    model = from_official(official.state_dict()).eval()
+    source, target = torch.randn(2, 3, 128, 128), torch.randn(2, 3, 128, 128)
+    with torch.no_grad():
+        pred_images, pose_unsup, pose_sup = official(torch.stack([source, target], dim=1))
+        ours = model(target, source)
+
+    def rel(a, b):
+        return ((a - b).norm() / b.norm()).item()
+
+    assert rel(ours.reconstruction, pred_images) < 1e-4
+    assert rel(ours.self_heatmaps, pose_unsup) < 1e-4
+    assert rel(ours.sup_heatmaps, pose_sup) < 1e-4
+    back = to_official(model)
+    for k, v in official.state_dict().items():
+        assert torch.equal(back[k], v), k

@@ -35,6 +35,9 @@ class ModelConfig:
     input_size: int = 128  # square crops; must be divisible by 32
     num_maps: int = 30  # k_self, the number of self-supervised keypoints
     sup_head: Literal["transformer", "conv"] = "transformer"  # Eq. 2-8 affinity head, or a 1x1 conv
+    # what Eq. 8 mixes: the raw H_self logits (paper, authors' code) or the bottleneck's Gaussians at the
+    # condensed keypoints (a ttpose variant that ties the joints to what reconstruction moves; docs/method.md)
+    affinity_on: Literal["logits", "keypoints"] = "logits"
     self_task: Literal["keypoint", "rotation", "none"] = "keypoint"  # the self-supervised objective
     deconv_channels: int = 256  # c, the width of the 3 deconvolutions and of F
     encoder_widths: tuple[int, ...] = (32, 64, 128, 256)  # appearance and pose encoder stages

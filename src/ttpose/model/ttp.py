@@ -19,7 +19,7 @@ from torch import nn
 from ttpose.config import LossConfig, ModelConfig
 from ttpose.model.autoencoder import ConvEncoder, Renderer
 from ttpose.model.backbone import Encoder, load_pretrained
-from ttpose.model.bottleneck import condensed_keypoints, keypoint_bottleneck
+from ttpose.model.bottleneck import condensed_keypoints, gaussian_maps, keypoint_bottleneck
 from ttpose.model.heads import ConvHead, RotationHead, TransformerAffinityHead, head_conv
 from ttpose.skeletons import get_skeleton
 
@@ -70,13 +70,18 @@ class TTPModel(nn.Module):
         if self.self_head is None:
             return TTPOutput(sup_heatmaps=self.sup_head(features) if sup else None)
         self_heatmaps = self.self_head(features)
+        keypoints = None
         if not sup:
             sup_heatmaps, affinity = None, None
         elif isinstance(self.sup_head, TransformerAffinityHead):
-            sup_heatmaps, affinity = self.sup_head(features, self_heatmaps)
+            mixed = self_heatmaps
+            if self.config.affinity_on == "keypoints":  # Eq. 8 on the bottleneck's Gaussians (ttpose variant)
+                keypoints = condensed_keypoints(self_heatmaps)
+                mixed = gaussian_maps(keypoints, *self_heatmaps.shape[-2:], self.config.sigma)
+            sup_heatmaps, affinity = self.sup_head(features, mixed)
         else:
             sup_heatmaps, affinity = self.sup_head(features), None
-        return TTPOutput(sup_heatmaps, self_heatmaps, None, None, affinity)
+        return TTPOutput(sup_heatmaps, self_heatmaps, keypoints, None, affinity)
 
     def reconstruct(self, self_heatmaps: torch.Tensor, source: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Sec. 3.1.1: (condensed keypoints of the target, I_hat_t from them and the source's appearance)."""
