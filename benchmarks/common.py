@@ -1,0 +1,72 @@
+"""Shared pieces of the benchmark scripts: machine description, results sections, cached training runs."""
+
+from __future__ import annotations
+
+import platform
+import re
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ttpose.atomic import atomic_write_text
+from ttpose.checkpoint import load_checkpoint
+from ttpose.config import Config
+from ttpose.training import train
+
+RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+
+
+def machine() -> str:
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    threads = torch.get_num_threads()
+    return (f"{platform.system()} {platform.machine()}, {cpu}, {threads} torch threads; Python "
+            f"{platform.python_version()}, torch {torch.__version__}, numpy {np.__version__}")
+
+
+def command() -> str:
+    return " ".join(["python", *sys.argv])
+
+
+def write_section(name: str, markdown: str, path: Path = RESULTS) -> None:
+    """Replace (or append) the section between <!-- BEGIN name --> and <!-- END name --> in RESULTS.md."""
+    begin, end = f"<!-- BEGIN {name} -->", f"<!-- END {name} -->"
+    block = f"{begin}\n{markdown.rstrip()}\n{end}"
+    text = path.read_text() if path.is_file() else "# ttpose benchmark results\n\nEvery section below is written by " \
+        "the script it names, from an actual run; nothing is edited by hand.\n"
+    pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.S)
+    text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
+    atomic_write_text(path, text)
+
+
+def trained(cfg: Config, progress: bool = False):
+    """Train ``cfg`` unless its output folder already holds the finished model (then load it).
+
+    Returns (model, seconds spent training now, or the recorded time of the earlier run)."""
+    out = Path(cfg.output_dir)
+    done = out / "model.safetensors"
+    timing = out / "train_seconds.txt"
+    if done.is_file():
+        seconds = float(timing.read_text()) if timing.is_file() else float("nan")
+        return load_checkpoint(done), seconds
+    started = time.time()
+    result = train(cfg, resume=True, progress=progress)
+    seconds = time.time() - started
+    atomic_write_text(timing, f"{seconds:.1f}\n")
+    return load_checkpoint(result.checkpoint), seconds
+
+
+def mean_std(values) -> str:
+    values = np.asarray(values, dtype=float)
+    if len(values) == 1:
+        return f"{values[0]:.2f}"
+    return f"{values.mean():.2f} ± {values.std(ddof=1):.2f}"
