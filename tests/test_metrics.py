@@ -11,7 +11,11 @@ from ttpose.skeletons import BBC_POSE, PENN_ACTION
 
 def random_pose(rng, n=5):
     gt = rng.uniform(0, 200, size=(n, 13, 2))
-    gt[:, 1] = [80, 50]; gt[:, 2] = [120, 50]; gt[:, 7] = [85, 130]; gt[:, 8] = [115, 130]  # torso = 80
+    # torso = 80
+    gt[:, 1] = [80, 50]
+    gt[:, 2] = [120, 50]
+    gt[:, 7] = [85, 130]
+    gt[:, 8] = [115, 130]
     return gt
 
 

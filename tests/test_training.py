@@ -78,7 +78,8 @@ sys.path.insert(0, {tests!r})
 from test_training import tiny_config
 from ttpose.training import train
 from pathlib import Path
-cfg = tiny_config(Path({out!r}), model={{**{method!r}, "input_size": 64}}, train=dict(batch_size=2, steps=3, val_every=0))
+cfg = tiny_config(Path({out!r}), model={{**{method!r}, "input_size": 64}},
+                  train=dict(batch_size=2, steps=3, val_every=0))
 result = train(cfg, progress=False)
 rank = dist.get_rank()
 save_file({{k: v.contiguous() for k, v in result.model.state_dict().items()}}, {out!r} + f"/rank{{rank}}.safetensors")

@@ -56,6 +56,31 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_personalize(args: argparse.Namespace) -> int:
+    from ttpose.video_personalize import input_kind, personalize_many, personalize_video
+
+    options = dict(mode=args.mode, smooth=args.smooth, resume=args.resume, progress=not args.quiet,
+                   overrides=args.overrides, seed=args.seed, box_smooth=args.box_smooth, save_every=args.save_every)
+    try:
+        if input_kind(args.source) == "videos":
+            many = personalize_many(args.source, args.checkpoint, args.out, boxes=args.boxes, box=args.box, **options)
+            for r in many.done:
+                print(f"{r.source.name}: {len(r.frame_ids)} frames -> {r.out_dir}")
+            before = f", {len(many.finished_before)} done before" if many.finished_before else ""
+            print(f"rank {many.rank} of {many.world_size}: {len(many.done)} of {len(many.videos)} videos done"
+                  f"{before}, {len(many.failed)} failed")
+            return 2 if many.failed else 0
+        r = personalize_video(args.source, args.checkpoint, args.out, boxes=args.boxes, box=args.box, **options)
+    except KeyboardInterrupt:
+        print("ttpose: interrupted; no output file is half-written; run again with --resume to continue",
+              file=sys.stderr)
+        return 130
+    fps = r.summary.get("frames_per_second")
+    print(f"{r.source.name}: {len(r.frame_ids)} frames ({len(r.skipped)} skipped), {r.mode} personalization"
+          f"{f', {fps:.1f} frames/s' if fps else ''}; outputs in {r.out_dir}")
+    return 0
+
+
 def _fmt(x: float | None) -> str:
     return "n/a" if x is None else f"{x:.2f}"
 
@@ -103,6 +128,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("out", type=Path, help="output path (without or with .safetensors)")
     p.add_argument("--input-size", type=int, default=128)
     p.set_defaults(func=_cmd_convert)
+
+    p = sub.add_parser("personalize", help="personalize a checkpoint to the person in your video (Sec. 3.2)",
+                       description="Test-time personalization on a video file, a folder of one person's images, "
+                                   "or a folder of videos (one run each; under torchrun each rank takes its "
+                                   "share). Writes COCO keypoint JSON, CSV, an overlay video and summary.json for "
+                                   "the generic and the personalized model. See docs/personalize-your-video.md.")
+    p.add_argument("source", type=Path, help="video file, folder of images, or folder of videos")
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="TTP settings, e.g. ttp.lr=1e-5")
+    p.add_argument("--checkpoint", type=Path, required=True, help="a ttpose .safetensors checkpoint")
+    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--mode", choices=["online", "offline"], default="online")
+    p.add_argument("--boxes", type=Path, help="person boxes: COCO JSON, JSON list or CSV (a folder of them, "
+                                              "named after the videos, for a folder of videos)")
+    p.add_argument("--box", metavar="X1,Y1,X2,Y2", help="one fixed person box for every frame")
+    p.add_argument("--smooth", type=int, metavar="WINDOW", help="Savitzky-Golay smoothing window (odd frames)")
+    p.add_argument("--box-smooth", type=int, default=9, metavar="WINDOW",
+                   help="moving-average window for the boxes (1: off; default 9)")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run in OUT")
+    p.add_argument("--save-every", type=int, default=256, metavar="N", help="save resume state every N frames")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_personalize)
     return parser
 
 

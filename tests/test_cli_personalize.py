@@ -1,0 +1,138 @@
+"""`ttpose personalize`: exit codes, one-line errors, Ctrl-C and --resume, folders of videos under torchrun."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from test_video_personalize import FAST, MODEL, TINY, N, person_frames, write_video
+
+from ttpose.checkpoint import save_checkpoint
+from ttpose.cli import main
+from ttpose.config import Config, LossConfig
+from ttpose.export import read_coco_keypoints
+from ttpose.personalization import StreamingPersonalizer
+from ttpose.video_personalize import RESUME_DIR
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("cli")
+    checkpoint = save_checkpoint(root / "tiny.safetensors", MODEL,
+                                 Config(model=TINY, loss=LossConfig(perceptual="pixel"), ttp=FAST))
+    return {"clip": write_video(root / "clip.mp4", person_frames()), "checkpoint": checkpoint,
+            "long": write_video(root / "long.mp4", person_frames(20))}
+
+
+def cli(capsys, *args) -> tuple[int, str, str]:
+    code = main(["personalize", *map(str, args), "--quiet"])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_personalize_a_video(files, tmp_path, capsys):
+    out = tmp_path / "out"
+    code, stdout, stderr = cli(capsys, files["clip"], "ttp.lr=1e-4", "--checkpoint", files["checkpoint"], "--out",
+                               out, "--mode", "offline", "--smooth", "5", "--box", "4,2,44,46")
+    assert code == 0, stderr
+    assert f"{N} frames (0 skipped), offline personalization" in stdout and str(out) in stdout
+    assert "fixed box (4, 2, 44, 46)" in stderr  # the box source is always said
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["settings"]["ttp"]["lr"] == 1e-4 and summary["settings"]["smooth"] == 5
+    assert summary["mode"] == "offline" and summary["checkpoint"] == str(files["checkpoint"])
+    joints, _, frames = read_coco_keypoints(out / "personalized.json")
+    assert joints.shape == (N, 13, 2) and frames.tolist() == list(range(N))
+
+
+def _one_line_error(code: int, stderr: str, name: str, message: str) -> None:
+    lines = stderr.strip().splitlines()
+    assert code == 2
+    assert lines[-1].startswith("ttpose: error: ") and name in lines[-1] and message in lines[-1], stderr
+
+
+def test_errors_are_one_line_with_exit_code_2(files, tmp_path, capsys):
+    out = tmp_path / "out"
+    ckpt = ("--checkpoint", files["checkpoint"], "--out", out)
+    text = tmp_path / "notes.mp4"
+    text.write_text("not a video\n" * 30)
+    code, _, err = cli(capsys, text, *ckpt)
+    _one_line_error(code, err, "notes.mp4", "not a readable video")
+    code, _, err = cli(capsys, tmp_path / "missing.avi", *ckpt)
+    _one_line_error(code, err, "missing.avi", "no such file")
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"\x00" * 64)
+    code, _, err = cli(capsys, files["clip"], "--checkpoint", bad, "--out", out)
+    _one_line_error(code, err, "bad.safetensors", "not a readable safetensors file")
+    boxes = tmp_path / "boxes.csv"
+    boxes.write_text("frame,x1,y1,x2,y2\n" + "".join(f"{i},1,1,30,40\n" for i in range(50)))
+    code, _, err = cli(capsys, files["clip"], *ckpt, "--boxes", boxes)
+    _one_line_error(code, err, "boxes.csv", f"the video has {N} frames")
+    code, _, err = cli(capsys, files["clip"], "model.backbone=resnet50", *ckpt)
+    _one_line_error(code, err, "model.backbone", "only ttp.* settings")
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    code, _, err = cli(capsys, files["clip"], "--checkpoint", files["checkpoint"], "--out", blocker / "out")
+    _one_line_error(code, err, "file/out", "not writable")
+    assert not out.exists()  # nothing was written by any of them
+
+
+def test_ctrl_c_exits_130_and_resume_finishes(files, tmp_path, capsys, monkeypatch):
+    args = (files["long"], "--checkpoint", files["checkpoint"], "--save-every", "16")
+    code, _, _ = cli(capsys, *args, "--out", tmp_path / "full")
+    assert code == 0
+    original, calls = StreamingPersonalizer.step, []
+
+    def step(self, image, box=None):
+        calls.append(1)
+        if len(calls) == 19:
+            raise KeyboardInterrupt  # as if Ctrl-C was pressed at frame 18
+        return original(self, image, box)
+
+    monkeypatch.setattr(StreamingPersonalizer, "step", step)
+    out = tmp_path / "out"
+    code, _, err = cli(capsys, *args, "--out", out)
+    assert code == 130
+    assert err.strip().splitlines()[-1] == ("ttpose: interrupted; no output file is half-written; run again with "
+                                            "--resume to continue")
+    assert sorted(p.name for p in out.iterdir()) == [RESUME_DIR]
+    calls.clear()
+    code, _, err = cli(capsys, *args, "--out", out, "--resume")
+    assert code == 0 and len(calls) == 4 and "resuming" in err  # frames 16..19 only
+    for name in ("generic.json", "personalized.json", "personalized.csv"):
+        assert (out / name).read_text() == (tmp_path / "full" / name).read_text()
+    assert not (out / RESUME_DIR).exists()
+
+
+@pytest.mark.slow
+def test_folder_of_videos_sharded_with_torchrun_equals_one_process(files, tmp_path):
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    for i in range(3):
+        write_video(videos / f"v{i}.mp4", person_frames(3, index=i))
+    args = ["personalize", str(videos), "--checkpoint", str(files["checkpoint"]), "--quiet"]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as in the workers
+    try:
+        assert main([*args, "--out", str(tmp_path / "one")]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    for key in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
+        env.pop(key, None)
+    launch = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+              "-m", "ttpose.cli", *args, "--out", str(tmp_path / "two")]
+    done = subprocess.run(launch, env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "rank 0 of 2: 2 of 2 videos done" in done.stdout and "rank 1 of 2: 1 of 1 videos done" in done.stdout
+    for i in range(3):
+        for name in ("generic.json", "personalized.json", "personalized.csv"):
+            one, two = tmp_path / "one" / f"v{i}" / name, tmp_path / "two" / f"v{i}" / name
+            assert one.read_text() == two.read_text(), (i, name)
+    joints, _, _ = read_coco_keypoints(tmp_path / "two" / "v2" / "personalized.json")
+    assert joints.shape == (3, 13, 2) and np.isfinite(joints).all()

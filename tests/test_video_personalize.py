@@ -1,0 +1,475 @@
+"""Personalizing to the person in a user's video (ttpose.video_personalize): outputs, resume, bad inputs.
+
+Tiny model (32 x 32 input), 8-frame 48 x 48 videos made with PyAV here, plus the real JHMDB clip.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from ttpose.boxes import BoxError
+from ttpose.checkpoint import CheckpointError, save_checkpoint
+from ttpose.config import Config, LossConfig, ModelConfig, TTPConfig
+from ttpose.data.synthetic import SyntheticConfig, make_video, materialize
+from ttpose.data.types import unlabeled_video
+from ttpose.data.video import VideoError
+from ttpose.export import read_coco_keypoints, read_keypoints_csv
+from ttpose.inference import predict_video
+from ttpose.model import TTPModel
+from ttpose.personalization import Personalizer, StreamingPersonalizer
+from ttpose.video_personalize import (
+    RESUME_DIR,
+    OutputError,
+    ResumeError,
+    input_kind,
+    personalize_many,
+    personalize_video,
+    savgol_joints,
+)
+
+TINY = ModelConfig(backbone="resnet18", backbone_width=8, deconv_channels=16, input_size=32, num_maps=6,
+                   encoder_widths=(4, 4, 8, 8), renderer_widths=(8, 4, 4, 4), transformer_heads=2, transformer_ff=32)
+FAST = TTPConfig(batch_size=2, lr=1e-3)
+N, SIZE = 8, 48
+
+
+def tiny_model() -> TTPModel:
+    torch.manual_seed(0)
+    model = TTPModel(TINY)
+    for p in model.parameters():  # large enough to move under Adam and to give varied heatmaps
+        if p.dim() > 1:
+            torch.nn.init.normal_(p, std=0.1)
+    model.loss_config = LossConfig(perceptual="pixel")
+    return model.eval()
+
+
+def person_frames(n: int = N, size: int = SIZE, index: int = 0) -> np.ndarray:
+    video = materialize(make_video("test", index, config=SyntheticConfig(frame_size=size, frames_per_video=n)))
+    return np.asarray(video.images)
+
+
+def write_video(path: Path, frames: np.ndarray, codec: str = "libx264", pix_fmt: str = "yuv420p",
+                fps: int = 10) -> Path:
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(codec, rate=fps)
+        stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], pix_fmt
+        for frame in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return path
+
+
+def decoded(path: Path) -> list[np.ndarray]:
+    with av.open(str(path)) as container:
+        return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+
+
+def run(source, out, mode="online", **kw):
+    kw = {"config": FAST, "progress": False, "log": None, **kw}
+    return personalize_video(source, kw.pop("model", None) or MODEL, out, mode, **kw)
+
+
+MODEL = tiny_model()
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory) -> Path:
+    return write_video(tmp_path_factory.mktemp("clip") / "clip.mp4", person_frames())
+
+
+@pytest.fixture(scope="module")
+def long_clip(tmp_path_factory) -> Path:
+    return write_video(tmp_path_factory.mktemp("long") / "long.mp4", person_frames(20))
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("ckpt") / "tiny.safetensors"
+    return save_checkpoint(path, MODEL, Config(model=TINY, loss=LossConfig(perceptual="pixel"), ttp=FAST))
+
+
+def leftovers(folder: Path) -> list[str]:
+    """Temporary files of atomic writes (.NAME.*.tmp*) anywhere under ``folder``."""
+    return [p.name for p in folder.rglob("*") if ".tmp" in p.name]
+
+
+# ---------------------------------------------------------------------------------------------- outputs
+
+
+def test_online_run_writes_every_output(clip, checkpoint, tmp_path):
+    out = tmp_path / "out"
+    r = run(clip, out, model=checkpoint)
+    assert r.personalized.joints.shape == (N, 13, 2) and r.generic.scores.shape == (N, 13)
+    assert r.frame_ids.tolist() == list(range(N)) and r.skipped == []
+    assert not np.array_equal(r.personalized.joints, r.generic.joints)  # personalization changed something
+    names = {"generic.json", "personalized.json", "generic.csv", "personalized.csv", "overlay.mp4", "summary.json"}
+    assert {p.name for p in out.iterdir()} == names  # and no resume folder, no temporary files
+    for which, pred in (("generic", r.generic), ("personalized", r.personalized)):
+        joints, scores, frames = read_coco_keypoints(out / f"{which}.json")
+        np.testing.assert_allclose(joints, pred.joints, atol=0.006)
+        np.testing.assert_allclose(scores, pred.scores, atol=6e-5)
+        assert frames.tolist() == list(range(N))
+        joints, _, frames = read_keypoints_csv(out / f"{which}.csv", MODEL.skeleton)
+        np.testing.assert_allclose(joints, pred.joints, atol=0.006)
+    video = decoded(out / "overlay.mp4")
+    assert len(video) == N and video[0].shape == (SIZE, SIZE, 3)
+    with av.open(str(out / "overlay.mp4")) as container:
+        assert container.streams.video[0].codec_context.name == "h264"
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["frames"] == N and summary["mode"] == "online" and summary["skipped_frames"] == []
+    assert summary["checkpoint"] == str(checkpoint) and summary["ttpose_version"]
+    assert summary["box_source"].startswith("whole frame") and summary["settings"]["ttp"]["batch_size"] == 2
+    assert summary["updates"] == N and summary["smoothing"] == "none"
+
+
+def test_online_equals_streaming_personalizer_and_generic_equals_predict(clip, tmp_path):
+    r = run(clip, tmp_path / "out", overlay=False, box_smooth=1)
+    frames = decoded(clip)
+    stream = StreamingPersonalizer(MODEL, FAST, seed=0, padding=1.25)
+    expected = np.stack([stream.step(f).joints for f in frames])  # box None: the whole frame, padding 1
+    np.testing.assert_array_equal(r.personalized.joints, expected)
+    video = unlabeled_video(frames, MODEL.skeleton, np.tile([0, 0, SIZE - 1, SIZE - 1], (N, 1)), padding=1.0)
+    np.testing.assert_allclose(r.generic.joints, predict_video(MODEL, video).joints, atol=1e-4)
+
+
+def test_offline_maps_store_predictions_back_to_the_frame(clip, tmp_path):
+    # margin 1 and raw crops: the stored crop is exactly the model's input, so without updates the
+    # personalized prediction must equal the generic one: this checks the store -> frame mapping
+    r = run(clip, tmp_path / "a", "offline", config=TTPConfig(batch_size=2, offline_steps=0), margin=1.0,
+            jpeg_quality=None, overlay=False)
+    np.testing.assert_allclose(r.personalized.joints, r.generic.joints, atol=1e-3)
+    assert len(r.losses) == 0
+    r = run(clip, tmp_path / "b", "offline", overlay=False)  # default: as many updates as online makes
+    assert len(r.losses) == N and not np.array_equal(r.personalized.joints, r.generic.joints)
+
+
+def test_box_file_is_used_smoothed_and_clamped(clip, tmp_path):
+    boxes = tmp_path / "people.csv"
+    rows = ["frame,x1,y1,x2,y2"] + [f"{i},{-6 + i},4,{30 + i},{60}" for i in range(0, N, 2)]  # every 2nd frame
+    boxes.write_text("\n".join(rows) + "\n")
+    r = run(clip, tmp_path / "out", boxes=boxes, box_smooth=3, overlay=False)
+    assert "people.csv" in r.box_source and "4 interpolated" in r.box_source
+    assert (r.boxes[:, :2] >= 0).all() and (r.boxes[:, 2:] <= SIZE - 1).all()  # clamped to the frame
+    assert r.boxes[0, 0] == 0 and r.boxes[-1, 2] > r.boxes[0, 2]
+    data = json.loads((tmp_path / "out" / "personalized.json").read_text())
+    x1, y1, w, h = data["annotations"][3]["bbox"]
+    np.testing.assert_allclose([x1, y1, x1 + w, y1 + h], r.boxes[3], atol=0.02)
+    fixed = run(clip, tmp_path / "fixed", box="5,2,40,46", overlay=False)
+    assert fixed.box_source.startswith("fixed box") and np.all(fixed.boxes == [5, 2, 40, 46])
+    with pytest.raises(BoxError, match="not both"):
+        run(clip, tmp_path / "both", boxes=boxes, box="5,2,40,46")
+
+
+def test_savitzky_golay_smoothing(clip, tmp_path):
+    raw = run(clip, tmp_path / "raw", overlay=False)
+    smooth = run(clip, tmp_path / "smooth", smooth=5, overlay=False)
+    np.testing.assert_allclose(smooth.personalized.joints, savgol_joints(raw.personalized.joints, 5), atol=1e-5)
+    np.testing.assert_allclose(smooth.generic.joints, savgol_joints(raw.generic.joints, 5), atol=1e-5)
+    assert not np.allclose(smooth.personalized.joints, raw.personalized.joints)
+    assert "Savitzky-Golay, window 5" in json.loads((tmp_path / "smooth" / "summary.json").read_text())["smoothing"]
+    line = np.linspace(0, 10, 9)[:, None, None] * np.ones((1, 2, 2))  # a quadratic fit keeps a line
+    np.testing.assert_allclose(savgol_joints(line, 31), line, atol=1e-5)  # window capped to the track
+    for bad in (4, 1):
+        with pytest.raises(ValueError, match="odd"):
+            run(clip, tmp_path / "bad", smooth=bad)
+
+
+def test_folder_of_images_sequence_and_set(tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    frames = person_frames(5)
+    names = ["b.png", "a10.png", "a2.png", "c.jpg", "a1.png"]
+    for name, frame in zip(names, frames, strict=True):
+        cv2.imwrite(str(folder / name), frame[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 100])
+    assert input_kind(folder) == "images"
+    for mode in ("online", "offline"):
+        r = run(folder, tmp_path / mode, mode)
+        data = json.loads((tmp_path / mode / "personalized.json").read_text())
+        assert [im["file_name"] for im in data["images"]] == ["a1.png", "a2.png", "a10.png", "b.png", "c.jpg"]
+        assert len(r.frame_ids) == 5 and len(decoded(tmp_path / mode / "overlay.mp4")) == 5
+
+
+def test_input_kind_tells_videos_from_images(clip, tmp_path):
+    assert input_kind(clip) == "video"
+    (tmp_path / "v").mkdir()
+    write_video(tmp_path / "v" / "one.mp4", person_frames(2))
+    assert input_kind(tmp_path / "v") == "videos"
+    cv2.imwrite(str(tmp_path / "v" / "x.png"), np.zeros((8, 8, 3), np.uint8))
+    with pytest.raises(VideoError, match="both video files") as e:
+        input_kind(tmp_path / "v")
+    assert "\n" not in str(e.value)
+    (tmp_path / "v" / "x.png").unlink()
+    with pytest.raises(VideoError, match="personalize_many"):
+        run(tmp_path / "v", tmp_path / "out")  # a folder of videos is not one person
+
+
+def test_many_videos_shard_by_rank(checkpoint, tmp_path):
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    for i in range(3):
+        write_video(folder / f"person{i}.mp4", person_frames(4, index=i))
+    kw = {"config": FAST, "progress": False, "log": None, "overlay": False}
+    ranks = [personalize_many(folder, checkpoint, tmp_path / f"rank{r}", rank=r, world_size=2, **kw)
+             for r in (0, 1)]
+    assert [v.name for v in ranks[0].videos] == ["person0.mp4", "person2.mp4"]
+    assert [v.name for v in ranks[1].videos] == ["person1.mp4"]
+    personalize_many(folder, checkpoint, tmp_path / "one", rank=0, world_size=1, **kw)
+    for i in range(3):
+        shard = tmp_path / f"rank{i % 2}" / f"person{i}"
+        for name in ("generic.json", "personalized.json"):
+            assert (shard / name).read_text() == (tmp_path / "one" / f"person{i}" / name).read_text()
+
+
+def test_many_videos_go_on_after_a_bad_one_and_resume_skips_finished(checkpoint, tmp_path):
+    folder, boxes = tmp_path / "videos", tmp_path / "boxes"
+    folder.mkdir()
+    boxes.mkdir()
+    write_video(folder / "good.mp4", person_frames(3))
+    (folder / "bad.mp4").write_text("not a video\n" * 20)
+    (boxes / "good.csv").write_text("frame,x1,y1,x2,y2\n0,2,2,40,46\n1,2,2,40,46\n2,3,2,41,46\n")
+    (boxes / "bad.csv").write_text("frame,x1,y1,x2,y2\n0,2,2,40,46\n")
+    kw = {"config": FAST, "progress": False, "log": None, "overlay": False, "rank": 0, "world_size": 1}
+    many = personalize_many(folder, checkpoint, tmp_path / "out", boxes=boxes, **kw)
+    assert [r.source.name for r in many.done] == ["good.mp4"] and "good.csv" in many.done[0].box_source
+    assert [(v.name, "bad.mp4" in m and "\n" not in m) for v, m in many.failed] == [("bad.mp4", True)]
+    again = personalize_many(folder, checkpoint, tmp_path / "out", boxes=boxes, resume=True, **kw)
+    assert [v.name for v in again.finished_before] == ["good.mp4"] and again.done == []
+    (boxes / "good.csv").unlink()
+    (folder / "bad.mp4").unlink()
+    missing = personalize_many(folder, checkpoint, tmp_path / "other", boxes=boxes, **kw)
+    assert "no box file good.json or good.csv" in missing.failed[0][1]
+
+
+# --------------------------------------------------------------------------------------- Ctrl-C, resume
+
+
+def _stop_at(frame: int):
+    def hook(index: int) -> None:
+        if index == frame:
+            raise KeyboardInterrupt
+
+    return hook
+
+
+@pytest.mark.parametrize("mode", ["online", "offline"])
+def test_resume_after_ctrl_c_gives_the_uninterrupted_result(long_clip, tmp_path, mode):
+    full = run(long_clip, tmp_path / "full", mode, save_every=16, overlay=False)
+    out = tmp_path / "out"
+    with pytest.raises(KeyboardInterrupt):
+        run(long_clip, out, mode, save_every=16, on_frame=_stop_at(18))
+    assert sorted(p.name for p in out.iterdir()) == [RESUME_DIR]  # no output yet, nothing half-written
+    seen = []
+    r = run(long_clip, out, mode, save_every=16, on_frame=seen.append, resume=True, overlay=False)
+    assert seen == [16, 17, 18, 19]  # frames 0..15 were restored, not run again
+    for a, b in ((r.personalized, full.personalized), (r.generic, full.generic)):
+        np.testing.assert_array_equal(a.joints, b.joints)
+        np.testing.assert_array_equal(a.scores, b.scores)
+    np.testing.assert_array_equal(r.losses, full.losses)
+    assert r.summary["resumed_from_frame"] == 16
+    assert (out / "personalized.json").read_text() == (tmp_path / "full" / "personalized.json").read_text()
+    assert not (out / RESUME_DIR).exists() and leftovers(out) == []
+
+
+def test_resume_of_offline_updates(clip, tmp_path, monkeypatch):
+    config = TTPConfig(batch_size=2, lr=1e-3, offline_steps=24)
+    full = run(clip, tmp_path / "full", "offline", config=config, save_every=16, overlay=False)
+    original, calls = Personalizer.update, []
+
+    def update(self, batch):
+        calls.append(1)
+        if len(calls) == 20:
+            raise KeyboardInterrupt
+        return original(self, batch)
+
+    monkeypatch.setattr(Personalizer, "update", update)
+    with pytest.raises(KeyboardInterrupt):
+        run(clip, tmp_path / "out", "offline", config=config, save_every=16)
+    monkeypatch.setattr(Personalizer, "update", original)
+    r = run(clip, tmp_path / "out", "offline", config=config, save_every=16, resume=True, overlay=False)
+    np.testing.assert_array_equal(r.personalized.joints, full.personalized.joints)
+    np.testing.assert_array_equal(r.losses, full.losses)
+
+
+def test_ctrl_c_while_writing_the_overlay(clip, tmp_path, monkeypatch):
+    import ttpose.viz
+
+    full = run(clip, tmp_path / "full")
+    original, calls = ttpose.viz.overlay_two, []
+
+    def overlay(*args, **kw):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return original(*args, **kw)
+
+    monkeypatch.setattr(ttpose.viz, "overlay_two", overlay)
+    out = tmp_path / "out"
+    with pytest.raises(KeyboardInterrupt):
+        run(clip, out)
+    assert not (out / "overlay.mp4").exists() and not (out / "summary.json").exists() and leftovers(out) == []
+    assert (out / "personalized.json").read_text() == (tmp_path / "full" / "personalized.json").read_text()
+    monkeypatch.setattr(ttpose.viz, "overlay_two", original)
+    monkeypatch.setattr(StreamingPersonalizer, "step", lambda *a, **k: pytest.fail("resume ran the model"))
+    r = run(clip, out, resume=True)  # pass 1 was complete: only the outputs are written
+    np.testing.assert_array_equal(r.personalized.joints, full.personalized.joints)
+    assert len(decoded(out / "overlay.mp4")) == N and (out / "summary.json").exists()
+
+
+def test_resume_refuses_another_run_and_start_over_discards(long_clip, tmp_path):
+    out = tmp_path / "out"
+    with pytest.raises(KeyboardInterrupt):
+        run(long_clip, out, save_every=16, on_frame=_stop_at(17))
+    with pytest.raises(ResumeError, match="different mode") as e:
+        run(long_clip, out, "offline", resume=True)
+    assert "\n" not in str(e.value) and RESUME_DIR in str(e.value)
+    for weights in (out / RESUME_DIR).glob("weights-*"):
+        weights.write_bytes(b"damaged")
+    with pytest.raises(ResumeError, match="unreadable resume state") as e:
+        run(long_clip, out, resume=True)
+    assert "\n" not in str(e.value)
+    messages = []
+    run(long_clip, out, overlay=False, log=messages.append)  # no --resume: the saved state is discarded
+    assert any("starting over" in m for m in messages) and not (out / RESUME_DIR).exists()
+
+
+# ------------------------------------------------------------------------------------------- bad inputs
+
+
+def _missing(tmp_path: Path) -> Path:
+    return tmp_path / "nothing.mp4"
+
+
+def _empty(tmp_path: Path) -> Path:
+    path = tmp_path / "empty.mp4"
+    path.write_bytes(b"")
+    return path
+
+
+def _text(tmp_path: Path) -> Path:
+    path = tmp_path / "notes.mov"
+    path.write_text("hello\n" * 50)
+    return path
+
+
+def _truncated(tmp_path: Path) -> Path:
+    path = write_video(tmp_path / "cut.mp4", person_frames(4))
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    return path
+
+
+def _no_frames(tmp_path: Path) -> Path:
+    path = write_video(tmp_path / "blank.avi", person_frames(3), "mjpeg", "yuvj420p")
+    data = bytearray(path.read_bytes())
+    with av.open(str(path)) as container:
+        spans = [(p.pos, p.size) for p in container.demux(video=0) if p.size]
+    for pos, size in spans:
+        data[pos:pos + size] = bytes(size)
+    path.write_bytes(bytes(data))
+    return path
+
+
+BAD_VIDEOS = {
+    "missing": (_missing, "no such file"),
+    "empty": (_empty, "empty file"),
+    "not a video": (_text, "not a readable video"),
+    "truncated": (_truncated, "truncated or damaged"),
+    "no decodable frames": (_no_frames, "no decodable video frames"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_VIDEOS))
+def test_bad_video_is_one_line_error_and_nothing_written(tmp_path, case):
+    make, message = BAD_VIDEOS[case]
+    path = make(tmp_path)
+    out = tmp_path / "out"
+    with pytest.raises(VideoError, match=message) as e:
+        run(path, out)
+    assert "\n" not in str(e.value) and path.name in str(e.value)
+    assert not out.exists()
+
+
+def test_corrupt_frame_in_the_middle_is_skipped_and_recorded(tmp_path):
+    path = write_video(tmp_path / "clip.avi", person_frames(), "mjpeg", "yuvj420p")
+    data = bytearray(path.read_bytes())
+    with av.open(str(path)) as container:
+        pos, size = [(p.pos, p.size) for p in container.demux(video=0) if p.size][4]
+    data[pos:pos + size] = bytes(size)  # MJPEG: the decoder rejects a zeroed packet
+    path.write_bytes(bytes(data))
+    messages = []
+    r = run(path, tmp_path / "out", log=messages.append)
+    assert r.skipped == [4] and r.frame_ids.tolist() == [0, 1, 2, 3, 5, 6, 7]
+    assert any("skipped frame 4" in m and "\n" not in m for m in messages)
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["skipped_frames"] == [4] and summary["frames"] == N - 1
+    assert any("skipped frame 4" in w for w in summary["warnings"])
+    _, _, frames = read_coco_keypoints(tmp_path / "out" / "generic.json")
+    assert frames.tolist() == [0, 1, 2, 3, 5, 6, 7] and len(decoded(tmp_path / "out" / "overlay.mp4")) == N - 1
+
+
+def test_box_file_that_does_not_match_the_video(clip, tmp_path):
+    boxes = tmp_path / "boxes.json"
+    boxes.write_text(json.dumps([{"frame": i, "bbox": [2, 2, 30, 40]} for i in range(0, 3 * N)]))
+    with pytest.raises(BoxError, match=f"the video has {N} frames") as e:
+        run(clip, tmp_path / "out", boxes=boxes)
+    assert "\n" not in str(e.value) and "boxes.json" in str(e.value) and not (tmp_path / "out").exists()
+    boxes.write_text(json.dumps([{"frame": 0, "bbox": [100, 100, 30, 40]}] * 1))
+    with pytest.raises(BoxError, match="outside"):
+        run(clip, tmp_path / "out", boxes=boxes)
+
+
+def test_bad_checkpoints(clip, checkpoint, tmp_path):
+    cases = {}
+    corrupt = tmp_path / "corrupt.safetensors"
+    corrupt.write_bytes(checkpoint.read_bytes()[:300])
+    cases[corrupt] = "not a readable safetensors"
+    other = tmp_path / "resnet.safetensors"  # another model's weights, not a ttpose checkpoint
+    save_file({"conv1.weight": torch.zeros(4, 3, 3, 3)}, str(other))
+    cases[other] = "not a ttpose checkpoint"
+    pth = tmp_path / "official.pth"
+    torch.save({"conv1.weight": torch.zeros(2)}, pth)
+    cases[pth] = "is a .safetensors file"
+    for path, message in cases.items():
+        with pytest.raises(CheckpointError, match=message) as e:
+            run(clip, tmp_path / "out", model=path)
+        assert "\n" not in str(e.value) and path.name in str(e.value)
+        assert not (tmp_path / "out").exists()
+
+
+def test_output_folder_not_writable(clip, tmp_path):
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("x")
+    for out, message in ((blocker, "not a folder"), (blocker / "out", "not writable")):
+        with pytest.raises(OutputError, match=message) as e:
+            run(clip, out)
+        assert "\n" not in str(e.value) and str(out) in str(e.value)
+
+
+def test_read_only_output_folder(clip, tmp_path):
+    import os
+
+    if os.geteuid() == 0:
+        pytest.skip("root can write to a read-only folder")
+    out = tmp_path / "ro"
+    out.mkdir(mode=0o500)
+    with pytest.raises(OutputError, match="not writable"):
+        run(clip, out)
+
+
+def test_real_jhmdb_clip(shared_data, tmp_path):
+    path = next((shared_data / "jhmdb_clip").glob("*.avi"))
+    r = run(path, tmp_path / "out", box="95,40,319,239")  # where the goalkeeper moves
+    assert r.frame_ids.tolist() == list(range(40)) and r.skipped == []
+    assert np.isfinite(r.personalized.joints).all()
+    assert r.summary["video"]["codec"] == "mpeg4" and r.summary["video"]["frames_counted"] == 40
+    overlay = decoded(tmp_path / "out" / "overlay.mp4")
+    assert len(overlay) == 40 and overlay[0].shape == (240, 320, 3)
