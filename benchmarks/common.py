@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import platform
 import re
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -11,12 +12,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ttpose.atomic import atomic_write_text
+from ttpose.atomic import atomic_path, atomic_write_text
 from ttpose.checkpoint import load_checkpoint
 from ttpose.config import Config
 from ttpose.training import train
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+TITLES = {  # the paper's Table 1 rows
+    "baseline": "Baseline", "rotation": "Feat. shared (rotation)", "keypoint": "Feat. shared (keypoint)",
+    "transformer": "Transformer (keypoint)"}
 
 
 def machine() -> str:
@@ -34,7 +38,7 @@ def machine() -> str:
 
 
 def command() -> str:
-    return " ".join(["python", *sys.argv])
+    return shlex.join(["python", *sys.argv])
 
 
 def write_section(name: str, markdown: str, path: Path = RESULTS) -> None:
@@ -70,3 +74,21 @@ def mean_std(values) -> str:
     if len(values) == 1:
         return f"{values[0]:.2f}"
     return f"{values.mean():.2f} ± {values.std(ddof=1):.2f}"
+
+
+def save_predictions(path: Path, preds) -> None:
+    """Joints and scores of each video's predictions (lists of `Predictions`), as an npz without pickles."""
+    arrays = {}
+    for i, p in enumerate(preds):
+        arrays[f"joints_{i}"], arrays[f"scores_{i}"], arrays[f"frames_{i}"] = p.joints, p.scores, p.frame_index
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, **arrays)
+
+
+def load_predictions(path: Path) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """(frame indices, joints, scores) per video, as saved by `save_predictions`."""
+    with np.load(path, allow_pickle=False) as z:
+        n = sum(1 for k in z.files if k.startswith("joints_"))
+        return [(z[f"frames_{i}"], z[f"joints_{i}"], z[f"scores_{i}"]) for i in range(n)]

@@ -9,6 +9,8 @@ seeds per cell, the improvement over the baseline as in the paper, wall times, t
     python benchmarks/table1_synthetic.py --seeds 0 --quick    # a smoke run (minutes, tiny sizes)
 
 Finished trainings are reused (runs/table1/<method>-seed<k>/model.safetensors), so an interrupted run resumes.
+Each evaluation's test predictions are kept beside the model (test-predictions-<none|online|offline>.npz) for
+benchmarks/analyses_synthetic.py (Fig. 3, Table 5).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import command, machine, mean_std, trained, write_section  # noqa: E402
+from benchmarks.common import TITLES, command, machine, mean_std, save_predictions, trained, write_section  # noqa: E402
 from ttpose.config import load_config  # noqa: E402
 from ttpose.data.build import load_videos  # noqa: E402
 from ttpose.evaluate import evaluate  # noqa: E402
@@ -34,8 +36,6 @@ METHODS = {  # the paper's Table 1 rows (Sec. 4.3) as config overrides
     "keypoint": ["model.sup_head=conv", "model.self_task=keypoint"],
     "transformer": ["model.sup_head=transformer", "model.self_task=keypoint"],
 }
-TITLES = {"baseline": "Baseline", "rotation": "Feat. shared (rotation)", "keypoint": "Feat. shared (keypoint)",
-          "transformer": "Transformer (keypoint)"}
 QUICK = ["train.steps=30", "train.lr_steps=[20]", "data.train_videos=6", "data.test_videos=2",
          "data.frames_per_video=6", "train.val_every=0", "ttp.batch_size=4"]
 
@@ -48,11 +48,14 @@ def run(args) -> dict:
                          *(QUICK if args.quick else []), *args.overrides]
             cfg = load_config(args.config, overrides)
             model, train_seconds = trained(cfg, progress=not args.quiet)
+            if args.train_only:
+                continue
             videos = load_videos(cfg.data, "test")
             modes = ["none"] if cfg.model.self_task == "none" else ["none", "online", "offline"]
             for mode in modes:
                 started = time.time()
-                ev, _ = evaluate(model, videos, mode, cfg.ttp, seed=seed, progress=not args.quiet)
+                ev, preds = evaluate(model, videos, mode, cfg.ttp, seed=seed, progress=not args.quiet)
+                save_predictions(Path(cfg.output_dir) / f"test-predictions-{mode}.npz", preds)
                 cell = results.setdefault(method, {}).setdefault(mode, {"pck": [], "seconds": []})
                 cell["pck"].append(ev.mean)
                 cell["seconds"].append(time.time() - started)
@@ -95,10 +98,13 @@ def main(argv=None) -> None:
     parser.add_argument("--results", type=Path, default=None, help="results file (default benchmarks/RESULTS.md)")
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for smoke tests")
     parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--train-only", action="store_true", help="train (or reuse) the models, evaluate nothing")
     parser.add_argument("overrides", nargs="*", help="extra config overrides for every run")
     args = parser.parse_args(argv)
     started = time.time()
     results = run(args)
+    if args.train_only:
+        return
     text = markdown(results, args, time.time() - started)
     print(text)
     kwargs = {"path": args.results} if args.results else {}

@@ -157,3 +157,33 @@ def test_crop_store_keeps_the_region():
     assert crop[24, 24, 0] == 200 and crop[2, 2, 0] == 0  # centre inside the square, corner outside
     video = store.as_video(TTPModel(TINY).skeleton)
     assert video.centers[0].tolist() == [24, 24] and video.sizes[0] == 32
+
+
+def _drift(tuner: Personalizer, model: TTPModel, prefix: str = "") -> float:
+    trained = model.state_dict()
+    return sum(float((v - trained[k]).abs().sum()) for k, v in tuner.model.state_dict().items()
+               if k.startswith(prefix) and v.is_floating_point())
+
+
+def test_freeze_backbone_option_keeps_the_resnet_and_adapts_the_rest(video):
+    model = tiny_model()
+    tuner = Personalizer(model, TTPConfig(batch_size=4, lr=1e-3, freeze_backbone=True), seed=0)
+    rng = np.random.default_rng(0)
+    for t in range(3):
+        tuner.online_update(video, t, rng)
+    assert _drift(tuner, model, "encoder.backbone.") == 0.0
+    assert _drift(tuner, model, "encoder.deconv") > 0 and _drift(tuner, model, "self_head.") > 0
+    tuner.reset()  # the option survives a reset (fresh optimizer over the same parameters)
+    assert all(not p.requires_grad for p in tuner.model.encoder.backbone.parameters())
+
+
+def test_anchor_option_pulls_updates_back_to_the_trained_weights(video):
+    model = tiny_model()
+    drifts = []
+    for anchor in (0.0, 1e4):
+        tuner = Personalizer(model, TTPConfig(batch_size=4, lr=1e-3, anchor=anchor), seed=0)
+        rng = np.random.default_rng(0)
+        for t in range(len(video)):
+            tuner.online_update(video, t, rng)
+        drifts.append(_drift(tuner, model))
+    assert 0 < drifts[1] < drifts[0]

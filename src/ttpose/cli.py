@@ -30,7 +30,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     values["data"].update(dataset=args.dataset, root=str(args.root) if args.root else values["data"]["root"])
     cfg = config_from_dict(values, args.overrides)
     model = load_checkpoint(args.checkpoint)
-    videos = load_videos(cfg.data, args.split)
+    videos = load_videos(cfg.data, args.split, skeleton=cfg.model.skeleton)
     if args.videos:
         videos = videos[: args.videos]
     evaluation, preds = evaluate(model, videos, args.ttp, cfg.ttp, seed=cfg.seed, progress=not args.quiet)
@@ -40,6 +40,13 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
                 "ttp_config": to_dict(cfg.ttp), "videos": len(videos)}
     write_outputs(out, evaluation, videos, preds, model.skeleton, settings)
     print(f"predictions and metrics: {out}")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from ttpose.demo import run_demo
+
+    run_demo(args.out, args.overrides, quick=args.quick, progress=not args.quiet)
     return 0
 
 
@@ -81,6 +88,16 @@ def _cmd_personalize(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_prepare(args: argparse.Namespace) -> int:
+    from ttpose.data.cache import prepare
+
+    path, records = prepare(args.dataset, args.root, progress=not args.quiet)
+    frames = sum(len(r.frames) for r in records)
+    splits = ", ".join(f"{s} {sum(r.split == s for r in records)}" for s in ("train", "test"))
+    print(f"{args.dataset}: indexed {len(records)} videos ({splits}), {frames} frames -> {path}")
+    return 0
+
+
 def _fmt(x: float | None) -> str:
     return "n/a" if x is None else f"{x:.2f}"
 
@@ -95,6 +112,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"ttpose {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("demo", help="synthetic people: train, personalize online/offline, report (minutes, CPU)",
+                       description="The whole method on synthetic people in a few minutes on a CPU: trains a tiny "
+                                   "Transformer model, personalizes it to unseen test people online and offline, "
+                                   "prints PCK without and with personalization and writes pictures. A finished "
+                                   "run in OUT is reused.")
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, e.g. train.steps=200")
+    p.add_argument("--out", type=Path, default=Path("runs/demo"), help="output folder (default runs/demo)")
+    p.add_argument("--quick", action="store_true", help="tiny sizes, seconds: checks the plumbing only")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_cmd_demo)
 
     p = sub.add_parser("train", help="joint training (Eq. 10) from a YAML config",
                        description="Joint training of a config's model on its dataset. Overrides are dotted "
@@ -150,6 +178,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_personalize)
+
+    p = sub.add_parser("prepare", help="index a real dataset's annotations once (Penn Action, Human3.6M, BBC Pose)",
+                       description="Validate the dataset folder and write ROOT/ttpose-index-DATASET.npz, which the "
+                                   "loaders reuse while the annotation files are unchanged. See docs/datasets.md.")
+    p.add_argument("dataset", choices=["penn_action", "h36m", "bbc_pose"])
+    p.add_argument("root", type=Path, help="the dataset folder")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_prepare)
     return parser
 
 

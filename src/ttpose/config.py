@@ -81,6 +81,16 @@ class DataConfig:
 
 
 @dataclass
+class SpeedConfig:
+    """Speed options (ttpose.speed, docs/speed.md); the defaults are the plain float32 computation."""
+
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"  # autocast dtype (bf16: CPUs with AMX/AVX512-BF16, GPUs)
+    channels_last: bool = False  # NHWC memory layout for parameters and images
+    fold_bn: bool = False  # fold eval-mode BatchNorm into the preceding conv (personalization, inference)
+    compile: bool = False  # torch.compile the convolutional parts (long warm-up; needs a C++ compiler on CPU)
+
+
+@dataclass
 class TrainConfig:
     """Joint training (Sec. 3.1, Eq. 10; schedule of Sec. 4.2)."""
 
@@ -95,6 +105,7 @@ class TrainConfig:
     checkpoint_every: int = 1_000
     val_frames: int = 0  # 0: all validation frames
     accumulate: int = 1  # micro-batches per optimizer step (global batch = batch_size)
+    speed: SpeedConfig = field(default_factory=SpeedConfig)  # e.g. train.speed.precision=bf16
 
 
 @dataclass
@@ -109,6 +120,12 @@ class TTPConfig:
     reset_every: int | None = None  # None: reset per video only; N: also every N frames
     augment: bool = True  # augment slots 1.. of each online batch (slot 0 is the plain frame)
     weight_decay: float = 0.0
+    # Not in the paper (options to study, off by default): an L2 pull of the updated weights back to the trained
+    # ones (L2-SP, Li et al. 2018; loss += anchor/2 * ||theta - theta_trained||^2), and keeping the ResNet
+    # backbone frozen so that only the deconvolutions, the self-supervised head and the reconstruction path adapt.
+    anchor: float = 0.0
+    freeze_backbone: bool = False
+    speed: SpeedConfig = field(default_factory=SpeedConfig)  # e.g. ttp.speed.precision=bf16 ttp.speed.fold_bn=true
 
 
 @dataclass

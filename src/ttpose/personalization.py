@@ -66,6 +66,12 @@ class Personalizer:
         self.config = config or TTPConfig()
         self.model = copy.deepcopy(model)
         self.params = personalization_parameters(self.model)
+        if self.config.freeze_backbone:
+            backbone = {id(p) for p in self.model.encoder.backbone.parameters()}
+            for p in self.model.encoder.backbone.parameters():
+                p.requires_grad_(False)
+            self.params = [p for p in self.params if id(p) not in backbone]
+        self._anchor = [p.detach().clone() for p in self.params] if self.config.anchor > 0 else None
         self.loss = copy.deepcopy(loss) if loss is not None else reconstruction_loss_for(model)
         self._trained = copy.deepcopy(self.model.state_dict())
         self._trained_loss = copy.deepcopy(self.loss.state_dict()) if self.loss is not None else None
@@ -88,8 +94,12 @@ class Personalizer:
         """One Adam step on L_self of a batch of (target, source) pairs; returns the loss."""
         generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.updates)
         losses = self_supervised_loss(self.model, batch, self.loss, generator)
+        total = losses.total
+        if self._anchor is not None:  # L2-SP (TTPConfig.anchor); not part of the reported L_self
+            drift = sum(((p - p0) ** 2).sum() for p, p0 in zip(self.params, self._anchor, strict=True))
+            total = total + 0.5 * self.config.anchor * drift
         self.optimizer.zero_grad(set_to_none=True)
-        losses.total.backward()
+        total.backward()
         self.optimizer.step()
         self.updates += 1
         return losses.total.item()

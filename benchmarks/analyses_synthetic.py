@@ -1,0 +1,194 @@
+"""The paper's analyses on the synthetic benchmark, each writing its own section of benchmarks/RESULTS.md.
+
+    python benchmarks/analyses_synthetic.py fig3 table5       # from Table 1's saved test predictions
+    python benchmarks/analyses_synthetic.py table2 fig4       # new online TTP runs on the Table 1 models
+
+- fig3:   online gain vs. frame index (the paper's Fig. 3): per-frame PCK of online TTP minus that of the
+          same model without TTP, over the test people, mean ± std over seeds -> benchmarks/fig3_online_gain.png.
+- table5: Savitzky-Golay smoothing (`ttpose.smoothing`, quadratic) on top of each setting (Table 5).
+- table2: online TTP with 1-4 update iterations per frame (Table 2).
+- fig4:   online TTP on shorter videos, simulated as the paper does by resetting to the trained model every N
+          frames (Fig. 4), evaluated on the same frames.
+All use the test population and the TTP settings of the config (chosen on val by benchmarks/tune_ttp.py) and
+the models and predictions of benchmarks/table1_synthetic.py (run it first).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.common import TITLES, command, load_predictions, machine, mean_std, write_section  # noqa: E402
+from ttpose.checkpoint import load_checkpoint  # noqa: E402
+from ttpose.config import load_config  # noqa: E402
+from ttpose.data.build import load_videos  # noqa: E402
+from ttpose.evaluate import evaluate, evaluate_predictions  # noqa: E402
+from ttpose.inference import Predictions  # noqa: E402
+from ttpose.metrics import torso_size  # noqa: E402
+from ttpose.skeletons import PENN_ACTION  # noqa: E402
+from ttpose.smoothing import savgol_smooth  # noqa: E402
+
+MODES = {"none": "w/o TTP", "online": "Online", "offline": "Offline"}
+
+
+def _footer(args, started: float) -> list[str]:
+    return ["", f"Seeds: {', '.join(map(str, args.seeds))}. Config: `{args.config}` {' '.join(args.overrides)}",
+            f"Command: `{command()}`", f"Machine: {machine()}", f"Wall time: {(time.time() - started) / 60:.1f} min"]
+
+
+def _run_dir(args, method: str, seed: int) -> Path:
+    return Path(args.runs) / f"{method}-seed{seed}"
+
+
+def _saved(args, method: str, seed: int, mode: str) -> list[Predictions] | None:
+    path = _run_dir(args, method, seed) / f"test-predictions-{mode}.npz"
+    if not path.is_file():
+        return None
+    return [Predictions(f, j, s) for f, j, s in load_predictions(path)]
+
+
+def pck_per_frame_index(videos, preds: list[Predictions]) -> np.ndarray:
+    """PCK@0.2 (authors' convention) at each frame index, pooled over the videos: (frames,)."""
+    hits, counts = 0, 0
+    for video, p in zip(videos, preds, strict=True):
+        gt, vis = video.joints[p.frame_index], video.visible[p.frame_index]
+        norm = torso_size(gt, PENN_ACTION)
+        valid = vis.astype(bool) & (norm > 0)[:, None]
+        ratio = np.linalg.norm(p.joints - gt, axis=-1) / np.maximum(norm, 1e-12)[:, None]
+        hits = hits + ((ratio <= 0.2) & valid).sum(1)
+        counts = counts + valid.sum(1)
+    return 100.0 * hits / np.maximum(counts, 1)
+
+
+def fig3(args, videos) -> str:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    started = time.time()
+    fig = Figure(figsize=(6, 3.5), dpi=110)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    lines = ["## Online gain vs. frame index (Fig. 3 on synthetic people)", "",
+             "Per-frame PCK@0.2 of online TTP minus the same model without TTP, pooled over the test people; "
+             "mean ± std over seeds. Plot: `benchmarks/fig3_online_gain.png`.", "",
+             "| Method | frames 1-16 | frames 17-32 | frames 33-48 | all |", "|---|---|---|---|---|"]
+    for method in ("keypoint", "transformer"):
+        gains = []
+        for seed in args.seeds:
+            none, online = _saved(args, method, seed, "none"), _saved(args, method, seed, "online")
+            if none is None or online is None:
+                continue
+            gains.append(pck_per_frame_index(videos, online) - pck_per_frame_index(videos, none))
+        if not gains:
+            continue
+        gains = np.asarray(gains)  # seeds x frames
+        t = np.arange(1, gains.shape[1] + 1)
+        mean, std = gains.mean(0), gains.std(0, ddof=1) if len(gains) > 1 else np.zeros(gains.shape[1])
+        ax.plot(t, mean, label=TITLES[method])
+        ax.fill_between(t, mean - std, mean + std, alpha=0.2)
+        thirds = np.array_split(np.arange(gains.shape[1]), 3)
+        cells = [mean_std(gains[:, idx].mean(1)) for idx in thirds] + [mean_std(gains.mean(1))]
+        lines.append(f"| {TITLES[method]} | " + " | ".join(cells) + " |")
+    ax.axhline(0, color="k", lw=0.5)
+    ax.set_xlabel("frame index in the test video")
+    ax.set_ylabel("online TTP gain (PCK points)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(Path(__file__).resolve().parent / "fig3_online_gain.png")
+    return "\n".join(lines + _footer(args, started))
+
+
+def table5(args, videos) -> str:
+    started = time.time()
+    lines = [f"## Savitzky-Golay smoothing on top of each setting (Table 5 on synthetic people, window "
+             f"{args.window}, quadratic)", "", "| Method | TTP scenario | PCK | w/ smoothing | gain |",
+             "|---|---|---|---|---|"]
+    for method in TITLES:
+        for mode in MODES:
+            raw, smooth = [], []
+            for seed in args.seeds:
+                preds = _saved(args, method, seed, mode)
+                if preds is None:
+                    continue
+                items = [(v, p.frame_index, p) for v, p in zip(videos, preds, strict=True)]
+                raw.append(evaluate_predictions(items, PENN_ACTION).mean)
+                smoothed = [(v, p.frame_index, Predictions(p.frame_index, savgol_smooth(p.joints, args.window),
+                                                           p.scores)) for v, p in zip(videos, preds, strict=True)]
+                smooth.append(evaluate_predictions(smoothed, PENN_ACTION).mean)
+            if raw:
+                lines.append(f"| {TITLES[method]} | {MODES[mode]} | {mean_std(raw)} | {mean_std(smooth)} | "
+                             f"{mean_std(np.subtract(smooth, raw))} |")
+    return "\n".join(lines + _footer(args, started))
+
+
+def _online_variants(args, videos, name: str, variants: dict[str, list[str]]) -> tuple[list[str], dict]:
+    """Online TTP PCK (mean ± std over seeds) of the transformer models for each override set."""
+    results: dict[str, list[float]] = {}
+    for seed in args.seeds:
+        model = load_checkpoint(_run_dir(args, "transformer", seed) / "model.safetensors")
+        for label, overrides in variants.items():
+            cfg = load_config(args.config, [*args.overrides, *overrides, f"seed={seed}"])
+            mode = "none" if label == "w/o TTP" else "online"
+            ev, _ = evaluate(model, videos, mode, cfg.ttp, seed=seed, progress=not args.quiet)
+            results.setdefault(label, []).append(ev.mean)
+            print(f"{name} seed {seed} {label}: PCK {ev.mean:.2f}", flush=True)
+    base = np.asarray(results["w/o TTP"])
+    rows = [f"| {label} | {mean_std(v)} | {'' if label == 'w/o TTP' else mean_std(np.subtract(v, base))} |"
+            for label, v in results.items()]
+    return rows, results
+
+
+def table2(args, videos) -> str:
+    started = time.time()
+    variants = {"w/o TTP": [], **{f"{k} iteration{'s' if k > 1 else ''}": [f"ttp.steps_per_frame={k}"]
+                                  for k in range(1, 5)}}
+    rows, _ = _online_variants(args, videos, "table2", variants)
+    lines = [f"## Online TTP with 1-4 update iterations per frame (Table 2 on synthetic people; Transformer, "
+             f"first {len(videos)} test videos)", "", "| Update iterations | PCK | gain over w/o TTP |",
+             "|---|---|---|", *rows]
+    return "\n".join(lines + _footer(args, started))
+
+
+def fig4(args, videos) -> str:
+    started = time.time()
+    n = len(videos[0])
+    lengths = [k for k in (6, 12, 24) if k < n]
+    variants = {"w/o TTP": [], **{f"{k} frames": [f"ttp.reset_every={k}"] for k in lengths}, f"{n} frames": []}
+    rows, _ = _online_variants(args, videos, "fig4", variants)
+    lines = [f"## Online TTP with shorter videos (Fig. 4 on synthetic people; Transformer, first {len(videos)} test "
+             "videos)", "", "Shorter videos are simulated as in the paper: the model is reset to the trained "
+             "weights every N frames; every frame is still predicted and scored.", "",
+             "| Video length used for personalization | PCK | gain over w/o TTP |", "|---|---|---|", *rows]
+    return "\n".join(lines + _footer(args, started))
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("analyses", nargs="+", choices=["fig3", "table5", "table2", "fig4"])
+    parser.add_argument("--config", default="configs/synthetic/cpu.yaml")
+    parser.add_argument("--runs", default="runs/table1")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--videos", type=int, default=None, help="table2/fig4: first N test videos only")
+    parser.add_argument("--window", type=int, default=7, help="table5: Savitzky-Golay window (frames)")
+    parser.add_argument("--results", type=Path, default=None, help="results file (default benchmarks/RESULTS.md)")
+    parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("overrides", nargs="*", help="config overrides (the same as for Table 1)")
+    args = parser.parse_args(argv)
+    cfg = load_config(args.config, args.overrides)
+    videos = load_videos(cfg.data, "test")
+    kwargs = {"path": args.results} if args.results else {}
+    for name in args.analyses:
+        subset = videos[: args.videos] if name in ("table2", "fig4") else videos
+        text = {"fig3": fig3, "table5": table5, "table2": table2, "fig4": fig4}[name](args, subset)
+        print(text, flush=True)
+        write_section(name, text, **kwargs)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,96 @@
+"""Choose the test-time personalization settings on the VALIDATION people (never the test people).
+
+Evaluates a trained checkpoint on the synthetic val population (shifted people disjoint from the test
+population) without TTP and with each candidate setting, online and/or offline, and writes the "tune_ttp"
+section of benchmarks/RESULTS.md: PCK, gain over no TTP, how much L_self fell during the updates, time.
+The chosen setting goes into the ``ttp`` section of configs/synthetic/cpu.yaml, which Table 1 reads.
+
+    python benchmarks/tune_ttp.py --checkpoint runs/table1/transformer-seed0/model.safetensors
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.common import command, machine, write_section  # noqa: E402
+from ttpose.checkpoint import load_checkpoint  # noqa: E402
+from ttpose.config import load_config  # noqa: E402
+from ttpose.data.build import load_videos  # noqa: E402
+from ttpose.evaluate import evaluate  # noqa: E402
+
+CANDIDATES = {  # name -> TTPConfig overrides (on top of the config's ttp section)
+    "lr 1e-4 (paper)": ["ttp.lr=1e-4"],
+    "lr 3e-5": ["ttp.lr=3e-5"],
+    "lr 1e-5": ["ttp.lr=1e-5"],
+    "lr 3e-6": ["ttp.lr=3e-6"],
+    "lr 1e-4, frozen backbone": ["ttp.lr=1e-4", "ttp.freeze_backbone=true"],
+    "lr 3e-5, frozen backbone": ["ttp.lr=3e-5", "ttp.freeze_backbone=true"],
+    "lr 1e-4, anchor 1e2": ["ttp.lr=1e-4", "ttp.anchor=100"],
+    "lr 1e-5, 2 steps/frame": ["ttp.lr=1e-5", "ttp.steps_per_frame=2"],
+}
+
+
+def loss_drop(losses: list[np.ndarray]) -> float:
+    """Mean over videos of (L_self over the first 10 % of updates) / (over the last 10 %) - 1, in percent."""
+    drops = []
+    for x in losses:
+        k = max(1, len(x) // 10)
+        drops.append(100 * (x[:k].mean() / max(x[-k:].mean(), 1e-12) - 1))
+    return float(np.mean(drops))
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint", default="runs/table1/transformer-seed0/model.safetensors")
+    parser.add_argument("--config", default="configs/synthetic/cpu.yaml")
+    parser.add_argument("--candidates", nargs="+", default=list(CANDIDATES), choices=list(CANDIDATES))
+    parser.add_argument("--modes", nargs="+", default=["online"], choices=["online", "offline"])
+    parser.add_argument("--videos", type=int, default=None, help="use only the first N val videos")
+    parser.add_argument("--section", default="tune_ttp")
+    parser.add_argument("--results", type=Path, default=None, help="results file (default benchmarks/RESULTS.md)")
+    parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("overrides", nargs="*", help="extra config overrides (data.*, ttp.*)")
+    args = parser.parse_args(argv)
+    started = time.time()
+    model = load_checkpoint(args.checkpoint)
+    base_cfg = load_config(args.config, args.overrides)
+    videos = load_videos(base_cfg.data, "val")[: args.videos]
+    none, _ = evaluate(model, videos, "none", base_cfg.ttp, progress=False)
+    rows = [("none", "-", none.mean, 0.0, float("nan"), 0.0)]
+    print(f"no TTP: PCK {none.mean:.2f}", flush=True)
+    for name in args.candidates:
+        cfg = load_config(args.config, [*args.overrides, *CANDIDATES[name]])
+        for mode in args.modes:
+            t0 = time.time()
+            ev, preds = evaluate(model, videos, mode, cfg.ttp, seed=cfg.seed, progress=not args.quiet)
+            drop = loss_drop([p.losses for p in preds])
+            rows.append((name, mode, ev.mean, ev.mean - none.mean, drop, time.time() - t0))
+            print(f"{name} {mode}: PCK {ev.mean:.2f} ({ev.mean - none.mean:+.2f}), L_self fell {drop:.1f} %",
+                  flush=True)
+    best = max((r for r in rows if r[1] == "online"), key=lambda r: r[2], default=None)
+    lines = [f"## TTP settings chosen on the validation people ({len(videos)} videos x "
+             f"{base_cfg.data.frames_per_video} frames, shift {base_cfg.data.shift:g})", "",
+             f"Checkpoint: `{args.checkpoint}`. PCK@0.2 (authors' convention), one seed of data and TTP.", "",
+             "| Setting | TTP | PCK | gain | L_self fell (first vs last 10 % of updates) | time (s) |",
+             "|---|---|---|---|---|---|"]
+    for name, mode, pck, gain, drop, secs in rows:
+        lines.append(f"| {name} | {mode} | {pck:.2f} | {gain:+.2f} | "
+                     f"{'' if np.isnan(drop) else f'{drop:.1f} %'} | {secs:.0f} |")
+    if best is not None:
+        lines += ["", f"Best online setting on val: **{best[0]}** ({best[3]:+.2f} PCK)."]
+    lines += ["", f"Command: `{command()}`", f"Machine: {machine()}",
+              f"Wall time: {(time.time() - started) / 60:.1f} min"]
+    text = "\n".join(lines)
+    print(text)
+    write_section(args.section, text, **({"path": args.results} if args.results else {}))
+
+
+if __name__ == "__main__":
+    main()
