@@ -187,3 +187,14 @@ def test_anchor_option_pulls_updates_back_to_the_trained_weights(video):
             tuner.online_update(video, t, rng)
         drifts.append(_drift(tuner, model))
     assert 0 < drifts[1] < drifts[0]
+
+
+def test_affinity_from_trained_keeps_w_and_uses_the_personalized_self_maps(video):
+    model = tiny_model()
+    generic = personalize(model, video, "none", progress=False)
+    paper = personalize(model, video, "online", FAST, seed=0, progress=False)
+    fixed_w = personalize(model, video, "online", FAST, seed=0, progress=False, affinity_from="trained")
+    assert np.allclose(fixed_w.affinity, generic.affinity, atol=1e-6)  # W as the trained model computes it
+    assert not np.allclose(paper.affinity, generic.affinity, atol=1e-6)  # the paper's W follows the new features
+    assert np.allclose(fixed_w.self_keypoints, paper.self_keypoints, atol=1e-5)  # same updates, same H_self
+    assert np.array_equal(fixed_w.losses, paper.losses)

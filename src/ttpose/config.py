@@ -125,6 +125,10 @@ class TTPConfig:
     # backbone frozen so that only the deconvolutions, the self-supervised head and the reconstruction path adapt.
     anchor: float = 0.0
     freeze_backbone: bool = False
+    # Where the affinity W of Eq. 7 comes from when predicting during/after personalization: the personalized
+    # encoder's features (the paper) or the trained model's (W stays what training made it for this image;
+    # H_self comes from the personalized model). Not in the paper; studied in benchmarks/tune_ttp.py.
+    affinity_from: Literal["personalized", "trained"] = "personalized"
     speed: SpeedConfig = field(default_factory=SpeedConfig)  # e.g. ttp.speed.precision=bf16 ttp.speed.fold_bn=true
 
 

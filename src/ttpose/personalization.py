@@ -36,6 +36,9 @@ from ttpose.data.types import Video, unlabeled_video
 from ttpose.inference import Predictions, predict_video
 from ttpose.losses import ReconstructionLoss
 from ttpose.model import TTPModel, personalization_parameters
+from ttpose.model.bottleneck import condensed_keypoints, gaussian_maps
+from ttpose.model.heads import TransformerAffinityHead, mix_heatmaps
+from ttpose.model.ttp import TTPOutput
 from ttpose.objective import self_supervised_loss
 
 MODES = ("online", "offline", "none")
@@ -74,6 +77,9 @@ class Personalizer:
         self._anchor = [p.detach().clone() for p in self.params] if self.config.anchor > 0 else None
         self.loss = copy.deepcopy(loss) if loss is not None else reconstruction_loss_for(model)
         self._trained = copy.deepcopy(self.model.state_dict())
+        self.predictor = self.model
+        if self.config.affinity_from == "trained" and isinstance(model.sup_head, TransformerAffinityHead):
+            self.predictor = TrainedAffinity(self.model, copy.deepcopy(model).eval())
         self._trained_loss = copy.deepcopy(self.loss.state_dict()) if self.loss is not None else None
         self.seed = seed
         self.updates = 0
@@ -112,7 +118,29 @@ class Personalizer:
 
     @torch.no_grad()
     def predict(self, video: Video, indices) -> Predictions:
-        return predict_video(self.model, video, indices)
+        return predict_video(self.predictor, video, indices)
+
+
+class TrainedAffinity(torch.nn.Module):
+    """Predicts with the personalized model's H_self and the trained model's affinity W for the same image
+    (``TTPConfig.affinity_from="trained"``): Eq. 8 with W computed by the frozen, trained encoder + Transformer."""
+
+    def __init__(self, personalized: TTPModel, trained: TTPModel):
+        super().__init__()
+        self.personalized, self.trained, self.config = personalized, trained, personalized.config
+        self.eval()
+
+    @torch.no_grad()
+    def predict(self, images: torch.Tensor) -> TTPOutput:
+        model = self.personalized
+        out = model.pose(model.encoder(images), sup=False)
+        out.self_keypoints = condensed_keypoints(out.self_heatmaps)
+        mixed = out.self_heatmaps
+        if self.config.affinity_on == "keypoints":
+            mixed = gaussian_maps(out.self_keypoints, *mixed.shape[-2:], self.config.sigma)
+        out.affinity = self.trained.sup_head.affinity(self.trained.encoder(images))
+        out.sup_heatmaps = mix_heatmaps(out.affinity, mixed)
+        return out
 
 
 def _as_video(frames, boxes, skeleton) -> Video:
