@@ -72,7 +72,7 @@ from ttpose.data.crops import box_to_center_size, uncrop_points
 from ttpose.data.pairs import crop_frame, normalize, offline_batch
 from ttpose.data.types import unlabeled_video
 from ttpose.data.video import IMAGE_SUFFIXES, FrameReader, FrameSkippedWarning, VideoError, natural_key, open_frames
-from ttpose.inference import Predictions, decode_output, predict_video
+from ttpose.inference import Predictions, decode_output
 from ttpose.model import TTPModel
 from ttpose.personalization import StreamingPersonalizer
 
@@ -649,7 +649,7 @@ def _offline(stream: StreamingPersonalizer, rec: _Record, state: _Resume, save_e
         g += steps
         for start in range(0, len(indices), 256):  # predicted in the store's coordinates, mapped to the frame
             part = indices[start:start + 256]
-            pred = predict_video(tuner.model, video, part)
+            pred = tuner.predict(video, part)
             region = sizes[part] * stream.store.margin
             for j, i in enumerate(part):
                 rec.pers_joints.append(uncrop_points(pred.joints[j], centers[i], region[j], stream.store.side)
