@@ -54,7 +54,7 @@ def main(argv=None) -> Path:
 
     fig = Figure(figsize=(9, 3.4), dpi=110)
     FigureCanvasAgg(fig)
-    panels = [("loss_sup", "L_sup (heatmap MSE)"), ("loss_self", "L_self (pixel L2 over its running mean; rotation: CE)")]
+    panels = [("loss_sup", "L_sup (heatmap MSE)"), ("loss_self", "L_self (pixel L2 / running mean; rotation: CE)")]
     drawn = 0
     for i, (column, title) in enumerate(panels):
         ax = fig.add_subplot(1, 2, i + 1)

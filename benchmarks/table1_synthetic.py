@@ -8,7 +8,9 @@ seeds per cell, the improvement over the baseline as in the paper, wall times, t
     python benchmarks/table1_synthetic.py                      # ~2 h on 2 CPU cores
     python benchmarks/table1_synthetic.py --seeds 0 --quick    # a smoke run (minutes, tiny sizes)
 
-Finished trainings are reused (runs/table1/<method>-seed<k>/model.safetensors), so an interrupted run resumes.
+Finished trainings and evaluations are reused (runs/table1/<method>-seed<k>/model.safetensors and
+test-eval-<mode>.json, the latter only for identical TTP and data settings), so an interrupted run resumes and
+several processes can share the work (e.g. one per method), a last plain run then collecting the table.
 Each evaluation's test predictions are kept beside the model (test-predictions-<none|online|offline>.npz) for
 benchmarks/analyses_synthetic.py (Fig. 3, Table 5).
 """
@@ -26,7 +28,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import TITLES, command, machine, mean_std, save_predictions, trained, write_section  # noqa: E402
-from ttpose.config import load_config  # noqa: E402
+from ttpose.atomic import atomic_write_text  # noqa: E402
+from ttpose.config import load_config, to_dict  # noqa: E402
 from ttpose.data.build import load_videos  # noqa: E402
 from ttpose.evaluate import evaluate  # noqa: E402
 
@@ -38,6 +41,25 @@ METHODS = {  # the paper's Table 1 rows (Sec. 4.3) as config overrides
 }
 QUICK = ["train.steps=30", "train.lr_steps=[20]", "data.train_videos=6", "data.test_videos=2",
          "data.frames_per_video=6", "train.val_every=0", "ttp.batch_size=4"]
+
+
+def evaluated(cfg, model, videos, mode: str, progress: bool) -> tuple[float, float]:
+    """(PCK, seconds) of one cell; reuses the run folder's earlier result for the same TTP settings and test set.
+
+    Keeps the test predictions beside the model (test-predictions-<mode>.npz) for the analyses."""
+    out = Path(cfg.output_dir)
+    key = {"mode": mode, "ttp": to_dict(cfg.ttp), "data": to_dict(cfg.data), "seed": cfg.seed}
+    cache = out / f"test-eval-{mode}.json"
+    if cache.is_file():
+        saved = json.loads(cache.read_text())
+        if saved["key"] == json.loads(json.dumps(key)):
+            return saved["pck"], saved["seconds"]
+    started = time.time()
+    ev, preds = evaluate(model, videos, mode, cfg.ttp, seed=cfg.seed, progress=progress)
+    seconds = time.time() - started
+    save_predictions(out / f"test-predictions-{mode}.npz", preds)
+    atomic_write_text(cache, json.dumps({"key": key, "pck": ev.mean, "seconds": seconds}, indent=1))
+    return ev.mean, seconds
 
 
 def run(args) -> dict:
@@ -53,13 +75,11 @@ def run(args) -> dict:
             videos = load_videos(cfg.data, "test")
             modes = ["none"] if cfg.model.self_task == "none" else ["none", "online", "offline"]
             for mode in modes:
-                started = time.time()
-                ev, preds = evaluate(model, videos, mode, cfg.ttp, seed=seed, progress=not args.quiet)
-                save_predictions(Path(cfg.output_dir) / f"test-predictions-{mode}.npz", preds)
+                pck, seconds = evaluated(cfg, model, videos, mode, progress=not args.quiet)
                 cell = results.setdefault(method, {}).setdefault(mode, {"pck": [], "seconds": []})
-                cell["pck"].append(ev.mean)
-                cell["seconds"].append(time.time() - started)
-                print(f"{method} seed {seed} TTP {mode}: PCK {ev.mean:.2f}", flush=True)
+                cell["pck"].append(pck)
+                cell["seconds"].append(seconds)
+                print(f"{method} seed {seed} TTP {mode}: PCK {pck:.2f}", flush=True)
             results[method].setdefault("train_seconds", []).append(train_seconds)
             (Path(args.runs) / "table1.json").write_text(json.dumps(results, indent=1))
     return results

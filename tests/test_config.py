@@ -51,3 +51,11 @@ def test_yaml_file_errors_name_the_file(tmp_path):
     bad.write_text("model: [unclosed\n")
     with pytest.raises(ConfigError, match="bad.yaml"):
         load_config(bad)
+
+
+def test_bare_none_for_a_choice_named_none():
+    # YAML (and so a dotted override) reads `none` as null; the choice "none" must still be reachable
+    cfg = load_config(None, ["model.sup_head=conv", "model.self_task=none", "ttp.mode=none"])
+    assert cfg.model.self_task == "none" and cfg.ttp.mode == "none"
+    with pytest.raises(ConfigError):
+        load_config(None, ["model.sup_head=none"])  # not a valid choice there

@@ -150,6 +150,8 @@ def _check_type(key: str, value: Any, tp: Any) -> Any:
     """Return ``value`` converted to ``tp`` where lossless (int -> float, list -> tuple), else raise."""
     origin = typing.get_origin(tp)
     if origin is Literal:
+        if value is None and "none" in typing.get_args(tp):  # YAML reads a bare `none` as null
+            return "none"
         if value not in typing.get_args(tp):
             choices = ", ".join(map(str, typing.get_args(tp)))
             raise ConfigError(f"{key}: {value!r} is not one of {choices}")
