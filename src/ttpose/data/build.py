@@ -8,8 +8,11 @@ from ttpose.data.types import Video
 SPLITS = ("train", "val", "test")
 
 
-def load_videos(cfg: DataConfig, split: str) -> list[Video]:
+def load_videos(cfg: DataConfig, split: str, skeleton: str | None = None) -> list[Video]:
     """Videos of ``split`` (train / val / test).
+
+    ``skeleton`` (the model's joint set) only matters for Human3.6M, whose 17 joints can be given in
+    MPII's order (its own experiments) or Penn Action's (a Penn Action model, Table 6).
 
     Synthetic people have three disjoint populations (val and test are the shifted people). The real
     datasets have no validation split in the paper's protocols: ``val`` is their test split, as in the
@@ -33,7 +36,7 @@ def load_videos(cfg: DataConfig, split: str) -> list[Video]:
     if cfg.dataset == "h36m":
         from ttpose.data.h36m import load_h36m
 
-        return load_h36m(cfg.root, split=real_split)
+        return load_h36m(cfg.root, split=real_split, skeleton=skeleton or "mpii")
     if cfg.dataset == "bbc_pose":
         from ttpose.data.bbc_pose import load_bbc_pose
 
