@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import platform
 import re
 import shlex
@@ -45,11 +46,13 @@ def write_section(name: str, markdown: str, path: Path = RESULTS) -> None:
     """Replace (or append) the section between <!-- BEGIN name --> and <!-- END name --> in RESULTS.md."""
     begin, end = f"<!-- BEGIN {name} -->", f"<!-- END {name} -->"
     block = f"{begin}\n{markdown.rstrip()}\n{end}"
-    text = path.read_text() if path.is_file() else "# ttpose benchmark results\n\nEvery section below is written by " \
-        "the script it names, from an actual run; nothing is edited by hand.\n"
-    pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.S)
-    text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
-    atomic_write_text(path, text)
+    with open(path.with_name(path.name + ".lock"), "w") as lock:  # several benchmark processes may finish at once
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        text = path.read_text() if path.is_file() else "# ttpose benchmark results\n\nEvery section below is " \
+            "written by the script it names, from an actual run; nothing is edited by hand.\n"
+        pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.S)
+        text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
+        atomic_write_text(path, text)
 
 
 def trained(cfg: Config, progress: bool = False):
