@@ -105,26 +105,29 @@ def run(video: Path, boxes: Path, out: Path, fps: int, mode: str, batch_size: in
         crop_bytes.append(self.items[-1].nbytes)
 
     CropStore.add = counting_add
-    samples = [{"minute": 0, "frames": 0, "seconds": 0.0, "rss_mb": rss_mb(), "peak_mb": peak_mb()}]
-    started = time.perf_counter()
+    samples = [{"minute": 0, "frames": 0, "seconds": 0.0, "cpu_seconds": 0.0, "rss_mb": rss_mb(),
+                "peak_mb": peak_mb()}]
+    started, cpu_started = time.perf_counter(), time.process_time()
     per_minute = fps * 60
 
     last = {}
 
     def on_frame(index: int) -> None:  # after each frame of pass 1
-        last.update(frames=index + 1, seconds=time.perf_counter() - started, rss_mb=rss_mb(), peak_mb=peak_mb())
+        last.update(frames=index + 1, seconds=time.perf_counter() - started,
+                    cpu_seconds=time.process_time() - cpu_started, rss_mb=rss_mb(), peak_mb=peak_mb())
         if (index + 1) % per_minute == 0:
             samples.append({"minute": (index + 1) / per_minute, **last})
 
     result = personalize_video(video, model, out, mode, boxes=boxes, config=TTPConfig(batch_size=batch_size),
                                progress=False, on_frame=on_frame)
-    total = time.perf_counter() - started
+    total, total_cpu = time.perf_counter() - started, time.process_time() - cpu_started
     if samples[-1]["frames"] != last["frames"]:  # the last frame of pass 1
         samples.append({"minute": last["frames"] / per_minute, **last})
     pass1 = samples[-1]["seconds"]
     return {"samples": samples, "frames": int(len(result.frame_ids)), "total_seconds": total,
             "pass1_seconds": pass1, "pass1_fps": samples[-1]["frames"] / pass1,
-            "outputs_seconds": total - pass1, "final_peak_mb": peak_mb(), "final_rss_mb": rss_mb(),
+            "outputs_seconds": total - pass1, "total_cpu_seconds": total_cpu,
+            "pass1_cpu_seconds": samples[-1]["cpu_seconds"], "final_peak_mb": peak_mb(), "final_rss_mb": rss_mb(),
             "overlay_mb": (out / "overlay.mp4").stat().st_size / 1e6, "box_source": result.box_source,
             "crop_side": round(config.input_size * 1.5), "crop_bytes_mean": float(np.mean(crop_bytes)),
             "crop_bytes_total": int(np.sum(crop_bytes)), "threads": torch.get_num_threads()}
@@ -152,14 +155,15 @@ def report(args, n: int, video_mb: float, make_seconds: float, m: dict) -> str:
         "",
         f"Command: `{command}`",
         "",
-        "| video minute | frames done | time (s) | frames/s so far | resident memory (MB) | peak so far (MB) |",
-        "|---|---|---|---|---|---|",
+        "| video minute | frames done | time (s) | CPU time (s) | frames/s so far | resident memory (MB) "
+        "| peak so far (MB) |",
+        "|---|---|---|---|---|---|---|",
     ]
     for s in m["samples"]:
         rate = f"{s['frames'] / s['seconds']:.1f}" if s["seconds"] else "-"
         label = "start" if s["minute"] == 0 else f"{s['minute']:.2f}".rstrip("0").rstrip(".")
         mem = "- | -" if np.isnan(s["rss_mb"]) else f"{s['rss_mb']:.0f} | {s['peak_mb']:.0f}"
-        lines.append(f"| {label} | {s['frames']:,} | {s['seconds']:.0f} | {rate} | {mem} |")
+        lines.append(f"| {label} | {s['frames']:,} | {s['seconds']:.0f} | {s['cpu_seconds']:.0f} | {rate} | {mem} |")
     last = m["samples"][-1]
     measured = [s for s in m["samples"] if s["minute"] >= 1 and not np.isnan(s["peak_mb"])]
     peak = f"Peak resident memory of the whole run (pass 2 included): **{m['final_peak_mb']:.0f} MB**"
@@ -173,16 +177,19 @@ def report(args, n: int, video_mb: float, make_seconds: float, m: dict) -> str:
     lines += [
         "",
         f"- Pass 1 (decode, box, generic prediction, {what}): "
-        f"**{m['pass1_fps']:.1f} frames/s** over {last['frames']:,} frames ({m['pass1_seconds']:.0f} s).",
+        f"**{m['pass1_fps']:.1f} frames/s** over {last['frames']:,} frames ({m['pass1_seconds']:.0f} s; "
+        f"{m['pass1_cpu_seconds'] / last['frames'] * 1e3:.0f} ms of CPU time per frame).",
         f"- {after}Outputs (keypoint JSON/CSV, then pass 2: decode again, draw both skeletons and encode the "
-        f"{m['overlay_mb']:.0f} MB overlay MP4): {m['outputs_seconds']:.0f} s ({outputs_rate:.1f} frames/s).",
+        f"{m['overlay_mb']:.0f} MB overlay MP4): {m['outputs_seconds']:.0f} s ({outputs_rate:.1f} frames/s; "
+        f"{(m['total_cpu_seconds'] - m['pass1_cpu_seconds']) / n * 1e3:.0f} ms of CPU time per frame).",
         f"- {peak}. Keeping the decoded frames instead would take {n * WIDTH * HEIGHT * 3 / 1e9:.1f} GB.",
         f"- What grows with the video: the stored crops ({m['crop_side']} x {m['crop_side']} px JPEG, "
         f"{m['crop_bytes_mean'] / 1e3:.1f} kB a frame on average, {m['crop_bytes_total'] / 1e6:.1f} MB in all) "
         "and a few numbers per frame; everything else is constant.",
         "",
         f"Machine: {platform.platform()}; CPU {cpu_model()} ({os.cpu_count()} logical cores, shared with other "
-        f"work while this ran, so the times are indicative); Python {platform.python_version()}, torch "
+        f"work while this ran: wall-clock times and frames/s depend on that load, the CPU times of this "
+        f"process much less); Python {platform.python_version()}, torch "
         f"{torch.__version__} ({m['threads']} thread(s)), PyAV {av.__version__}, OpenCV {cv2.__version__}.",
     ]
     if args.minutes < 10:

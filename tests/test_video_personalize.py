@@ -6,6 +6,7 @@ Tiny model (32 x 32 input), 8-frame 48 x 48 videos made with PyAV here, plus the
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import av
@@ -170,6 +171,16 @@ def test_box_file_is_used_smoothed_and_clamped(clip, tmp_path):
         run(clip, tmp_path / "both", boxes=boxes, box="5,2,40,46")
 
 
+def test_progress_bar_shows_frames_per_second_and_time_left(clip, tmp_path, capsys):
+    run(clip, tmp_path / "out", progress=True)
+    err = capsys.readouterr().err
+    assert f"0/{N} [" in err  # the total is known before the first frame, so time left can be shown
+    final = re.findall(rf"clip\.mp4 online: 100%.*?{N}/{N} \[(\d\d:\d\d)<(\d\d:\d\d), *([\d.]+)(frame/s|s/frame)\]",
+                       err)
+    assert final and final[-1][1] == "00:00" and float(final[-1][2]) > 0  # elapsed<left, rate
+    assert re.search(rf"clip\.mp4 overlay: 100%.*?{N}/{N} \[", err)
+
+
 def test_savitzky_golay_smoothing(clip, tmp_path):
     raw = run(clip, tmp_path / "raw", overlay=False)
     smooth = run(clip, tmp_path / "smooth", smooth=5, overlay=False)
@@ -242,6 +253,7 @@ def test_many_videos_go_on_after_a_bad_one_and_resume_skips_finished(checkpoint,
     many = personalize_many(folder, checkpoint, tmp_path / "out", boxes=boxes, **kw)
     assert [r.source.name for r in many.done] == ["good.mp4"] and "good.csv" in many.done[0].box_source
     assert [(v.name, "bad.mp4" in m and "\n" not in m) for v, m in many.failed] == [("bad.mp4", True)]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["good"]  # nothing written for bad.mp4
     again = personalize_many(folder, checkpoint, tmp_path / "out", boxes=boxes, resume=True, **kw)
     assert [v.name for v in again.finished_before] == ["good.mp4"] and again.done == []
     (boxes / "good.csv").unlink()
@@ -443,6 +455,18 @@ def test_bad_checkpoints(clip, checkpoint, tmp_path):
             run(clip, tmp_path / "out", model=path)
         assert "\n" not in str(e.value) and path.name in str(e.value)
         assert not (tmp_path / "out").exists()
+
+
+def test_supervised_only_checkpoint_is_refused(clip, tmp_path):
+    # a ttpose checkpoint of another kind of model: the supervised-only baseline has no L_self to update with
+    from dataclasses import replace
+
+    config = replace(TINY, sup_head="conv", self_task="none")
+    torch.manual_seed(0)
+    path = save_checkpoint(tmp_path / "baseline.safetensors", TTPModel(config), Config(model=config))
+    with pytest.raises(ValueError, match="nothing to personalize") as e:
+        run(clip, tmp_path / "out", model=path)
+    assert "\n" not in str(e.value) and path.name in str(e.value) and not (tmp_path / "out").exists()
 
 
 def test_output_folder_not_writable(clip, tmp_path):
