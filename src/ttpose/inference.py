@@ -16,6 +16,7 @@ from ttpose.data.pairs import frames_batch
 from ttpose.data.types import Video
 from ttpose.metrics import decode_heatmaps
 from ttpose.model import TTPModel, TTPOutput
+from ttpose.speed import SpeedConfig, autocast, prepare_input
 
 
 @dataclass
@@ -61,8 +62,13 @@ def decode_output(out: TTPOutput, video: Video, indices: np.ndarray, input_size:
 
 
 @torch.no_grad()
-def predict_video(model: TTPModel, video: Video, indices=None, batch_size: int = 64) -> Predictions:
-    """Predict joints for ``video[indices]`` (all frames by default) with the model as it is."""
+def predict_video(model: TTPModel, video: Video, indices=None, batch_size: int = 64,
+                  speed: SpeedConfig | None = None) -> Predictions:
+    """Predict joints for ``video[indices]`` (all frames by default) with the model as it is.
+
+    ``speed``: autocast precision and input layout (ttpose.speed); the model must already be prepared
+    for it (`ttpose.speed.prepare_model`) when it asks for channels_last, BN folding or compile.
+    """
     was_training = model.training
     model.eval()
     indices = np.arange(len(video)) if indices is None else np.asarray(indices)
@@ -70,7 +76,9 @@ def predict_video(model: TTPModel, video: Video, indices=None, batch_size: int =
     for start in range(0, len(indices), batch_size):
         chunk = indices[start:start + batch_size]
         images = frames_batch(video, chunk, model.config.input_size)
-        parts.append(decode_output(model.predict(images), video, chunk, model.config.input_size))
+        with autocast(speed, images.device):
+            out = model.predict(prepare_input(images, speed))
+        parts.append(decode_output(out, video, chunk, model.config.input_size))
     model.train(was_training)
     if not parts:
         raise ValueError(f"video {video.video_id}: no frames to predict")

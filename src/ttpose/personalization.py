@@ -40,6 +40,7 @@ from ttpose.model.bottleneck import condensed_keypoints, gaussian_maps
 from ttpose.model.heads import TransformerAffinityHead, mix_heatmaps
 from ttpose.model.ttp import TTPOutput
 from ttpose.objective import self_supervised_loss
+from ttpose.speed import autocast, prepare_batch, prepare_model
 
 MODES = ("online", "offline", "none")
 
@@ -79,7 +80,10 @@ class Personalizer:
         self._trained = copy.deepcopy(self.model.state_dict())
         self.predictor = self.model
         if self.config.affinity_from == "trained" and isinstance(model.sup_head, TransformerAffinityHead):
-            self.predictor = TrainedAffinity(self.model, copy.deepcopy(model).eval())
+            self.predictor = TrainedAffinity(self.model, prepare_model(copy.deepcopy(model).eval(), self.config.speed))
+        prepare_model(self.model, self.config.speed)  # ttp.speed options (ttpose.speed; all off by default)
+        if self.loss is not None:
+            prepare_model(self.loss, self.config.speed)  # VGG-16 in the same memory layout
         self._trained_loss = copy.deepcopy(self.loss.state_dict()) if self.loss is not None else None
         self.seed = seed
         self.updates = 0
@@ -99,7 +103,8 @@ class Personalizer:
     def update(self, batch: dict) -> float:
         """One Adam step on L_self of a batch of (target, source) pairs; returns the loss."""
         generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.updates)
-        losses = self_supervised_loss(self.model, batch, self.loss, generator)
+        with autocast(self.config.speed, self.params[0].device):
+            losses = self_supervised_loss(self.model, prepare_batch(batch, self.config.speed), self.loss, generator)
         total = losses.total
         if self._anchor is not None:  # L2-SP (TTPConfig.anchor); not part of the reported L_self
             drift = sum(((p - p0) ** 2).sum() for p, p0 in zip(self.params, self._anchor, strict=True))
@@ -118,7 +123,7 @@ class Personalizer:
 
     @torch.no_grad()
     def predict(self, video: Video, indices) -> Predictions:
-        return predict_video(self.predictor, video, indices)
+        return predict_video(self.predictor, video, indices, speed=self.config.speed)
 
 
 class TrainedAffinity(torch.nn.Module):

@@ -36,6 +36,7 @@ from ttpose.data.pairs import Augmentation, PairDataset
 from ttpose.losses import ReconstructionLoss
 from ttpose.model import TTPModel
 from ttpose.objective import joint_loss
+from ttpose.speed import autocast, prepare_batch, prepare_model
 
 STATE_FILE = "train_state.safetensors"
 LOG_FIELDS = ("step", "lr", "loss", "loss_sup", "loss_self", "val_pck", "seconds")
@@ -98,6 +99,9 @@ def train(config: Config, resume: bool = False, stop_at: int | None = None, prog
         print(f"ttpose train: nothing to resume in {out}; starting from step 0")
     if rank == 0:
         atomic_write_text(out / "config.yaml", dump_yaml(cfg))
+    prepare_model(model, t.speed)  # train.speed options (ttpose.speed; all off by default)
+    if recon is not None:
+        prepare_model(recon, t.speed)
     net = DistributedDataParallel(model) if world > 1 else model
     model.train()
     if recon is not None:
@@ -135,7 +139,9 @@ def train(config: Config, resume: bool = False, stop_at: int | None = None, prog
                 sync = m == t.accumulate - 1 or world == 1
                 ctx = net.no_sync() if not sync else contextlib.nullcontext()
                 with ctx:
-                    losses = joint_loss(net, batch, recon, cfg.loss.lam, _generator(cfg.seed, step, rank, m))
+                    with autocast(t.speed, device=next(model.parameters()).device):
+                        losses = joint_loss(net, prepare_batch(batch, t.speed), recon, cfg.loss.lam,
+                                            _generator(cfg.seed, step, rank, m))
                     (losses.total / t.accumulate).backward()
                 logger.accumulate(losses)
             optimizer.step()
@@ -188,7 +194,7 @@ def validate(model: TTPModel, videos: list, cfg: Config) -> float | None:
     for video in videos:
         n = len(video)
         idx = np.arange(n) if not frames else np.linspace(0, n - 1, min(frames, n)).astype(int)
-        preds.append((video, idx, predict_video(model, video, idx)))
+        preds.append((video, idx, predict_video(model, video, idx, speed=cfg.train.speed)))
     return evaluate_predictions(preds, model.skeleton).mean
 
 

@@ -1,0 +1,398 @@
+"""Speed of ttpose against an independent re-creation of the authors' computation (issue 8).
+
+    nice -n 10 .venv/bin/python benchmarks/speed.py              # ResNet-18 and -50, 128 x 128, batch 32
+    nice -n 10 .venv/bin/python benchmarks/speed.py --quick      # ResNet-18 only, 2 repeats
+    .venv/bin/python benchmarks/speed.py --device cuda           # GPU: fp32, bf16/fp16 autocast, compile
+
+For each backbone and case (joint training step, online TTP update, inference at batch 1 and 32) every
+variant (the reference, ours with every speed option off, ours with the fast options, and in the full
+run each option alone on the TTP update) lives in its own worker process, so that its peak memory
+(``ru_maxrss``, or ``max_memory_allocated`` on CUDA) is its own. The parent asks the workers for one
+step each in turn (reference, ours, ours fast, reference, ...) so that the load of other users of the
+machine falls on all of them alike; every figure is a median over the repeats, and every ratio is
+reference time / our time. FLOPs are counted once per worker with ``torch.utils.flop_counter`` and set
+against a large matrix multiply on the same cores (fp32, and bf16 for the bf16 variants).
+
+Before timing, the reference and ours are loaded with the same weights (through ``ttpose.convert``) and
+the same random VGG-16, and their outputs and losses are compared: the timed computations are the same
+maths. No VGG-16 ImageNet weights are needed: random ones cost the same. Results go to benchmarks/SPEED.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import resource
+import statistics
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks.reference.official_model import (  # noqa: E402
+    OfficialPerceptualLoss,
+    OfficialTTP,
+    official_freeze_for_ttp,
+    official_train_step,
+    official_ttp_step,
+)
+from ttpose.atomic import atomic_write_text  # noqa: E402
+from ttpose.config import LossConfig, SpeedConfig, TTPConfig  # noqa: E402
+from ttpose.convert import from_official  # noqa: E402
+from ttpose.losses import ReconstructionLoss, VGG16Features  # noqa: E402
+from ttpose.objective import joint_loss  # noqa: E402
+from ttpose.personalization import Personalizer  # noqa: E402
+from ttpose.speed import autocast, describe, prepare_batch, prepare_input, prepare_model  # noqa: E402
+
+SPEED_MD = Path(__file__).resolve().parent / "SPEED.md"
+CASES = ("train", "ttp", "infer1", "infer32")
+DEPTHS = {"resnet18": 18, "resnet50": 50}
+SIZE, JOINTS, LAM = 128, 13, 1e-3
+
+
+# ----------------------------------------------------------------------------------------------- models
+
+
+def reference_model(depth: int, seed: int = 0) -> OfficialTTP:
+    """The authors' model with non-trivial BN statistics (as after training), seeded."""
+    torch.manual_seed(seed)
+    model = OfficialTTP(depth)
+    with torch.no_grad():
+        for name, buf in model.named_buffers():
+            if name.endswith("running_mean"):
+                buf.normal_(0, 0.1)
+            elif name.endswith("running_var"):
+                buf.uniform_(0.5, 1.5)
+        for name, p in model.named_parameters():
+            if "final_layer" in name or "sup_weight" in name:
+                p.normal_(0, 0.05)
+    return model
+
+
+def vgg_state(seed: int = 1) -> dict[str, torch.Tensor]:
+    torch.manual_seed(seed)
+    return VGG16Features().state_dict()
+
+
+def our_loss(vgg: dict[str, torch.Tensor]) -> ReconstructionLoss:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # random VGG-16 on purpose (timing only)
+        loss = ReconstructionLoss(LossConfig(perceptual="vgg16"))
+    loss.vgg.load_state_dict(vgg)
+    return loss
+
+
+def make_batch(batch: int, seed: int = 2) -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    target, source = torch.randn(batch, 3, SIZE, SIZE, generator=g), torch.randn(batch, 3, SIZE, SIZE, generator=g)
+    heatmaps = torch.rand(batch, JOINTS, SIZE // 4, SIZE // 4, generator=g)
+    return {"target": target, "source": source, "heatmaps": heatmaps, "target_weight": torch.ones(batch, JOINTS),
+            "images": torch.stack([source, target], dim=1)}  # images: the reference's (source, target) layout
+
+
+def check_same_maths(depth: int, batch: int = 2) -> dict[str, float]:
+    """Relative differences between ours and the reference on the same weights, inputs and VGG-16."""
+    ref = reference_model(depth).eval()
+    ours = from_official(ref.state_dict()).eval()
+    vgg = vgg_state()
+    ref_loss, loss = OfficialPerceptualLoss(vgg), our_loss(vgg)
+    b = make_batch(batch)
+
+    def rel(a, c):
+        return ((a - c).norm() / c.norm()).item()
+
+    with torch.no_grad():
+        pred_images, pose_unsup, pose_sup = ref(b["images"])
+        out = ours(b["target"], b["source"])
+        return {
+            "reconstruction": rel(out.reconstruction, pred_images),
+            "H_self": rel(out.self_heatmaps, pose_unsup),
+            "H_sup": rel(out.sup_heatmaps, pose_sup),
+            "L_self": rel(loss(out.reconstruction, b["target"]), ref_loss(pred_images, b["target"])),
+        }
+
+
+# ---------------------------------------------------------------------------------------------- workers
+
+
+def build_step(spec: dict, device: torch.device):
+    """A zero-argument function running one step of ``spec`` (variant, case, backbone, batch)."""
+    depth, case, variant = DEPTHS[spec["backbone"]], spec["case"], spec["variant"]
+    batch = 1 if case == "infer1" else spec["batch"]
+    b = {k: v.to(device) for k, v in make_batch(batch).items()}
+    vgg = vgg_state()
+    if variant == "reference":
+        ref = reference_model(depth).to(device)
+        loss = OfficialPerceptualLoss(vgg).to(device)
+        b = {"images": b["images"], "target": b["heatmaps"], "target_weight": b["target_weight"]}  # their names
+        if case == "train":
+            opt = torch.optim.Adam(ref.parameters(), lr=1e-3)
+            return lambda: official_train_step(ref, loss, opt, b, LAM)
+        if case == "ttp":
+            opt = torch.optim.Adam(official_freeze_for_ttp(ref), lr=1e-4)
+            return lambda: official_ttp_step(ref, loss, opt, b)
+        net = ref.pose_net.eval()
+        return torch.no_grad()(lambda: net(b["target"]))
+    speed = SpeedConfig(**spec["speed"])
+    model = from_official(reference_model(depth).state_dict()).to(device)
+    loss = our_loss(vgg).to(device)
+    if case == "train":  # the body of ttpose.training.train's loop
+        model.train()
+        prepare_model(model, speed)
+        prepare_model(loss, speed)
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+        def train_step():
+            opt.zero_grad(set_to_none=True)
+            with autocast(speed, device):
+                losses = joint_loss(model, prepare_batch(b, speed), loss, LAM)
+            losses.total.backward()
+            opt.step()
+
+        return train_step
+    if case == "ttp":
+        tuner = Personalizer(model, TTPConfig(batch_size=batch, speed=speed), loss)
+        return lambda: tuner.update(b)
+    model.eval()
+    prepare_model(model, speed)
+    images = prepare_input(b["target"], speed)
+
+    @torch.no_grad()
+    def infer():
+        with autocast(speed, device):
+            return model.predict(images)
+
+    return infer
+
+
+def worker(spec: dict) -> None:
+    """Answer 'step' with the seconds of one step, 'quit' with the peak memory; the first step counts FLOPs."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    device = torch.device(spec["device"])
+    step = build_step(spec, device)
+
+    def sync():
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    counter = FlopCounterMode(display=False)
+    with counter:  # warm-up (and compile, when asked) + FLOPs
+        step()
+    for _ in range(spec.get("warmup", 0)):
+        step()
+    sync()
+    print(json.dumps({"flops": counter.get_total_flops()}), flush=True)
+    for line in sys.stdin:
+        if line.strip() == "step":
+            sync()
+            t0 = time.perf_counter()
+            step()
+            sync()
+            print(json.dumps({"seconds": time.perf_counter() - t0}), flush=True)
+        else:
+            break
+    if device.type == "cuda":
+        peak = torch.cuda.max_memory_allocated() / 2**20
+    else:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    print(json.dumps({"peak_mib": peak}), flush=True)
+
+
+class Worker:
+    def __init__(self, spec: dict):
+        self.spec = spec
+        self.proc = subprocess.Popen([sys.executable, __file__, "--worker", json.dumps(spec)], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True, cwd=ROOT)
+        self.flops = self._read()["flops"]
+        self.seconds: list[float] = []
+
+    def _read(self) -> dict:
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"benchmarks/speed.py: worker {self.spec} exited (code {self.proc.wait()})")
+        return json.loads(line)
+
+    def step(self) -> None:
+        self.proc.stdin.write("step\n")
+        self.proc.stdin.flush()
+        self.seconds.append(self._read()["seconds"])
+
+    def finish(self) -> float:
+        self.proc.stdin.write("quit\n")
+        self.proc.stdin.flush()
+        peak = self._read()["peak_mib"]
+        self.proc.wait()
+        return peak
+
+
+# ---------------------------------------------------------------------------------------------- parent
+
+
+def matmul_gflops(dtype: torch.dtype, device: torch.device, n: int = 2048, repeats: int = 5) -> float:
+    """Best GFLOP/s of an n x n matrix product on this device (the attainable peak for dense maths)."""
+    a, b = torch.randn(n, n, dtype=dtype, device=device), torch.randn(n, n, dtype=dtype, device=device)
+    best = float("inf")
+    for _ in range(repeats + 1):
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        a @ b
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        best = min(best, time.perf_counter() - t0)
+    return 2 * n**3 / best / 1e9
+
+
+def machine(device: torch.device) -> str:
+    model = platform.processor()
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+        model = next(line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name"))
+    except (OSError, subprocess.CalledProcessError, StopIteration):
+        pass
+    flags = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").is_file() else ""
+    bf16 = [f for f in ("amx_bf16", "avx512_bf16") if f in flags]
+    gpu = f"; GPU {torch.cuda.get_device_name(device)}" if device.type == "cuda" else ""
+    return (f"{model}, {os.cpu_count()} CPUs ({', '.join(bf16) or 'no bf16 units'}), {torch.get_num_threads()} torch "
+            f"threads{gpu}; Python {platform.python_version()}, torch {torch.__version__}")
+
+
+def variants(args) -> list[tuple[str, dict]]:
+    fast = SpeedConfig(precision=args.fast_precision, channels_last=True, fold_bn=True, compile=args.compile)
+    out = [("reference", {}), ("ours fp32", {}), ("ours fast", fast.__dict__)]
+    if not args.quick:  # each option alone, on the TTP update
+        for name, sp in (("fold_bn", SpeedConfig(fold_bn=True)), ("channels_last", SpeedConfig(channels_last=True)),
+                         (args.fast_precision, SpeedConfig(precision=args.fast_precision))):
+            out.append((f"ours {name} only", {**sp.__dict__, "_only_ttp": True}))
+    return out
+
+
+def run_case(args, backbone: str, case: str) -> list[dict]:
+    workers = []
+    for label, speed in variants(args):
+        if speed.pop("_only_ttp", False) and case != "ttp":
+            continue
+        spec = {"variant": "reference" if label == "reference" else "ours", "speed": speed, "case": case,
+                "backbone": backbone, "batch": args.batch, "device": args.device,
+                "warmup": 1 if speed.get("compile") else 0}
+        workers.append((label, speed, Worker(spec)))
+    for _ in range(args.repeats):  # interleaved: one step of each variant in turn
+        for _, _, w in workers:
+            w.step()
+    rows = []
+    for label, speed, w in workers:
+        rows.append({"backbone": backbone, "case": case, "variant": label, "speed": describe(SpeedConfig(**speed)),
+                     "median_s": statistics.median(w.seconds), "seconds": w.seconds, "gflop": w.flops / 1e9,
+                     "peak_mib": w.finish()})
+    ref = rows[0]["median_s"]
+    for row in rows:
+        row["ratio"] = ref / row["median_s"]
+    return rows
+
+
+def table(rows: list[dict], peaks: dict[str, float]) -> str:
+    lines = ["| backbone | case | variant | options | median s | steps (s) | speed-up vs reference | GFLOP | "
+             "GFLOP/s | % of matmul | peak MiB |", "|" + "---|" * 11]
+    for r in rows:
+        gflops = r["gflop"] / r["median_s"]
+        peak = peaks["bf16" if r["speed"].startswith(("bf16", "fp16")) else "fp32"]
+        lines.append(f"| {r['backbone']} | {r['case']} | {r['variant']} | {r['speed']} | {r['median_s']:.3f} | "
+                     f"{', '.join(f'{s:.2f}' for s in r['seconds'])} | {r['ratio']:.2f}x | {r['gflop']:.1f} | "
+                     f"{gflops:.1f} | {100 * gflops / peak:.0f}% | {r['peak_mib']:.0f} |")
+    return "\n".join(lines)
+
+
+def kept_sections(path: Path) -> str:
+    """The ``<!-- BEGIN x -->...<!-- END x -->`` sections of an earlier SPEED.md (e.g. the accuracy check
+    written there by ``benchmarks/table1_synthetic.py --results benchmarks/SPEED.md``), kept across reruns."""
+    if not path.is_file():
+        return ""
+    blocks = re.findall(r"<!-- BEGIN (.+?) -->.*?<!-- END \1 -->", path.read_text(), flags=re.S)
+    text = path.read_text()
+    out = [re.search(rf"<!-- BEGIN {re.escape(n)} -->.*?<!-- END {re.escape(n)} -->", text, re.S).group(0)
+           for n in blocks]
+    return "".join(f"\n{b}\n" for b in out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="ResNet-18 only, 2 repeats, no per-option rows")
+    parser.add_argument("--backbones", nargs="+", choices=sorted(DEPTHS), default=None)
+    parser.add_argument("--cases", nargs="+", choices=CASES, default=list(CASES))
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--repeats", type=int, default=None, help="timed steps per variant (default 3; quick 2)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--fast-precision", choices=("bf16", "fp16", "fp32"), default="bf16")
+    parser.add_argument("--compile", action="store_true", help="add torch.compile to the fast variant")
+    parser.add_argument("--out", type=Path, default=SPEED_MD)
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        return worker(json.loads(args.worker))
+    args.backbones = args.backbones or (["resnet18"] if args.quick else ["resnet18", "resnet50"])
+    args.repeats = args.repeats or (2 if args.quick else 3)
+    device = torch.device(args.device)
+    command = "nice -n 10 .venv/bin/python benchmarks/speed.py " + " ".join(sys.argv[1:])
+    started, load0 = time.time(), os.getloadavg()
+    peaks = {"fp32": matmul_gflops(torch.float32, device), "bf16": matmul_gflops(torch.bfloat16, device)}
+    print(f"matmul peaks GFLOP/s: {peaks}", flush=True)
+    checks = {b: check_same_maths(DEPTHS[b]) for b in args.backbones}
+    print(f"same maths (relative differences): {checks}", flush=True)
+    rows = []
+    for backbone in args.backbones:
+        for case in args.cases:
+            new = run_case(args, backbone, case)
+            for r in new:
+                print(f"{backbone} {case:8s} {r['variant']:22s} {r['median_s']:8.3f} s  x{r['ratio']:.2f}  "
+                      f"{r['peak_mib']:.0f} MiB", flush=True)
+            rows += new
+    check_lines = "\n".join(f"- {b}: " + ", ".join(f"{k} {v:.1e}" for k, v in c.items()) for b, c in checks.items())
+    text = f"""# Speed: ttpose against the authors' computation (issue 8)
+
+Written by `benchmarks/speed.py` from one run; nothing edited by hand. See docs/speed.md for the options.
+
+Command: `{command}`
+
+Machine: {machine(device)}. Load average at start {load0[0]:.1f}, at end {os.getloadavg()[0]:.1f} (the
+machine is shared: absolute times vary with the load; the variants were run interleaved so that the ratios
+compare like with like). Wall time of the run: {(time.time() - started) / 60:.1f} min.
+
+Configuration: the authors' (128 x 128, batch {args.batch}, Transformer head, 13 joints, k_self 30, VGG-16
+perceptual loss with random weights: the same computation as with ImageNet ones). Device: {args.device}.
+{"No GPU was measured in this run." if device.type == "cpu" else ""}
+
+Same maths first: ours loaded with the reference's weights through `ttpose.convert.from_official` (and the
+same VGG-16), eval mode, batch 2; relative differences of the outputs and of L_self:
+
+{check_lines}
+
+Dense-maths ceiling on the same cores: a {2048} x {2048} matrix product reaches {peaks['fp32']:.1f} GFLOP/s
+in float32 and {peaks['bf16']:.1f} GFLOP/s in bfloat16 (best of 5). "% of matmul" sets each variant's
+achieved GFLOP/s (its counted FLOPs / median time) against the peak of its own precision.
+
+Cases: `train` = one joint-training step (Eq. 10, train mode, Adam over everything); `ttp` = one online
+TTP update (Sec. 3.2, eval mode, L_self only, Adam over the personalized parameters; ours through
+`Personalizer.update`); `infer1` / `infer32` = the pose path at batch 1 / {args.batch} (no gradients).
+Variants: `reference` = benchmarks/reference/official_model.py; `ours fp32` = every speed option off;
+`ours fast` = the options named. Peak memory: the worker process's maximum resident set (CPU) or
+`max_memory_allocated` (CUDA), including the Python process and the models.
+
+{table(rows, peaks)}
+"""
+    atomic_write_text(args.out, text + kept_sections(args.out))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,203 @@
+"""Speed options for joint training, test-time personalization and inference (issue 8, docs/speed.md).
+
+Every option is off by default (float32, the model as it is); each one is an exact or near-exact rewrite of
+the same computation, not a change of method:
+
+- ``precision``: ``bf16`` (or ``fp16``, GPU) runs the convolutions and matrix products under
+  ``torch.autocast``; parameters, Adam's state and the losses stay float32. On CPUs with AMX/AVX-512 BF16
+  (``lscpu`` flags ``amx_bf16`` / ``avx512_bf16``) oneDNN uses the bfloat16 units. Not exact: outputs differ
+  by about 1e-2 relative (bfloat16 has an 8-bit mantissa).
+- ``channels_last``: parameters and inputs in NHWC memory layout (oneDNN's native one on CPU).
+  Exact up to float rounding order.
+- ``fold_bn``: every BatchNorm in eval mode that directly follows a convolution is folded into it: the
+  conv runs with weight ``W * gamma / sqrt(var + eps)`` and bias ``beta - mean * gamma / sqrt(var + eps)``,
+  recomputed from the live weights at each call, so gradients still reach ``W`` and the BN stays frozen,
+  as in personalization (Sec. 3.2: the model stays in eval mode). A BN in training mode is never folded,
+  so joint training (BN in train mode) is unaffected. Exact up to float rounding. The module tree, the
+  parameters and the ``state_dict`` are unchanged (the two classes are swapped in place).
+- ``compile``: ``torch.compile`` of the model's forward. Pays only after a long warm-up; see docs/speed.md.
+
+Usage (what `Personalizer`, `train` and `predict_video` do):
+
+    speed = SpeedConfig(precision="bf16", fold_bn=True)
+    prepare_model(model, speed)            # layout, folding, compile: once, on a private copy
+    with autocast(speed, images.device):   # around the forward and the loss; backward outside
+        out = model(prepare_input(images, speed))
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ttpose.config import SpeedConfig
+
+_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def autocast(speed: SpeedConfig | None, device: torch.device | str = "cpu") -> contextlib.AbstractContextManager:
+    """``torch.autocast`` for ``speed.precision`` (a no-op context for fp32)."""
+    if speed is None or speed.precision == "fp32":
+        return contextlib.nullcontext()
+    device_type = torch.device(device).type
+    if device_type == "cpu" and speed.precision == "fp16":
+        raise ValueError("speed.precision=fp16 is for CUDA devices; on CPU use bf16")
+    return torch.autocast(device_type, dtype=_DTYPES[speed.precision])
+
+
+def prepare_input(images: torch.Tensor, speed: SpeedConfig | None) -> torch.Tensor:
+    """Images in the memory layout the model expects under ``speed`` (NHWC for channels_last)."""
+    if speed is not None and speed.channels_last and images.dim() == 4:
+        return images.contiguous(memory_format=torch.channels_last)
+    return images
+
+
+def prepare_batch(batch: dict, speed: SpeedConfig | None) -> dict:
+    """`prepare_input` on every 4-D image tensor of a training / personalization batch."""
+    if speed is None or not speed.channels_last:
+        return batch
+    return {k: prepare_input(v, speed) if k in ("target", "source") else v for k, v in batch.items()}
+
+
+def prepare_model(model: nn.Module, speed: SpeedConfig | None) -> nn.Module:
+    """Apply ``speed``'s model rewrites in place (layout, BN folding, compile) and return ``model``.
+
+    Call it on a private copy (personalization already works on one): the parameters keep their identity,
+    names and values, so optimizers, ``state_dict`` and checkpoints are unaffected.
+    """
+    if speed is None:
+        return model
+    if speed.channels_last:
+        model.to(memory_format=torch.channels_last)
+    if speed.fold_bn:
+        fold_batchnorm(model)
+    if speed.compile:
+        compile_model(model)
+    return model
+
+
+def compile_model(model: nn.Module) -> None:
+    """``torch.compile`` the heavy submodules in place (the encoders, renderer and backbone).
+
+    Whole-model compilation breaks on the data-dependent Python of the heads; compiling the convolutional
+    blocks gives the fusions (conv + BN + ReLU) that matter. Needs a C++ compiler on CPU.
+    """
+    for name in ("encoder", "appearance_encoder", "pose_encoder", "renderer"):
+        module = getattr(model, name, None)
+        if module is not None and not getattr(module, "_ttpose_compiled", False):
+            module.compile()
+            module._ttpose_compiled = True
+
+
+# ------------------------------------------------------------------------------------------- BN folding
+
+
+def _bn_scale_shift(bn: nn.modules.batchnorm._BatchNorm) -> tuple[torch.Tensor, torch.Tensor]:
+    """Eval-mode BN as y = x * scale + shift (per channel), differentiable in gamma and beta."""
+    inv = torch.rsqrt(bn.running_var + bn.eps)
+    scale = inv if bn.weight is None else bn.weight * inv
+    shift = -bn.running_mean * scale
+    if bn.bias is not None:
+        shift = shift + bn.bias
+    return scale, shift
+
+
+class _FoldedConv2d(nn.Conv2d):
+    """A Conv2d followed by a frozen BN (``_folded_bn``): one conv with the folded weight and bias."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        bn = self.__dict__["_folded_bn"]
+        if bn.training:
+            return super().forward(x)
+        scale, shift = _bn_scale_shift(bn)
+        weight = self.weight * scale.view(-1, 1, 1, 1)
+        bias = shift if self.bias is None else self.bias * scale + shift
+        return self._conv_forward(x, weight, bias)
+
+
+class _FoldedConvTranspose2d(nn.ConvTranspose2d):
+    """A ConvTranspose2d (weight Cin x Cout x k x k) followed by a frozen BN, as one transposed conv."""
+
+    def forward(self, x: torch.Tensor, output_size: list[int] | None = None) -> torch.Tensor:
+        bn = self.__dict__["_folded_bn"]
+        if bn.training or self.groups != 1:
+            return super().forward(x, output_size)
+        scale, shift = _bn_scale_shift(bn)
+        weight = self.weight * scale.view(1, -1, 1, 1)
+        bias = shift if self.bias is None else self.bias * scale + shift
+        pad = self._output_padding(x, output_size, self.stride, self.padding, self.kernel_size, 2, self.dilation)
+        return F.conv_transpose2d(x, weight, bias, self.stride, self.padding, pad, self.groups, self.dilation)
+
+
+class _FoldedBatchNorm2d(nn.BatchNorm2d):
+    """The BN whose effect moved into the preceding conv: the identity in eval mode, a BN in train mode."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x) if self.training else x
+
+
+_FOLDED = {nn.Conv2d: _FoldedConv2d, nn.ConvTranspose2d: _FoldedConvTranspose2d}
+_UNFOLDED = {v: k for k, v in _FOLDED.items()}
+# Modules whose forward feeds ``convN`` straight into ``bnN`` (and ``downsample`` is a Sequential).
+_PAIRED_BY_NAME = ("BasicBlock", "Bottleneck", "ResNet", "OfficialPoseNet", "RotationHead")
+
+
+def _pairs(model: nn.Module) -> Iterator[tuple[nn.Module, nn.Module]]:
+    """(conv, BN) pairs where the BN takes the conv's output and nothing else does."""
+    for module in model.modules():
+        if isinstance(module, nn.Sequential):
+            children = list(module)
+            yield from zip(children[:-1], children[1:], strict=True)
+        elif type(module).__name__ in _PAIRED_BY_NAME:
+            for name, child in module.named_children():
+                if name.startswith("conv"):
+                    bn = getattr(module, "bn" + name[4:], None)
+                    if bn is not None:
+                        yield child, bn
+
+
+def fold_batchnorm(model: nn.Module) -> int:
+    """Fold every eval-mode BatchNorm2d that directly follows a Conv2d / ConvTranspose2d; returns the count.
+
+    In place and reversible (`unfold_batchnorm`); parameters, buffers and state-dict keys are unchanged,
+    and a folded pair behaves as before whenever its BN is in training mode.
+    """
+    count = 0
+    for conv, bn in _pairs(model):
+        if type(conv) in _FOLDED and type(bn) is nn.BatchNorm2d and bn.track_running_stats:
+            if conv.out_channels != bn.num_features:
+                continue
+            conv.__class__ = _FOLDED[type(conv)]
+            conv.__dict__["_folded_bn"] = bn  # a plain reference, not a submodule: state_dict unchanged
+            bn.__class__ = _FoldedBatchNorm2d
+            count += 1
+    return count
+
+
+def unfold_batchnorm(model: nn.Module) -> int:
+    """Undo `fold_batchnorm`; returns the number of pairs restored."""
+    count = 0
+    for module in model.modules():
+        if type(module) in _UNFOLDED:
+            module.__class__ = _UNFOLDED[type(module)]
+            module.__dict__.pop("_folded_bn", None)
+            count += 1
+        elif type(module) is _FoldedBatchNorm2d:
+            module.__class__ = nn.BatchNorm2d
+    return count
+
+
+def describe(speed: SpeedConfig | None) -> str:
+    """A short label such as ``bf16+fold_bn`` (``fp32`` when every option is off)."""
+    if speed is None:
+        return "fp32"
+    flags = [name for name in ("channels_last", "fold_bn", "compile") if getattr(speed, name)]
+    return "+".join([speed.precision, *flags])
+
+
+__all__ = ["SpeedConfig", "autocast", "compile_model", "describe", "fold_batchnorm", "prepare_batch",
+           "prepare_input", "prepare_model", "unfold_batchnorm"]

@@ -1,0 +1,199 @@
+"""Speed options (ttpose.speed): each gives the default computation's outputs within a stated tolerance."""
+
+import copy
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from ttpose.config import LossConfig, ModelConfig, SpeedConfig, TTPConfig, load_config
+from ttpose.data.synthetic import SyntheticConfig, make_video, materialize
+from ttpose.losses import ReconstructionLoss
+from ttpose.model import TTPModel, personalization_parameters
+from ttpose.personalization import Personalizer, personalize
+from ttpose.speed import autocast, describe, fold_batchnorm, prepare_input, prepare_model, unfold_batchnorm
+
+TINY = ModelConfig(backbone="resnet18", backbone_width=8, deconv_channels=16, input_size=32, num_maps=6,
+                   encoder_widths=(4, 4, 8, 8), renderer_widths=(8, 4, 4, 4), transformer_heads=2, transformer_ff=32)
+FP32_TOL = 1e-4  # relative: the same maths, another rounding order
+BF16_TOL = 5e-2  # relative: bfloat16 keeps 8 mantissa bits
+
+
+def tiny_model(seed=0, backbone="resnet18") -> TTPModel:
+    """A tiny model with non-trivial BN statistics and affine parameters, so that folding matters."""
+    torch.manual_seed(seed)
+    model = TTPModel(replace(TINY, backbone=backbone))
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.normal_(0, 0.2)
+                m.running_var.uniform_(0.5, 2.0)
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.normal_(0, 0.1)
+        for p in model.parameters():
+            if p.dim() > 1:
+                torch.nn.init.normal_(p, std=0.1)
+    model.loss_config = LossConfig(perceptual="pixel")
+    return model.eval()
+
+
+def rel(a: torch.Tensor, b: torch.Tensor) -> float:
+    return ((a.float() - b.float()).norm() / b.float().norm()).item()
+
+
+def _images(seed=1, n=3):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n, 3, 32, 32, generator=g), torch.randn(n, 3, 32, 32, generator=g)
+
+
+def _forward_backward(model, speed, target, source):
+    """Outputs and parameter gradients of L_self-like sums, personalization style (eval mode)."""
+    model = copy.deepcopy(model)
+    params = personalization_parameters(model)
+    prepare_model(model, speed)
+    with autocast(speed):
+        out = model(prepare_input(target, speed), prepare_input(source, speed))
+        loss = out.reconstruction.float().pow(2).mean() + out.self_heatmaps.float().pow(2).mean()
+    loss.backward()
+    pred = model.predict(prepare_input(target, speed))
+    return out, pred, [p.grad.clone() for p in params]
+
+
+@pytest.mark.parametrize("backbone", ["resnet18", "resnet50"])
+def test_bn_folding_is_exact_in_fp32(backbone):
+    model = tiny_model(backbone=backbone)
+    target, source = _images()
+    ref_out, ref_pred, ref_grads = _forward_backward(model, None, target, source)
+    out, pred, grads = _forward_backward(model, SpeedConfig(fold_bn=True), target, source)
+    for name in ("reconstruction", "self_heatmaps", "self_keypoints"):
+        assert rel(getattr(out, name), getattr(ref_out, name)) < 1e-5, name
+    assert rel(pred.sup_heatmaps, ref_pred.sup_heatmaps) < 1e-5
+    for g, g0 in zip(grads, ref_grads, strict=True):
+        assert rel(g, g0) < 1e-4
+
+
+def test_folding_keeps_parameters_state_dict_and_train_mode():
+    model = tiny_model()
+    keys, params = list(model.state_dict()), [id(p) for p in model.parameters()]
+    folded = copy.deepcopy(model)
+    n = fold_batchnorm(folded)
+    bns = sum(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
+    assert n == bns  # every BN of this model follows a conv
+    assert list(folded.state_dict()) == keys
+    model_params = [id(p) for p in model.parameters()]
+    assert model_params == params
+    # a deep copy refers to its own BN, not to the original's
+    copied = copy.deepcopy(folded)
+    conv = copied.encoder.backbone.conv1
+    assert conv.__dict__["_folded_bn"] is copied.encoder.backbone.bn1
+    # train mode: BN normalises with batch statistics, folding is bypassed
+    target, source = _images()
+    torch.manual_seed(0)
+    a = model.train()(target, source, sup=False).reconstruction
+    torch.manual_seed(0)
+    b = folded.train()(target, source, sup=False).reconstruction
+    assert torch.equal(a, b)
+    assert unfold_batchnorm(folded) == n  # the convs (their BNs are restored alongside)
+    assert type(folded.encoder.backbone.conv1) is torch.nn.Conv2d
+    assert type(folded.encoder.backbone.bn1) is torch.nn.BatchNorm2d
+
+
+def test_channels_last_matches_fp32():
+    model = tiny_model()
+    target, source = _images()
+    ref_out, ref_pred, ref_grads = _forward_backward(model, None, target, source)
+    out, pred, grads = _forward_backward(model, SpeedConfig(channels_last=True, fold_bn=True), target, source)
+    assert rel(out.reconstruction, ref_out.reconstruction) < FP32_TOL
+    assert rel(pred.sup_heatmaps, ref_pred.sup_heatmaps) < FP32_TOL
+    assert max(rel(g, g0) for g, g0 in zip(grads, ref_grads, strict=True)) < 1e-3
+
+
+def test_bf16_is_close_to_fp32():
+    model = tiny_model()
+    target, source = _images()
+    ref_out, ref_pred, ref_grads = _forward_backward(model, None, target, source)
+    speed = SpeedConfig(precision="bf16", channels_last=True, fold_bn=True)
+    out, pred, grads = _forward_backward(model, speed, target, source)
+    assert out.reconstruction.dtype == torch.bfloat16  # autocast did run the convolutions in bf16
+    assert rel(out.reconstruction, ref_out.reconstruction) < BF16_TOL
+    assert rel(out.self_heatmaps, ref_out.self_heatmaps) < BF16_TOL
+    assert rel(pred.sup_heatmaps, ref_pred.sup_heatmaps) < BF16_TOL
+    assert np.median([rel(g, g0) for g, g0 in zip(grads, ref_grads, strict=True)]) < 0.1
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+
+
+def test_fp16_on_cpu_is_refused_with_a_clear_error():
+    with pytest.raises(ValueError, match="fp16 is for CUDA"):
+        autocast(SpeedConfig(precision="fp16"), "cpu")
+
+
+def test_config_overrides_and_labels():
+    cfg = load_config(None, ["ttp.speed.precision=bf16", "ttp.speed.fold_bn=true", "train.speed.channels_last=true"])
+    assert cfg.ttp.speed == SpeedConfig(precision="bf16", fold_bn=True)
+    assert cfg.train.speed.channels_last and cfg.train.speed.precision == "fp32"
+    assert describe(cfg.ttp.speed) == "bf16+fold_bn" and describe(None) == "fp32"
+
+
+@pytest.fixture(scope="module")
+def video():
+    return materialize(make_video("test", 0, config=SyntheticConfig(frame_size=48, frames_per_video=3)))
+
+
+@pytest.mark.parametrize("speed,tol", [(SpeedConfig(fold_bn=True, channels_last=True), FP32_TOL),
+                                       (SpeedConfig(precision="bf16", fold_bn=True, channels_last=True), BF16_TOL)])
+def test_personalization_with_speed_options_matches_the_default(video, speed, tol):
+    model = tiny_model()
+    fast_cfg = TTPConfig(batch_size=4, lr=1e-3, speed=speed)
+    base = personalize(model, video, "online", TTPConfig(batch_size=4, lr=1e-3), seed=3, progress=False)
+    fast = personalize(model, video, "online", fast_cfg, seed=3, progress=False)
+    assert np.abs(fast.losses - base.losses).max() / np.abs(base.losses).max() < tol
+    assert np.abs(fast.self_keypoints - base.self_keypoints).max() < 100 * tol  # full-frame pixels
+    # the trained weights are untouched and the private copy is folded
+    tuner = Personalizer(model, fast_cfg)
+    assert type(tuner.model.encoder.backbone.bn1).__name__ == "_FoldedBatchNorm2d"
+    assert type(model.encoder.backbone.bn1) is torch.nn.BatchNorm2d
+
+
+def test_vgg_loss_under_bf16_stays_float32():
+    torch.manual_seed(0)
+    loss = ReconstructionLoss(LossConfig(perceptual="vgg16", vgg_weights=None))
+    x, y = _images(n=2)
+    base = loss.terms(x, y)
+    with autocast(SpeedConfig(precision="bf16")):
+        fast = loss.terms(x, y)
+    assert fast.dtype == torch.float32
+    assert rel(fast, base) < BF16_TOL
+
+
+def test_training_with_speed_options_tracks_the_default(tmp_path):
+    """train() with train.speed (bf16, channels_last, fold_bn): same losses within the bf16 tolerance,
+    and a checkpoint that loads as a plain model."""
+    import csv
+
+    from ttpose.checkpoint import load_checkpoint
+    from ttpose.config import config_from_dict
+    from ttpose.training import train
+
+    def losses(run, **speed):
+        cfg = config_from_dict({
+            "model": {**TINY.__dict__, "encoder_widths": list(TINY.encoder_widths),
+                      "renderer_widths": list(TINY.renderer_widths)},
+            "loss": dict(perceptual="pixel", lam=0.1),
+            "data": dict(dataset="synthetic", train_videos=2, val_videos=1, test_videos=1, frames_per_video=6,
+                         frame_size=64),
+            "train": dict(batch_size=4, steps=2, lr_steps=[4], log_every=1, val_every=2, checkpoint_every=2,
+                          speed=speed),
+            "output_dir": str(tmp_path / run)})
+        result = train(cfg, progress=False)
+        rows = [r for r in csv.DictReader(open(tmp_path / run / "log.csv")) if r["loss"]]
+        return np.array([float(r["loss"]) for r in rows]), result
+
+    base, _ = losses("base")
+    fast, result = losses("fast", precision="bf16", channels_last=True, fold_bn=True)
+    assert len(fast) == len(base) == 2
+    assert np.abs(fast - base).max() / np.abs(base).max() < BF16_TOL
+    loaded = load_checkpoint(result.checkpoint)
+    assert type(loaded.encoder.backbone.bn1) is torch.nn.BatchNorm2d
+    for k, v in loaded.state_dict().items():
+        assert torch.allclose(v.float(), result.model.state_dict()[k].float()), k
