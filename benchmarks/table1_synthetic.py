@@ -102,8 +102,12 @@ def markdown(results: dict, args, seconds: float) -> str:
             lines.append(f"| {TITLES[method]} | {label} | {mean_std(pck)} | {delta} | {gain} | "
                          f"{np.mean(cells[mode]['seconds']):.0f} |")
     train_times = ", ".join(f"{m} {np.nanmean(c['train_seconds']) / 60:.1f} min" for m, c in results.items())
+    train_total = sum(np.nansum(c["train_seconds"]) for c in results.values())
+    eval_total = sum(sum(c[m]["seconds"]) for c in results.values() for m in ("none", "online", "offline") if m in c)
     lines += ["", f"Seeds: {', '.join(map(str, args.seeds))}. Training time per run: {train_times}. "
-              f"Total wall time of this run: {seconds / 60:.1f} min (trainings reused from earlier runs count 0).",
+              f"Recorded compute: {train_total / 60:.0f} min of training and {eval_total / 60:.0f} min of evaluation "
+              f"(one torch thread per process; the cells may have been computed by several processes at once, "
+              f"and a cell computed earlier is reused, so this run itself took {seconds / 60:.1f} min).",
               f"Config: `{args.config}` {' '.join(args.overrides)}", f"Command: `{command()}`", f"Machine: {machine()}"]
     return "\n".join(lines)
 
