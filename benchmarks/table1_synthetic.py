@@ -85,6 +85,29 @@ def run(args) -> dict:
     return results
 
 
+def aims(results: dict) -> list[str]:
+    """The issue's aims, checked on the numbers of this run (met / not met), one line each."""
+    def gains(method: str, mode: str) -> np.ndarray | None:
+        cells = results.get(method, {})
+        if mode not in cells or "none" not in cells:
+            return None
+        return np.subtract(cells[mode]["pck"], cells["none"]["pck"])
+
+    out = ["Aims (checked by the script on the numbers above):", ""]
+    for mode in ("online", "offline"):
+        tf, kp = gains("transformer", mode), gains("keypoint", mode)
+        if tf is None:
+            continue
+        std = tf.std(ddof=1) if len(tf) > 1 else float("nan")
+        met = tf.mean() >= 2 and tf.mean() > 2 * std
+        out.append(f"- Transformer, {mode} TTP gains >= 2 PCK and more than twice the seed std: "
+                   f"{tf.mean():+.2f} (std {std:.2f}): {'met' if met else 'NOT met'}")
+        if kp is not None:
+            out.append(f"- Transformer gains more from {mode} TTP than the feature-shared keypoint method: "
+                       f"{tf.mean():+.2f} vs {kp.mean():+.2f}: {'met' if tf.mean() > kp.mean() else 'NOT met'}")
+    return out
+
+
 def markdown(results: dict, args, seconds: float) -> str:
     base = np.mean(results["baseline"]["none"]["pck"]) if "baseline" in results else None
     lines = ["## Table 1 on synthetic people (test population, PCK@0.2 torso, mean ± std over seeds)", "",
@@ -101,6 +124,7 @@ def markdown(results: dict, args, seconds: float) -> str:
             label = {"none": "w/o TTP", "online": "Online", "offline": "Offline"}[mode]
             lines.append(f"| {TITLES[method]} | {label} | {mean_std(pck)} | {delta} | {gain} | "
                          f"{np.mean(cells[mode]['seconds']):.0f} |")
+    lines += ["", *aims(results)]
     train_times = ", ".join(f"{m} {np.nanmean(c['train_seconds']) / 60:.1f} min" for m, c in results.items())
     train_total = sum(np.nansum(c["train_seconds"]) for c in results.values())
     eval_total = sum(sum(c[m]["seconds"]) for c in results.values() for m in ("none", "online", "offline") if m in c)
