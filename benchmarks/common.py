@@ -24,15 +24,19 @@ TITLES = {  # the paper's Table 1 rows
     "transformer": "Transformer (keypoint)"}
 
 
-def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
+def cpu_model() -> str:
+    """The CPU's model name (/proc/cpuinfo), else what platform knows."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+                return line.split(":", 1)[1].strip()
     except OSError:
         pass
+    return platform.processor() or "unknown"
+
+
+def machine() -> str:
+    cpu = cpu_model()
     threads = torch.get_num_threads()
     return (f"{platform.system()} {platform.machine()}, {cpu}, {threads} torch threads; Python "
             f"{platform.python_version()}, torch {torch.__version__}, numpy {np.__version__}")

@@ -23,17 +23,10 @@ import numpy as np
 from ttpose.data.synthetic import SyntheticConfig, make_video, person_parameters
 from ttpose.skeletons import PENN_ACTION
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.common import cpu_model  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def measure(frame_size: int, videos: int, frames: int) -> tuple[float, float]:
