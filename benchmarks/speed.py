@@ -26,6 +26,7 @@ import os
 import platform
 import re
 import resource
+import shlex
 import statistics
 import subprocess
 import sys
@@ -349,7 +350,7 @@ def main() -> None:
     args.backbones = args.backbones or (["resnet18"] if args.quick else ["resnet18", "resnet50"])
     args.repeats = args.repeats or (2 if args.quick else 3)
     device = torch.device(args.device)
-    command = "nice -n 10 .venv/bin/python benchmarks/speed.py " + " ".join(sys.argv[1:])
+    command = shlex.join(["python", "benchmarks/speed.py", *sys.argv[1:]])
     started, load0 = time.time(), os.getloadavg()
     peaks = {"fp32": matmul_gflops(torch.float32, device), "bf16": matmul_gflops(torch.bfloat16, device)}
     print(f"matmul peaks GFLOP/s: {peaks}", flush=True)
