@@ -5,9 +5,10 @@
     .venv/bin/python benchmarks/speed.py --device cuda           # GPU: fp32, bf16/fp16 autocast, compile
 
 For each backbone and case (joint training step, online TTP update, inference at batch 1 and 32) every
-variant (the reference, ours with every speed option off, ours with the fast options, and in the full
-run each option alone on the TTP update) lives in its own worker process, so that its peak memory
-(``ru_maxrss``, or ``max_memory_allocated`` on CUDA) is its own. The parent asks the workers for one
+variant (the reference, ours with every speed option off, ours with the fast options, for inference also
+ours with frozen compiled weights, and in the full run each option alone on the TTP update) lives in its own
+worker process, so that its peak memory
+(``VmHWM``, or ``max_memory_allocated`` on CUDA) is its own. The parent asks the workers for one
 step each in turn (reference, ours, ours fast, reference, ...) so that the load of other users of the
 machine falls on all of them alike; every figure is a median over the repeats, and every ratio is
 reference time / our time. FLOPs are counted once per worker with ``torch.utils.flop_counter`` and set
@@ -32,6 +33,7 @@ import subprocess
 import sys
 import time
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -53,7 +55,7 @@ from ttpose.convert import from_official  # noqa: E402
 from ttpose.losses import ReconstructionLoss, VGG16Features  # noqa: E402
 from ttpose.objective import joint_loss  # noqa: E402
 from ttpose.personalization import Personalizer  # noqa: E402
-from ttpose.speed import autocast, describe, prepare_batch, prepare_input, prepare_model  # noqa: E402
+from ttpose.speed import autocast, describe, inference_model, prepare_batch, prepare_input, prepare_model  # noqa: E402
 
 SPEED_MD = Path(__file__).resolve().parent / "SPEED.md"
 CASES = ("train", "ttp", "infer1", "infer32")
@@ -131,10 +133,10 @@ def build_step(spec: dict, device: torch.device):
     depth, case, variant = DEPTHS[spec["backbone"]], spec["case"], spec["variant"]
     batch = 1 if case == "infer1" else spec["batch"]
     b = {k: v.to(device) for k, v in make_batch(batch).items()}
-    vgg = vgg_state()
+    vgg = vgg_state() if case in ("train", "ttp") else None  # inference needs no VGG-16 (nor its memory)
     if variant == "reference":
         ref = reference_model(depth).to(device)
-        loss = OfficialPerceptualLoss(vgg).to(device)
+        loss = OfficialPerceptualLoss(vgg).to(device) if vgg is not None else None
         images = b["target"]  # the target frames, for inference
         b = {"images": b["images"], "target": b["heatmaps"], "target_weight": b["target_weight"]}  # their names
         if case == "train":
@@ -146,6 +148,16 @@ def build_step(spec: dict, device: torch.device):
         net = ref.pose_net.eval()
         return torch.no_grad()(lambda: net(images))
     speed = SpeedConfig(**spec["speed"])
+    if case.startswith("infer"):  # the prediction-only copy (what `ttpose evaluate --ttp none` uses); only it stays
+        net = inference_model(from_official(reference_model(depth).state_dict()).to(device), speed)
+        images = prepare_input(b["target"], speed)
+
+        @torch.no_grad()
+        def infer():
+            with autocast(speed, device):
+                return net.predict(images)
+
+        return infer
     model = from_official(reference_model(depth).state_dict()).to(device)
     loss = our_loss(vgg).to(device)
     if case == "train":  # the body of ttpose.training.train's loop
@@ -162,19 +174,19 @@ def build_step(spec: dict, device: torch.device):
             opt.step()
 
         return train_step
-    if case == "ttp":
-        tuner = Personalizer(model, TTPConfig(batch_size=batch, speed=speed), loss)
-        return lambda: tuner.update(b)
-    model.eval()
-    prepare_model(model, speed)
-    images = prepare_input(b["target"], speed)
+    tuner = Personalizer(model, TTPConfig(batch_size=batch, speed=speed), loss)
+    return lambda: tuner.update(b)
 
-    @torch.no_grad()
-    def infer():
-        with autocast(speed, device):
-            return model.predict(images)
 
-    return infer
+def peak_rss_mib() -> float:
+    """This process's peak resident set. VmHWM on Linux: ``ru_maxrss`` would also count the parent's resident
+    set at the fork (Linux carries it across exec), i.e. the parent's models."""
+    status = Path("/proc/self/status")
+    if status.is_file():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def worker(spec: dict) -> None:
@@ -183,36 +195,44 @@ def worker(spec: dict) -> None:
 
     device = torch.device(spec["device"])
     step = build_step(spec, device)
+    calls = spec.get("calls", 1)  # back-to-back calls per timed step (their mean is reported)
 
     def sync():
         if device.type == "cuda":
             torch.cuda.synchronize()
 
-    counter = FlopCounterMode(display=False)
-    try:
-        with counter:  # warm-up (and compile, when asked) + FLOPs
-            step()
-        flops = counter.get_total_flops()
-    except AssertionError:  # torch's module tracker fails on nn.TransformerDecoder under no_grad: no FLOP count
-        step()
-        flops = float("nan")
+    flops = float("nan")
+    if not (spec["speed"].get("compile") or spec["speed"].get("compile_frozen")):
+        counter = FlopCounterMode(display=False)
+        try:
+            with counter:  # warm-up + FLOPs
+                step()
+            flops = counter.get_total_flops()
+        except AssertionError:  # torch's module tracker fails on our inference (nn.TransformerDecoder): no count
+            pass
+    sync()
+    t0 = time.perf_counter()
+    step()  # warm-up (and compilation, when asked)
+    sync()
+    first = time.perf_counter() - t0
     for _ in range(spec.get("warmup", 0)):
         step()
     sync()
-    print(json.dumps({"flops": flops}), flush=True)
+    print(json.dumps({"flops": flops, "first_s": first}), flush=True)
     for line in sys.stdin:
         if line.strip() == "step":
             sync()
             t0 = time.perf_counter()
-            step()
+            for _ in range(calls):
+                step()
             sync()
-            print(json.dumps({"seconds": time.perf_counter() - t0}), flush=True)
+            print(json.dumps({"seconds": (time.perf_counter() - t0) / calls}), flush=True)
         else:
             break
     if device.type == "cuda":
         peak = torch.cuda.max_memory_allocated() / 2**20
     else:
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+        peak = peak_rss_mib()
     print(json.dumps({"peak_mib": peak}), flush=True)
 
 
@@ -221,7 +241,8 @@ class Worker:
         self.spec = spec
         self.proc = subprocess.Popen([sys.executable, __file__, "--worker", json.dumps(spec)], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, text=True, cwd=ROOT)
-        self.flops = self._read()["flops"]
+        first = self._read()
+        self.flops, self.first_s = first["flops"], first["first_s"]
         self.seconds: list[float] = []
 
     def _read(self) -> dict:
@@ -231,6 +252,7 @@ class Worker:
         return json.loads(line)
 
     def step(self) -> None:
+        time.sleep(0.1)  # the previous worker's OpenMP threads stop spinning first (matters at batch 1)
         self.proc.stdin.write("step\n")
         self.proc.stdin.flush()
         self.seconds.append(self._read()["seconds"])
@@ -278,45 +300,61 @@ def machine(device: torch.device) -> str:
 def variants(args) -> list[tuple[str, dict]]:
     fast = SpeedConfig(precision=args.fast_precision, channels_last=True, fold_bn=True, compile=args.compile)
     out = [("reference", {}), ("ours fp32", {}), ("ours fast", fast.__dict__)]
+    if not args.no_frozen:  # prediction only: the fast options + the encoder compiled with frozen weights
+        frozen = replace(fast, compile=False, compile_frozen=True)
+        out.append(("ours fast+frozen", {**frozen.__dict__, "_only": "infer"}))
+        out.append(("ours fp32+frozen", {**SpeedConfig(compile_frozen=True).__dict__, "_only": "infer"}))
     if not args.quick:  # each option alone, on the TTP update
         for name, sp in (("fold_bn", SpeedConfig(fold_bn=True)), ("channels_last", SpeedConfig(channels_last=True)),
                          (args.fast_precision, SpeedConfig(precision=args.fast_precision))):
-            out.append((f"ours {name} only", {**sp.__dict__, "_only_ttp": True}))
+            out.append((f"ours {name} only", {**sp.__dict__, "_only": "ttp"}))
     return out
 
 
 def run_case(args, backbone: str, case: str) -> list[dict]:
     workers = []
     for label, speed in variants(args):
-        if speed.pop("_only_ttp", False) and case != "ttp":
+        if not case.startswith(speed.pop("_only", case)):
             continue
         spec = {"variant": "reference" if label == "reference" else "ours", "speed": speed, "case": case,
                 "backbone": backbone, "batch": args.batch, "device": args.device,
-                "warmup": 1 if speed.get("compile") else 0}
+                "warmup": 1 if speed.get("compile") else 0, "calls": 10 if case == "infer1" else 1}
         workers.append((label, speed, Worker(spec)))
-    for _ in range(args.repeats):  # interleaved: one step of each variant in turn
+    repeats = {"infer1": max(args.repeats, 10), "infer32": max(args.repeats, 5)}.get(case, args.repeats)
+    for _ in range(repeats):  # interleaved: one step of each variant in turn
         for _, _, w in workers:
             w.step()
     rows = []
     for label, speed, w in workers:
         rows.append({"backbone": backbone, "case": case, "variant": label, "speed": describe(SpeedConfig(**speed)),
                      "median_s": statistics.median(w.seconds), "seconds": w.seconds, "gflop": w.flops / 1e9,
+                     "first_s": w.first_s,
                      "peak_mib": w.finish()})
     ref = rows[0]["median_s"]
     for row in rows:
         row["ratio"] = ref / row["median_s"]
+        if row["gflop"] != row["gflop"] and case.startswith("infer"):  # nan: not countable on ours (see worker)
+            row["gflop"], row["flops_from_reference"] = rows[0]["gflop"], True  # the same maths (checked first)
     return rows
+
+
+def steps(seconds: list[float]) -> str:
+    """Every timed step, or their range when there are many (the inference cases)."""
+    if len(seconds) <= 5:
+        return ", ".join(f"{s:.3f}" for s in seconds)
+    return f"{min(seconds):.4f}-{max(seconds):.4f} (n={len(seconds)})"
 
 
 def table(rows: list[dict], peaks: dict[str, float]) -> str:
     lines = ["| backbone | case | variant | options | median s | steps (s) | speed-up vs reference | GFLOP | "
-             "GFLOP/s | % of matmul | peak MiB |", "|" + "---|" * 11]
+             "GFLOP/s | % of matmul | peak MiB | first call s |", "|" + "---|" * 12]
     for r in rows:
         gflops = r["gflop"] / r["median_s"]
         peak = peaks["bf16" if r["speed"].startswith(("bf16", "fp16")) else "fp32"]
-        lines.append(f"| {r['backbone']} | {r['case']} | {r['variant']} | {r['speed']} | {r['median_s']:.3f} | "
-                     f"{', '.join(f'{s:.2f}' for s in r['seconds'])} | {r['ratio']:.2f}x | {r['gflop']:.1f} | "
-                     f"{gflops:.1f} | {100 * gflops / peak:.0f}% | {r['peak_mib']:.0f} |")
+        mark = "*" if r.get("flops_from_reference") else ""
+        lines.append(f"| {r['backbone']} | {r['case']} | {r['variant']} | {r['speed']} | {r['median_s']:.4f} | "
+                     f"{steps(r['seconds'])} | {r['ratio']:.2f}x | {r['gflop']:.1f}{mark} | "
+                     f"{gflops:.1f} | {100 * gflops / peak:.0f}% | {r['peak_mib']:.0f} | {r['first_s']:.2f} |")
     return "\n".join(lines)
 
 
@@ -342,6 +380,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--fast-precision", choices=("bf16", "fp16", "fp32"), default="bf16")
     parser.add_argument("--compile", action="store_true", help="add torch.compile to the fast variant")
+    parser.add_argument("--no-frozen", action="store_true", help="leave out the frozen-inference variants")
     parser.add_argument("--out", type=Path, default=SPEED_MD)
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -392,8 +431,18 @@ Cases: `train` = one joint-training step (Eq. 10, train mode, Adam over everythi
 TTP update (Sec. 3.2, eval mode, L_self only, Adam over the personalized parameters; ours through
 `Personalizer.update`); `infer1` / `infer32` = the pose path at batch 1 / {args.batch} (no gradients).
 Variants: `reference` = benchmarks/reference/official_model.py; `ours fp32` = every speed option off;
-`ours fast` = the options named. Peak memory: the worker process's maximum resident set (CPU) or
-`max_memory_allocated` (CUDA), including the Python process and the models.
+`ours fast` = the options named. Our inference runs on `ttpose.speed.inference_model(model, options)`, the
+prediction-only copy that `ttpose evaluate --ttp none` and the generic pass of `ttpose personalize` use
+(BN folded once when `fold_bn`); `+frozen` adds the encoder compiled with frozen weights (`compile_frozen`;
+compilation is done before timing: its one-off cost is the column "first call s", the untimed warm-up call).
+Peak memory: the worker
+process's maximum resident set (CPU) or `max_memory_allocated` (CUDA), including the Python process and the
+models. The inference cases time 10 steps of 10 back-to-back calls (batch 1; the mean call of each step is
+reported) or 5 single calls (batch {args.batch}) per variant. GFLOP marked * are
+the reference's count for the same computation (torch's FLOP counter fails on our Transformer module under
+inference; the outputs were checked equal above; folding BN removes well under 1 % of them). The peak
+memory of our inference rows includes, for a moment, both the model converted from the reference's weights
+and its prediction-only copy.
 
 {table(rows, peaks)}
 """

@@ -11,8 +11,20 @@ from ttpose.config import LossConfig, ModelConfig, SpeedConfig, TTPConfig, load_
 from ttpose.data.synthetic import SyntheticConfig, make_video, materialize
 from ttpose.losses import ReconstructionLoss
 from ttpose.model import TTPModel, personalization_parameters
+from ttpose.model.heads import TransformerAffinityHead
 from ttpose.personalization import Personalizer, personalize
-from ttpose.speed import autocast, describe, fold_batchnorm, prepare_input, prepare_model, unfold_batchnorm
+from ttpose.speed import (
+    autocast,
+    describe,
+    fold_batchnorm,
+    inference_model,
+    prediction_model,
+    prepare_input,
+    prepare_model,
+    private_copy,
+    require_compiler,
+    unfold_batchnorm,
+)
 
 TINY = ModelConfig(backbone="resnet18", backbone_width=8, deconv_channels=16, input_size=32, num_maps=6,
                    encoder_widths=(4, 4, 8, 8), renderer_widths=(8, 4, 4, 4), transformer_heads=2, transformer_ff=32)
@@ -20,10 +32,10 @@ FP32_TOL = 1e-4  # relative: the same maths, another rounding order
 BF16_TOL = 5e-2  # relative: bfloat16 keeps 8 mantissa bits
 
 
-def tiny_model(seed=0, backbone="resnet18") -> TTPModel:
+def tiny_model(seed=0, backbone="resnet18", **config) -> TTPModel:
     """A tiny model with non-trivial BN statistics and affine parameters, so that folding matters."""
     torch.manual_seed(seed)
-    model = TTPModel(replace(TINY, backbone=backbone))
+    model = TTPModel(replace(TINY, backbone=backbone, **config))
     with torch.no_grad():
         for m in model.modules():
             if isinstance(m, torch.nn.BatchNorm2d):
@@ -197,3 +209,144 @@ def test_training_with_speed_options_tracks_the_default(tmp_path):
     assert type(loaded.encoder.backbone.bn1) is torch.nn.BatchNorm2d
     for k, v in loaded.state_dict().items():
         assert torch.allclose(v.float(), result.model.state_dict()[k].float()), k
+
+
+# ------------------------------------------------------------------------------- prediction-only copies
+
+
+def _predict(model, speed, images):
+    with torch.no_grad(), autocast(speed):
+        return model.predict(prepare_input(images, speed))
+
+
+def test_inference_model_folds_for_good_and_leaves_the_model_alone():
+    model = tiny_model()
+    images, _ = _images()
+    speed = SpeedConfig(fold_bn=True, channels_last=True)
+    net = inference_model(model, speed)
+    ref, out = _predict(model, None, images), _predict(net, speed, images)
+    for name in ("sup_heatmaps", "self_heatmaps", "affinity"):
+        assert rel(getattr(out, name), getattr(ref, name)) < FP32_TOL, name
+    conv = net.encoder.backbone.conv1
+    assert type(conv) is torch.nn.Conv2d and conv.bias is not None  # the BN lives in the conv's weight and bias
+    assert not any(p.requires_grad for p in net.parameters()) and not net.training
+    assert type(model.encoder.backbone.bn1) is torch.nn.BatchNorm2d and model.encoder.backbone.conv1.bias is None
+    assert inference_model(net, speed) is net  # prepared once, passed on
+    with pytest.raises(ValueError, match="already an inference copy"):
+        inference_model(net, SpeedConfig())
+    with pytest.raises(ValueError, match="already an inference copy"):
+        prediction_model(net, SpeedConfig())  # not silently run without its options
+    assert prediction_model(model, SpeedConfig()) is model and prediction_model(net, speed) is net
+    with pytest.raises(ValueError, match="prediction-only copy"):
+        Personalizer(net)
+    # a baked BN stays the identity in train mode too (it lives in the conv now)
+    features = net.encoder(prepare_input(images, speed))
+    assert torch.equal(net.encoder.train()(prepare_input(images, speed)), features)
+
+
+@pytest.mark.parametrize("config", [dict(sup_head="conv", self_task=task) for task in ("keypoint", "none", "rotation")])
+def test_inference_model_of_every_method(config):
+    model = tiny_model(**config)
+    images, _ = _images()
+    speed = SpeedConfig(fold_bn=True, channels_last=True)
+    ref, out = _predict(model, None, images), _predict(inference_model(model, speed), speed, images)
+    assert rel(out.sup_heatmaps, ref.sup_heatmaps) < FP32_TOL
+
+
+def test_copies_do_not_call_the_original_compiled_forward():
+    """nn.Module.compile() keeps a compiled forward bound to the ORIGINAL module; a deep copy would run it
+    (the original's weights) and never compile itself. Nothing is compiled here (compilation is lazy)."""
+    model = tiny_model()
+    model.encoder.compile()
+    model.encoder._ttpose_compiled = True
+    for copy_ in (private_copy(model), inference_model(model, SpeedConfig(fold_bn=True)), Personalizer(model).model):
+        assert copy_.encoder._compiled_call_impl is None and not hasattr(copy_.encoder, "_ttpose_compiled")
+    assert model.encoder._compiled_call_impl is not None  # the original keeps its own
+
+
+def test_bf16_affinity_head_does_not_expand_its_weights_per_token():
+    """Regression: with the tokens as a transposed view, autocast's bf16 attention turned the K/V projection
+    into a batched product with the weight copied once per token (1024 x 256 x 512 values, 180 ms at batch 1)."""
+    head = TransformerAffinityHead(64, 13, 30).eval()
+    features, maps = torch.randn(1, 64, 32, 32), torch.randn(1, 30, 32, 32)
+    with torch.no_grad(), autocast(SpeedConfig(precision="bf16")), torch.profiler.profile(record_shapes=True) as prof:
+        heatmaps, _ = head(features, maps)
+    assert heatmaps.shape == (1, 13, 32, 32)
+    largest = max(int(np.prod(shape)) for e in prof.events() for shape in e.input_shapes if shape)
+    assert largest < 32 * 32 * 64 * 64  # tokens x c x c: never a per-token copy of a weight
+
+
+def _has_compiler():
+    try:
+        require_compiler(torch.nn.Linear(1, 1))
+        return True
+    except RuntimeError:
+        return False
+
+
+@pytest.mark.skipif(not _has_compiler(), reason="torch.compile on CPU needs a C++ compiler")
+def test_frozen_inference_matches_the_plain_model():
+    """speed.compile_frozen (BN folded by ttpose, encoder compiled with inductor's weight freezing) gives the plain
+    model's predictions; inductor's own BN folding of ConvTranspose2d + BN under freezing does not (torch
+    2.13), which is why inference_model folds first."""
+    from torch._dynamo.utils import counters
+
+    model = tiny_model()
+    images, _ = _images()
+    speed = SpeedConfig(channels_last=True, compile_frozen=True)
+    net = inference_model(model, speed)
+    ref = _predict(model, None, images)
+    counters.clear()
+    out = _predict(net, speed, images)
+    assert counters["inductor"]["mkldnn_conv_weight_pack_matcher_count"] > 0  # frozen: weights packed once
+    for name in ("sup_heatmaps", "self_heatmaps"):
+        assert rel(getattr(out, name), getattr(ref, name)) < FP32_TOL, name
+    out1 = _predict(net, speed, images[:1])  # another batch size: recompiled, frozen again
+    assert rel(out1.sup_heatmaps, ref.sup_heatmaps[:1]) < FP32_TOL
+    assert describe(speed) == "fp32+channels_last+compile_frozen"
+
+
+def test_missing_compiler_is_a_clear_error(monkeypatch):
+    import ttpose.speed
+
+    monkeypatch.setattr(ttpose.speed.shutil, "which", lambda name: None)
+    monkeypatch.delenv("CXX", raising=False)
+    with pytest.raises(RuntimeError, match="C\\+\\+ compiler"):
+        inference_model(tiny_model(), SpeedConfig(compile_frozen=True))
+
+
+def test_evaluate_without_ttp_uses_the_inference_options(video, monkeypatch):
+    import ttpose.evaluate
+    import ttpose.speed
+
+    made = []
+    monkeypatch.setattr(ttpose.speed, "inference_model", lambda m, s: made.append(m) or inference_model(m, s))
+    model = tiny_model()
+    base, _ = ttpose.evaluate.evaluate(model, [video, video], "none", TTPConfig(), progress=False)
+    assert made == []  # default options: the model as it is
+    speed = SpeedConfig(fold_bn=True)
+    fast, _ = ttpose.evaluate.evaluate(model, [video, video], "none", TTPConfig(speed=speed), progress=False)
+    assert len(made) == 3 and made[0] is model and made[1] is made[2]  # one copy, passed on to each video
+    assert fast.table == pytest.approx(base.table)
+    one = personalize(model, video, "none", TTPConfig(speed=speed), progress=False)  # the library call too
+    np.testing.assert_allclose(one.joints, personalize(model, video, "none", progress=False).joints, atol=1e-3)
+    assert type(model.encoder.backbone.bn1) is torch.nn.BatchNorm2d  # the caller's model is untouched
+
+
+@pytest.mark.skipif(not _has_compiler(), reason="torch.compile on CPU needs a C++ compiler")
+def test_the_live_camera_example_of_docs_speed_md_runs(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from ttpose.checkpoint import save_checkpoint
+    from ttpose.config import Config
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "speed.md").read_text()
+    section = text[text.index("## Inference at batch 1"):]
+    code = section[section.index("```python") + len("```python"):section.index("```", section.index("```python") + 9)]
+    model = tiny_model()
+    save_checkpoint(tmp_path / "model", model, Config(model=model.config))
+    monkeypatch.chdir(tmp_path)
+    scope: dict = {}
+    exec(compile(code, "docs/speed.md", "exec"), scope)
+    assert scope["heatmaps"].shape == (1, model.skeleton.num_joints, 8, 8)
+    assert scope["net"] is not scope["model"] and torch.isfinite(scope["heatmaps"]).all()

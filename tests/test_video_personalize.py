@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import av
@@ -18,7 +19,7 @@ from safetensors.torch import save_file
 
 from ttpose.boxes import BoxError
 from ttpose.checkpoint import CheckpointError, save_checkpoint
-from ttpose.config import Config, LossConfig, ModelConfig, TTPConfig
+from ttpose.config import Config, LossConfig, ModelConfig, SpeedConfig, TTPConfig
 from ttpose.data.synthetic import SyntheticConfig, make_video, materialize
 from ttpose.data.types import unlabeled_video
 from ttpose.data.video import VideoError
@@ -28,6 +29,7 @@ from ttpose.model import TTPModel
 from ttpose.personalization import Personalizer, StreamingPersonalizer
 from ttpose.video_personalize import (
     RESUME_DIR,
+    LoadedModel,
     OutputError,
     ResumeError,
     input_kind,
@@ -141,6 +143,21 @@ def test_online_equals_streaming_personalizer_and_generic_equals_predict(clip, t
     np.testing.assert_array_equal(r.personalized.joints, expected)
     video = unlabeled_video(frames, MODEL.skeleton, np.tile([0, 0, SIZE - 1, SIZE - 1], (N, 1)), padding=1.0)
     np.testing.assert_allclose(r.generic.joints, predict_video(MODEL, video).joints, atol=1e-4)
+
+
+def test_generic_predictions_use_the_ttp_speed_options_once_per_model(clip, tmp_path):
+    speed = SpeedConfig(channels_last=True, fold_bn=True)
+    loaded = LoadedModel.of(MODEL)
+    assert loaded.generic(SpeedConfig()) is MODEL  # every option off: the model itself, no copy
+    base = run(clip, tmp_path / "base", overlay=False)
+    fast = run(clip, tmp_path / "fast", overlay=False, model=loaded, config=replace(FAST, speed=speed))
+    again = run(clip, tmp_path / "again", overlay=False, model=loaded, config=replace(FAST, speed=speed))
+    np.testing.assert_allclose(fast.generic.joints, base.generic.joints, atol=1e-3)
+    np.testing.assert_array_equal(again.generic.joints, fast.generic.joints)
+    generic = loaded.generic(speed)
+    assert generic is not MODEL and type(generic.encoder.backbone.bn1).__name__ == "_BakedBatchNorm2d"
+    assert set(loaded._generic) == {"fp32", "fp32+channels_last+fold_bn"}  # one copy, shared by both runs
+    assert type(MODEL.encoder.backbone.bn1) is torch.nn.BatchNorm2d
 
 
 def test_offline_maps_store_predictions_back_to_the_frame(clip, tmp_path):

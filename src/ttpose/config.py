@@ -88,6 +88,8 @@ class SpeedConfig:
     channels_last: bool = False  # NHWC memory layout for parameters and images
     fold_bn: bool = False  # fold eval-mode BatchNorm into the preceding conv (personalization, inference)
     compile: bool = False  # torch.compile the convolutional parts (long warm-up; needs a C++ compiler on CPU)
+    # prediction only (ttpose.speed.inference_model): BN folded, encoder compiled with frozen weights; C++ compiler
+    compile_frozen: bool = False
 
 
 @dataclass

@@ -22,6 +22,7 @@ from ttpose.inference import Predictions
 from ttpose.metrics import accuracy_within, format_table, part_table, pck_table
 from ttpose.model import TTPModel
 from ttpose.skeletons import Skeleton
+from ttpose.speed import prediction_model
 
 PCK_THRESHOLD = 0.2  # the authors' code (the paper's text says 0.5 for Penn Action; see docs/reproduce.md)
 BBC_PIXELS, BBC_SCALE = 6.0, 0.5
@@ -70,6 +71,9 @@ def evaluate(
 
     if not videos:
         raise ValueError("no videos to evaluate")
+    config = config or TTPConfig()
+    if ttp == "none":
+        model = prediction_model(model, config.speed)  # once for all videos (personalize reuses it)
     preds = []
     for video in tqdm(videos, desc=f"evaluate (TTP {ttp})", unit="video", disable=not progress or len(videos) < 2):
         preds.append(personalize(model, video, mode=ttp, config=config, loss=loss, seed=seed, progress=False))

@@ -66,8 +66,9 @@ def predict_video(model: TTPModel, video: Video, indices=None, batch_size: int =
                   speed: SpeedConfig | None = None) -> Predictions:
     """Predict joints for ``video[indices]`` (all frames by default) with the model as it is.
 
-    ``speed``: autocast precision and input layout (ttpose.speed); the model must already be prepared
-    for it (`ttpose.speed.prepare_model`) when it asks for channels_last, BN folding or compile.
+    ``speed``: autocast precision and input layout (ttpose.speed). The model is used as it is: pass the copy
+    `ttpose.speed.prediction_model(model, speed)` (or a model prepared with `ttpose.speed.prepare_model`, as
+    `Personalizer` does) when ``speed`` asks for channels_last, BN folding or compilation.
     """
     was_training = model.training
     model.eval()

@@ -40,7 +40,7 @@ from ttpose.model.bottleneck import condensed_keypoints, gaussian_maps
 from ttpose.model.heads import TransformerAffinityHead, mix_heatmaps
 from ttpose.model.ttp import TTPOutput
 from ttpose.objective import self_supervised_loss
-from ttpose.speed import autocast, prepare_batch, prepare_model
+from ttpose.speed import autocast, prediction_model, prepare_batch, prepare_model, private_copy
 
 MODES = ("online", "offline", "none")
 
@@ -67,8 +67,11 @@ class Personalizer:
 
     def __init__(self, model: TTPModel, config: TTPConfig | None = None, loss: ReconstructionLoss | None = None,
                  seed: int = 0):
+        if getattr(model, "_ttpose_inference", None) is not None:
+            raise ValueError("this is a prediction-only copy (ttpose.speed.inference_model): its BatchNorms are "
+                             "folded and its weights frozen; personalize the original model")
         self.config = config or TTPConfig()
-        self.model = copy.deepcopy(model)
+        self.model = private_copy(model)
         self.params = personalization_parameters(self.model)
         if self.config.freeze_backbone:
             backbone = {id(p) for p in self.model.encoder.backbone.parameters()}
@@ -80,7 +83,7 @@ class Personalizer:
         self._trained = copy.deepcopy(self.model.state_dict())
         self.predictor = self.model
         if self.config.affinity_from == "trained" and isinstance(model.sup_head, TransformerAffinityHead):
-            self.predictor = TrainedAffinity(self.model, prepare_model(copy.deepcopy(model).eval(), self.config.speed))
+            self.predictor = TrainedAffinity(self.model, prepare_model(private_copy(model).eval(), self.config.speed))
         prepare_model(self.model, self.config.speed)  # ttp.speed options (ttpose.speed; all off by default)
         if self.loss is not None:
             prepare_model(self.loss, self.config.speed)  # VGG-16 in the same memory layout
@@ -182,8 +185,8 @@ def personalize(
     config = replace(config or TTPConfig(), mode=mode, **overrides)
     video = _as_video(frames, boxes, model.skeleton)
     started = time.time()
-    if mode == "none":
-        pred = predict_video(model, video)
+    if mode == "none":  # the model as it is; ttp.speed options through a prediction-only copy (ttpose.speed)
+        pred = predict_video(prediction_model(model, config.speed), video, speed=config.speed)
         return Personalized(**pred.__dict__, losses=np.zeros(0, np.float32), seconds=time.time() - started)
     if model.config.self_task == "none":
         raise ValueError("this model has no self-supervised task (the supervised-only baseline): "

@@ -16,6 +16,10 @@ the same computation, not a change of method:
   so joint training (BN in train mode) is unaffected. Exact up to float rounding. The module tree, the
   parameters and the ``state_dict`` are unchanged (the two classes are swapped in place).
 - ``compile``: ``torch.compile`` of the model's forward. Pays only after a long warm-up; see docs/speed.md.
+- ``compile_frozen`` (prediction with a model that no longer changes: `inference_model`): BN folded for good,
+  then the encoder compiled with inductor's weight freezing (weights become constants: BN-free graph, oneDNN
+  weight prepacking). This is what makes batch-1 inference fast on CPU, where the plain computation spends
+  most of its time re-laying-out weights for every call. A snapshot: later changes to the weights are not seen.
 
 Usage (what `Personalizer`, `train` and `predict_video` do):
 
@@ -28,7 +32,11 @@ Usage (what `Personalizer`, `train` and `predict_video` do):
 from __future__ import annotations
 
 import contextlib
+import copy
+import os
+import shutil
 from collections.abc import Iterator
+from dataclasses import replace
 
 import torch
 import torch.nn.functional as F
@@ -80,12 +88,36 @@ def prepare_model(model: nn.Module, speed: SpeedConfig | None) -> nn.Module:
     return model
 
 
+def private_copy(model: nn.Module) -> nn.Module:
+    """``copy.deepcopy`` without the compiled forwards of ``nn.Module.compile`` (`compile_model`): a deep copy
+    would keep calling the ORIGINAL module's compiled forward (and skip compiling itself), so the copy's own
+    weights, folding and mode would be ignored. The copy runs eagerly until it is compiled again."""
+    net = copy.deepcopy(model)
+    for module in net.modules():
+        if getattr(module, "_compiled_call_impl", None) is not None:
+            module._compiled_call_impl = None
+        module.__dict__.pop("_ttpose_compiled", None)
+    return net
+
+
+def require_compiler(model: nn.Module) -> None:
+    """A one-line error, before any compilation starts, when torch.compile cannot work here (CPU without a
+    C++ compiler: inductor generates C++)."""
+    param = next(model.parameters(), None)
+    if param is not None and param.device.type != "cpu":
+        return
+    if not any(shutil.which(c) for c in (os.environ.get("CXX", ""), "g++", "c++", "clang++") if c):
+        raise RuntimeError("speed.compile / speed.compile_frozen need a C++ compiler on CPU (torch.compile "
+                           "generates C++); install g++ (e.g. apt install g++) or set CXX, or turn the option off")
+
+
 def compile_model(model: nn.Module) -> None:
     """``torch.compile`` the heavy submodules in place (the encoders, renderer and backbone).
 
     Whole-model compilation breaks on the data-dependent Python of the heads; compiling the convolutional
     blocks gives the fusions (conv + BN + ReLU) that matter. Needs a C++ compiler on CPU.
     """
+    require_compiler(model)
     for name in ("encoder", "appearance_encoder", "pose_encoder", "renderer"):
         module = getattr(model, name, None)
         if module is not None and not getattr(module, "_ttpose_compiled", False):
@@ -109,26 +141,31 @@ def _bn_scale_shift(bn: nn.modules.batchnorm._BatchNorm) -> tuple[torch.Tensor, 
 class _FoldedConv2d(nn.Conv2d):
     """A Conv2d followed by a frozen BN (``_folded_bn``): one conv with the folded weight and bias."""
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        bn = self.__dict__["_folded_bn"]
-        if bn.training:
-            return super().forward(x)
-        scale, shift = _bn_scale_shift(bn)
-        weight = self.weight * scale.view(-1, 1, 1, 1)
+    def folded(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(weight, bias) of the conv with the BN folded in (output channels are dim 0 of the weight)."""
+        scale, shift = _bn_scale_shift(self.__dict__["_folded_bn"])
         bias = shift if self.bias is None else self.bias * scale + shift
-        return self._conv_forward(x, weight, bias)
+        return self.weight * scale.view(-1, 1, 1, 1), bias
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.__dict__["_folded_bn"].training:
+            return super().forward(x)
+        return self._conv_forward(x, *self.folded())
 
 
 class _FoldedConvTranspose2d(nn.ConvTranspose2d):
     """A ConvTranspose2d (weight Cin x Cout x k x k) followed by a frozen BN, as one transposed conv."""
 
-    def forward(self, x: torch.Tensor, output_size: list[int] | None = None) -> torch.Tensor:
-        bn = self.__dict__["_folded_bn"]
-        if bn.training or self.groups != 1:
-            return super().forward(x, output_size)
-        scale, shift = _bn_scale_shift(bn)
-        weight = self.weight * scale.view(1, -1, 1, 1)
+    def folded(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(weight, bias) with the BN folded in (output channels are dim 1 of a transposed conv's weight)."""
+        scale, shift = _bn_scale_shift(self.__dict__["_folded_bn"])
         bias = shift if self.bias is None else self.bias * scale + shift
+        return self.weight * scale.view(1, -1, 1, 1), bias
+
+    def forward(self, x: torch.Tensor, output_size: list[int] | None = None) -> torch.Tensor:
+        if self.__dict__["_folded_bn"].training:
+            return super().forward(x, output_size)
+        weight, bias = self.folded()
         pad = self._output_padding(x, output_size, self.stride, self.padding, self.kernel_size, 2, self.dilation)
         return F.conv_transpose2d(x, weight, bias, self.stride, self.padding, pad, self.groups, self.dilation)
 
@@ -138,6 +175,14 @@ class _FoldedBatchNorm2d(nn.BatchNorm2d):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return super().forward(x) if self.training else x
+
+
+class _BakedBatchNorm2d(nn.BatchNorm2d):
+    """A BN baked into the preceding conv's weight and bias (`bake_batchnorm`): the identity in every mode.
+    Its buffers stay (the state-dict keys are unchanged) but no longer act."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x
 
 
 _FOLDED = {nn.Conv2d: _FoldedConv2d, nn.ConvTranspose2d: _FoldedConvTranspose2d}
@@ -169,7 +214,7 @@ def fold_batchnorm(model: nn.Module) -> int:
     count = 0
     for conv, bn in _pairs(model):
         if type(conv) in _FOLDED and type(bn) is nn.BatchNorm2d and bn.track_running_stats:
-            if conv.out_channels != bn.num_features:
+            if conv.out_channels != bn.num_features or (isinstance(conv, nn.ConvTranspose2d) and conv.groups != 1):
                 continue
             conv.__class__ = _FOLDED[type(conv)]
             conv.__dict__["_folded_bn"] = bn  # a plain reference, not a submodule: state_dict unchanged
@@ -191,13 +236,91 @@ def unfold_batchnorm(model: nn.Module) -> int:
     return count
 
 
+def bake_batchnorm(model: nn.Module) -> int:
+    """Make `fold_batchnorm`'s folding permanent: each folded conv gets the folded weight and bias as its own
+    parameters (computed once, not per call) and its BN becomes the identity in every mode; returns the count.
+
+    For prediction-only copies (`inference_model`): the model must not be trained or personalized afterwards.
+    """
+    count = 0
+    with torch.no_grad():
+        for module in model.modules():
+            if type(module) in _UNFOLDED:
+                weight, bias = module.folded()
+                module.__class__ = _UNFOLDED[type(module)]
+                module.__dict__.pop("_folded_bn").__class__ = _BakedBatchNorm2d
+                module.weight = nn.Parameter(weight.detach().clone(), requires_grad=False)
+                module.bias = nn.Parameter(bias.detach().clone(), requires_grad=False)
+                count += 1
+    return count
+
+
+class _Frozen(nn.Module):
+    """``torch.compile`` of ``module`` with inductor's weight freezing (every call, so that recompilations
+    for new input shapes freeze too): parameters become constants of the compiled graph."""
+
+    def __init__(self, module: nn.Module):
+        super().__init__()
+        self.compiled = torch.compile(module)
+
+    def forward(self, *args, **kwargs):
+        import torch._inductor.config as inductor_config
+
+        with torch.no_grad(), inductor_config.patch(freezing=True):
+            return self.compiled(*args, **kwargs)
+
+
+def inference_model(model: nn.Module, speed: SpeedConfig | None = None) -> nn.Module:
+    """A prediction-only copy of ``model`` with ``speed``'s options applied for good (``model`` is untouched).
+
+    Use it with `autocast` / `prepare_input` of the same ``speed`` around ``predict`` (`predict_video` does).
+    Eval mode, no gradients; ``fold_bn``: BN folded into the convs once (`bake_batchnorm`); ``channels_last``;
+    ``compile_frozen``: BN folded for good, then the encoder compiled with weight freezing (`_Frozen`; it
+    takes the place of ``compile``); else ``compile``: the heavy blocks compiled (`compile_model`). Freezing
+    always folds BN first: inductor's own folding of a ConvTranspose2d + BatchNorm2d pair under freezing gave
+    wrong outputs here (torch 2.13, CPU; relative error 0.2-0.4 on a single pair; tests/test_speed.py checks
+    that ours stays exact). The copy is a snapshot: personalize the model first, then build the inference
+    copy. Given a model this function already made for the same ``speed``, returns it as it is (so callers
+    can prepare once and pass it on).
+    """
+    speed = replace(speed or SpeedConfig())
+    made_for = getattr(model, "_ttpose_inference", None)
+    if made_for is not None:
+        if made_for != speed:
+            raise ValueError(f"this model is already an inference copy for {describe(made_for)}; "
+                             f"build the copy for {describe(speed)} from the original model")
+        return model
+    net = private_copy(model).eval().requires_grad_(False)
+    net._ttpose_inference = speed
+    if speed.fold_bn or speed.compile_frozen:
+        fold_batchnorm(net)
+        bake_batchnorm(net)
+    if speed.channels_last:
+        net.to(memory_format=torch.channels_last)
+    if speed.compile_frozen:
+        require_compiler(net)
+        net.encoder = _Frozen(net.encoder)
+    elif speed.compile:
+        compile_model(net)
+    return net
+
+
+def prediction_model(model: nn.Module, speed: SpeedConfig | None) -> nn.Module:
+    """What predictions of a model that stays as it is should run on: ``model`` itself when every option of
+    ``speed`` is off (the plain computation, no copy), else its `inference_model` copy."""
+    if (speed is None or speed == SpeedConfig()) and getattr(model, "_ttpose_inference", None) is None:
+        return model
+    return inference_model(model, speed)
+
+
 def describe(speed: SpeedConfig | None) -> str:
     """A short label such as ``bf16+fold_bn`` (``fp32`` when every option is off)."""
     if speed is None:
         return "fp32"
-    flags = [name for name in ("channels_last", "fold_bn", "compile") if getattr(speed, name)]
+    flags = [name for name in ("channels_last", "fold_bn", "compile", "compile_frozen") if getattr(speed, name)]
     return "+".join([speed.precision, *flags])
 
 
-__all__ = ["SpeedConfig", "autocast", "compile_model", "describe", "fold_batchnorm", "prepare_batch",
-           "prepare_input", "prepare_model", "unfold_batchnorm"]
+__all__ = ["SpeedConfig", "autocast", "bake_batchnorm", "compile_model", "describe", "fold_batchnorm",
+           "inference_model", "prediction_model", "prepare_batch", "prepare_input", "prepare_model",
+           "private_copy", "require_compiler", "unfold_batchnorm"]

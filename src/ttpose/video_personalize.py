@@ -67,7 +67,7 @@ from tqdm.auto import tqdm
 
 from ttpose.atomic import atomic_path, atomic_write_text
 from ttpose.boxes import BoxError, Boxes, clamp_boxes, resolve_boxes, smooth_boxes
-from ttpose.config import TTPConfig, config_from_dict, to_dict
+from ttpose.config import SpeedConfig, TTPConfig, config_from_dict, to_dict
 from ttpose.data.crops import box_to_center_size, uncrop_points
 from ttpose.data.pairs import crop_frame, normalize, offline_batch
 from ttpose.data.types import unlabeled_video
@@ -75,6 +75,7 @@ from ttpose.data.video import IMAGE_SUFFIXES, FrameReader, FrameSkippedWarning, 
 from ttpose.inference import Predictions, decode_output
 from ttpose.model import TTPModel
 from ttpose.personalization import StreamingPersonalizer
+from ttpose.speed import autocast, describe, prediction_model, prepare_input
 
 MODES = ("online", "offline")
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".flv", ".ts")
@@ -192,6 +193,15 @@ class LoadedModel:
     checkpoint: str  # the path, or "(model given in Python)"
     ttp: TTPConfig  # the checkpoint's saved ``ttp`` section (TTPConfig() for a model object)
     digest: str  # SHA-1 of the weights, so that a resume refuses another model
+    _generic: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def generic(self, speed: SpeedConfig) -> TTPModel:
+        """The model for the generic predictions under ``speed`` (`ttpose.speed.prediction_model`), built once
+        per setting: the videos of `personalize_many` share it (with compile_frozen, one compilation)."""
+        key = describe(speed)
+        if key not in self._generic:
+            self._generic[key] = prediction_model(self.model, speed)
+        return self._generic[key]
 
     @staticmethod
     def of(checkpoint_or_model: str | Path | TTPModel | LoadedModel) -> LoadedModel:
@@ -251,13 +261,18 @@ def _crop_region(box: np.ndarray, whole_frame: bool) -> tuple[np.ndarray, float]
 
 
 @torch.no_grad()
-def _predict_crops(model: TTPModel, crops: list[np.ndarray], centers: np.ndarray, sizes: np.ndarray) -> Predictions:
-    """The model's predictions on model-input crops whose regions are ``centers``/``sizes`` (full-frame px)."""
+def _predict_crops(model: TTPModel, crops: list[np.ndarray], centers: np.ndarray, sizes: np.ndarray,
+                   speed: SpeedConfig | None = None) -> Predictions:
+    """The model's predictions on model-input crops whose regions are ``centers``/``sizes`` (full-frame px).
+
+    ``model`` is used as it is: pass `ttpose.speed.inference_model(model, speed)` for ``speed``'s options."""
     n, size = len(crops), model.config.input_size
     video = unlabeled_video(crops, model.skeleton, np.zeros((n, 4), np.float32))
     video.centers[:], video.sizes[:] = centers, sizes
     model.eval()
-    out = model.predict(normalize(np.stack(crops)))  # B x 3 x S x S
+    images = normalize(np.stack(crops))  # B x 3 x S x S
+    with torch.no_grad(), autocast(speed, images.device):
+        out = model.predict(prepare_input(images, speed))
     return decode_output(out, video, np.arange(n), size)
 
 
@@ -296,12 +311,12 @@ class _Record:
         self.notes: list[str] = []  # one-line decode warnings of pass 1
         self.crops_saved = 0  # stored crops already in resume files
 
-    def flush_generic(self, model: TTPModel) -> None:
+    def flush_generic(self, model: TTPModel, speed: SpeedConfig | None) -> None:
         if not self.pending:
             return
         n, start = len(self.pending), len(self.generic_joints)
         pred = _predict_crops(model, self.pending, np.array(self.centers[start:start + n]),
-                              np.array(self.sizes[start:start + n]))
+                              np.array(self.sizes[start:start + n]), speed)
         self.generic_joints += list(pred.joints)
         self.generic_scores += list(pred.scores)
         self.pending = []
@@ -548,8 +563,8 @@ def personalize_video(
     pass1_started = time.time()
     if rec.phase == "frames":
         notes: list[str] = []
-        _pass1(reader, model, stream, rec, track_boxes, whole, mode, state, save_every, count, notes,
-               log, progress, on_frame, k, source.name)
+        _pass1(reader, loaded.generic(cfg.speed), cfg.speed, stream, rec, track_boxes, whole, mode, state,
+               save_every, count, notes, log, progress, on_frame, k, source.name)
         rec.phase = "updates" if mode == "offline" else "done"
         rec.skipped, rec.notes = sorted(set(reader.skipped)), rec.notes + notes
         state.save(stream, rec, k)
@@ -578,11 +593,11 @@ def personalize_video(
     return result
 
 
-def _pass1(reader, model, stream, rec, track_boxes, whole, mode, state, save_every, count, notes, log, progress,
-           on_frame, k, name) -> None:
+def _pass1(reader, generic_model, speed, stream, rec, track_boxes, whole, mode, state, save_every, count, notes,
+           log, progress, on_frame, k, name) -> None:
     done_before = len(rec.frame_ids)
     last_done = rec.frame_ids[-1] if rec.frame_ids else -1
-    size = model.config.input_size
+    size = generic_model.config.input_size
     bar = tqdm(total=count, unit="frame", desc=f"{name} {mode}", disable=not progress, dynamic_ncols=True)
     try:
         for index, image in _frames(reader, notes, log):
@@ -605,12 +620,12 @@ def _pass1(reader, model, stream, rec, track_boxes, whole, mode, state, save_eve
             rec.pending.append(crop_frame(image, center, side, size)[0])
             processed = len(rec.frame_ids)
             if processed % GENERIC_BATCH == 0:
-                rec.flush_generic(model)
+                rec.flush_generic(generic_model, speed)
             if processed % save_every == 0 and processed > done_before:
                 state.save(stream, rec, k)
             if on_frame is not None:
                 on_frame(index)
-        rec.flush_generic(model)
+        rec.flush_generic(generic_model, speed)
     finally:
         bar.close()
     if not rec.frame_ids:
