@@ -195,7 +195,7 @@ def worker(spec: dict) -> None:
 
     device = torch.device(spec["device"])
     step = build_step(spec, device)
-    calls = spec.get("calls", 1)  # back-to-back calls per timed step (their mean is reported)
+    calls = spec.get("calls", 1)  # back-to-back calls per timed step (their median is reported)
 
     def sync():
         if device.type == "cuda":
@@ -221,12 +221,14 @@ def worker(spec: dict) -> None:
     print(json.dumps({"flops": flops, "first_s": first}), flush=True)
     for line in sys.stdin:
         if line.strip() == "step":
-            sync()
-            t0 = time.perf_counter()
+            times = []
             for _ in range(calls):
+                sync()
+                t0 = time.perf_counter()
                 step()
-            sync()
-            print(json.dumps({"seconds": (time.perf_counter() - t0) / calls}), flush=True)
+                sync()
+                times.append(time.perf_counter() - t0)
+            print(json.dumps({"seconds": statistics.median(times)}), flush=True)
         else:
             break
     if device.type == "cuda":
@@ -318,7 +320,7 @@ def run_case(args, backbone: str, case: str) -> list[dict]:
             continue
         spec = {"variant": "reference" if label == "reference" else "ours", "speed": speed, "case": case,
                 "backbone": backbone, "batch": args.batch, "device": args.device,
-                "warmup": 1 if speed.get("compile") else 0, "calls": 10 if case == "infer1" else 1}
+                "warmup": 1 if speed.get("compile") else 0, "calls": 20 if case == "infer1" else 1}
         workers.append((label, speed, Worker(spec)))
     repeats = {"infer1": max(args.repeats, 10), "infer32": max(args.repeats, 5)}.get(case, args.repeats)
     for _ in range(repeats):  # interleaved: one step of each variant in turn
@@ -437,10 +439,12 @@ prediction-only copy that `ttpose evaluate --ttp none` and the generic pass of `
 compilation is done before timing: its one-off cost is the column "first call s", the untimed warm-up call).
 Peak memory: the worker
 process's maximum resident set (CPU) or `max_memory_allocated` (CUDA), including the Python process and the
-models. The inference cases time 10 steps of 10 back-to-back calls (batch 1; the mean call of each step is
-reported) or 5 single calls (batch {args.batch}) per variant. GFLOP marked * are
-the reference's count for the same computation (torch's FLOP counter fails on our Transformer module under
-inference; the outputs were checked equal above; folding BN removes well under 1 % of them). The peak
+models. The inference cases time 10 steps of 20 back-to-back calls at batch 1 (a step's figure is its median
+call: the steady per-frame latency of a process that does nothing else, robust to the first call after
+another worker ran and to bursts of load on this shared machine) or 5 single calls at batch {args.batch}.
+GFLOP marked * are the reference's count for the same computation (torch's FLOP counter fails on our
+Transformer module under inference; the outputs were checked equal above; folding BN removes well under 1 %
+of them). The peak
 memory of our inference rows includes, for a moment, both the model converted from the reference's weights
 and its prediction-only copy.
 
