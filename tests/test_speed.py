@@ -350,3 +350,17 @@ def test_the_live_camera_example_of_docs_speed_md_runs(tmp_path, monkeypatch):
     exec(compile(code, "docs/speed.md", "exec"), scope)
     assert scope["heatmaps"].shape == (1, model.skeleton.num_joints, 8, 8)
     assert scope["net"] is not scope["model"] and torch.isfinite(scope["heatmaps"]).all()
+
+
+def test_grouped_transposed_conv_keeps_its_batchnorm():
+    """Regression: a grouped ConvTranspose2d ran unfolded while its BN had become the identity (BN dropped)."""
+    torch.manual_seed(0)
+    block = torch.nn.Sequential(torch.nn.ConvTranspose2d(4, 4, 4, 2, 1, groups=2, bias=False), torch.nn.BatchNorm2d(4))
+    with torch.no_grad():
+        block[1].running_mean.normal_(0, 1)
+        block[1].running_var.uniform_(0.5, 2.0)
+    block.eval()
+    x = torch.randn(1, 4, 5, 5)
+    expected = block(x)
+    assert fold_batchnorm(block) == 0
+    assert torch.equal(block(x), expected)
