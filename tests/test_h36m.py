@@ -1,6 +1,5 @@
 """Human3.6M loader on the real MMPose annotation files in ../shared/data/h36m_mmpose (4 frames, no images)."""
 
-import json
 import shutil
 from pathlib import Path
 
@@ -9,13 +8,10 @@ import numpy as np
 import pytest
 
 from ttpose.data.errors import DatasetError
-from ttpose.data.h36m import H36M_TO_MPII, load_h36m, parse_image_name
+from ttpose.data.h36m import H36M_JOINTS, H36M_TO_MPII, H36M_TO_PENN, load_h36m, parse_image_name
 from ttpose.skeletons import MPII, PENN_ACTION
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "h36m_mmpose"
-H36M_NAMES = ("root (pelvis)", "left_hip", "left_knee", "left_foot", "right_hip", "right_knee", "right_foot", "spine",
-              "thorax", "neck_base", "head", "left_shoulder", "left_elbow", "left_wrist", "right_shoulder",
-              "right_elbow", "right_wrist")
 
 
 @pytest.fixture(scope="module")
@@ -33,15 +29,24 @@ def _npz_root(tmp_path: Path, arrays: dict, name="h36m_train.npz") -> Path:
     return tmp_path
 
 
-def test_mpii_order_matches_the_real_files_joint_names():
-    categories = json.loads((SHARED / "h36m_coco.json").read_text())["categories"][0]["keypoints"]
-    assert tuple(categories) == H36M_NAMES  # the order H36M_TO_MPII assumes
-    mapped = [H36M_NAMES[i] for i in H36M_TO_MPII]
-    for mpii, h36m in zip(MPII.joint_names, mapped, strict=True):
-        side = mpii.split("_")[0]
-        if side in ("left", "right"):
-            assert h36m.startswith(side), (mpii, h36m)
-    assert "spine" not in mapped and len(set(H36M_TO_MPII)) == 16
+def test_joint_maps_follow_the_names_and_left_is_left_on_the_real_annotations(tmp_path, real):
+    """Regression: the legs were mapped by h36m_coco.json's names, whose left and right legs are swapped."""
+    for skeleton, mapping in ((MPII, H36M_TO_MPII), (PENN_ACTION, H36M_TO_PENN)):
+        for name, h36m in zip(skeleton.joint_names, mapping, strict=True):
+            if name.startswith(("left", "right")):
+                assert H36M_JOINTS[h36m].split("_")[0] == name.split("_")[0], (name, H36M_JOINTS[h36m])
+    assert "spine" not in [H36M_JOINTS[i] for i in H36M_TO_MPII] and len(set(H36M_TO_MPII)) == 16
+    root = _npz_root(tmp_path, real)
+    for skeleton in ("mpii", "penn_action"):
+        for video in load_h36m(root, "train", check_images=False, skeleton=skeleton):
+            joint = dict(zip(video.skeleton.joint_names, video.joints[0], strict=True))
+            hips = joint["left_hip"] - joint["right_hip"]
+            shoulders = joint["left_shoulder"] - joint["right_shoulder"]
+            assert hips @ shoulders / np.linalg.norm(hips) / np.linalg.norm(shoulders) > 0.8, video.video_id
+    # and in 3-D, where no camera angle can flip it: joint 4 is on the left shoulder's side
+    s3 = real["S"][..., :3]
+    cos = np.einsum("nd,nd->n", s3[:, 4] - s3[:, 1], s3[:, 11] - s3[:, 14])
+    assert (cos > 0).all()
 
 
 def test_real_npz_four_train_sequences(tmp_path, real):
@@ -55,7 +60,7 @@ def test_real_npz_four_train_sequences(tmp_path, real):
     assert v.images.paths[0] == root / "images/S5/S5_SittingDown.54138969/S5_SittingDown.54138969_002061.jpg"
     part = real["part"][1]
     np.testing.assert_allclose(v.joints[0, MPII.index("head_top")], part[10, :2], rtol=1e-6)
-    np.testing.assert_allclose(v.joints[0, MPII.index("right_ankle")], part[6, :2], rtol=1e-6)
+    np.testing.assert_allclose(v.joints[0, MPII.index("right_ankle")], part[3, :2], rtol=1e-6)
     np.testing.assert_allclose(v.centers[0], real["center"][1], rtol=1e-6)
     assert v.sizes[0] == pytest.approx(200 * real["scale"][1])
     inside = np.abs(v.joints[0] - v.centers[0]) <= v.sizes[0] / 2
@@ -127,7 +132,7 @@ def test_penn_action_joints_for_table_6(tmp_path, real):
     assert v.skeleton is PENN_ACTION and v.joints.shape == (1, 13, 2)
     part = real["part"][2]
     np.testing.assert_allclose(v.joints[0, PENN_ACTION.index("head")], (part[9, :2] + part[10, :2]) / 2, rtol=1e-6)
-    for name, h36m_index in (("left_wrist", 13), ("right_knee", 5), ("left_ankle", 3), ("right_shoulder", 14)):
+    for name, h36m_index in (("left_wrist", 13), ("right_knee", 2), ("left_ankle", 6), ("right_shoulder", 14)):
         np.testing.assert_allclose(v.joints[0, PENN_ACTION.index(name)], part[h36m_index, :2], rtol=1e-6)
     with pytest.raises(ValueError, match="mpii or penn_action"):
         load_h36m(root, "train", check_images=False, skeleton="coco")

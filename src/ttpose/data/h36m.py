@@ -50,11 +50,16 @@ DATASET = "h36m"
 TRAIN_SUBJECTS = ("S1", "S5", "S6", "S7", "S8")
 TEST_SUBJECTS = ("S9", "S11")
 STRIDE = {"train": 5, "test": 200}
-# MPII joint j <- H3.6M joint H36M_TO_MPII[j] (H3.6M: 0 root, 1-3 left leg, 4-6 right leg, 7 spine, 8 thorax,
-# 9 neck_base, 10 head, 11-13 left arm, 14-16 right arm)
-H36M_TO_MPII = (6, 5, 4, 1, 2, 3, 0, 8, 9, 10, 16, 15, 14, 11, 12, 13)
+# H3.6M's 17 joints as MMPose defines them (configs/_base_/datasets/h36m.py). The COCO-style h36m_coco.json
+# names joints 1-3 "left" and 4-6 "right": its leg names are swapped (on the real annotations joint 4 lies on
+# the side of the left shoulder, 11; tests/test_h36m.py checks this geometry).
+H36M_JOINTS = ("root", "right_hip", "right_knee", "right_foot", "left_hip", "left_knee", "left_foot", "spine",
+               "thorax", "neck_base", "head", "left_shoulder", "left_elbow", "left_wrist", "right_shoulder",
+               "right_elbow", "right_wrist")
+# MPII joint j <- H3.6M joint H36M_TO_MPII[j]
+H36M_TO_MPII = (3, 2, 1, 4, 5, 6, 0, 8, 9, 10, 16, 15, 14, 11, 12, 13)
 # Penn Action joint j <- H3.6M joint H36M_TO_PENN[j]; Penn's head (j = 0) is the mean of H3.6M's 9 and 10
-H36M_TO_PENN = (10, 11, 14, 12, 15, 13, 16, 1, 4, 2, 5, 3, 6)
+H36M_TO_PENN = (10, 11, 14, 12, 15, 13, 16, 4, 1, 5, 2, 6, 3)
 SKELETONS = {"mpii": MPII, "penn_action": PENN_ACTION}
 FIX = "run MMPose's preprocess_h36m.py on the original Human3.6M videos (see docs/datasets.md)"
 _NAME = re.compile(r"^(S\d+)_.+\.\d+_(\d+)\.(?:jpg|png)$")  # MMPose: S9_Walking_1.54138969_000201.jpg
