@@ -1,5 +1,6 @@
 """The dataset index (`ttpose prepare`): written once, reused while fresh, rebuilt when stale; no pickles."""
 
+import io
 import os
 import shutil
 from pathlib import Path
@@ -51,7 +52,7 @@ def test_prepare_cli_writes_a_pickle_free_index_that_loading_reuses(penn_root, m
 def test_stale_index_is_ignored(penn_root, monkeypatch):
     path, _ = prepare("penn_action", penn_root, progress=False)
     label = penn_root / "labels" / "0001.mat"
-    stamp = cache.fingerprint(penn_root, [label])
+    stamp = cache.fingerprint(penn_root, [label], "penn_action")
     assert load_index(path, "penn_action", stamp) is not None
     assert load_index(path, "h36m", stamp) is None  # another dataset's name
     st = os.stat(label)
@@ -73,6 +74,26 @@ def test_index_round_trip_and_version(tmp_path):
     np.testing.assert_array_equal(back[0].visible, rec.visible)
     assert load_index(path, "h36m", "other") is None
     assert load_index(tmp_path / "missing.npz", "h36m", "stamp") is None
+
+
+def test_damaged_index_or_changed_loader_code_means_a_rescan(penn_root, monkeypatch):
+    """Regressions: a truncated index crashed the loader (BadZipFile); an index built by other loader code
+    (another protocol) was reused."""
+    path, _ = prepare("penn_action", penn_root, progress=False)
+    label = penn_root / "labels" / "0001.mat"
+    good = path.read_bytes()
+    stamp = cache.fingerprint(penn_root, [label], "penn_action")
+    assert stamp != cache.fingerprint(penn_root, [label], "bbc_pose")  # the loader's source is part of it
+    path.write_bytes(good[: len(good) // 2])
+    assert load_index(path, "penn_action", stamp) is None
+    with np.load(io.BytesIO(good)) as z:
+        arrays = {k: z[k] for k in z.files if k != "joints"}
+    np.savez(path, **arrays)
+    assert load_index(path, "penn_action", stamp) is None  # an array missing
+    calls = []
+    real_scan = penn_action.scan
+    monkeypatch.setattr(penn_action, "scan", lambda *a, **k: calls.append(1) or real_scan(*a, **k))
+    assert len(penn_action.load_penn_action(penn_root, "test")) == 1 and calls == [1]
 
 
 def test_prepare_reports_a_bad_folder(tmp_path, capsys):

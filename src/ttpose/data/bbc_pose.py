@@ -112,7 +112,7 @@ def load_bbc_pose(root: str | Path, split: str = "train", use_index: bool = True
         raise ValueError(f"BBC Pose split must be 'train' or 'test', got {split!r}")
     root = require_dir(root, "the BBC Pose folder (bbcpose.mat and frame folders 1..20)", "set data.root / --root")
     mat = require_file(root / "bbcpose.mat", "bbcpose.mat (BBC Pose's annotations)", FIX)
-    records = load_index(index_path(root, DATASET), DATASET, fingerprint(root, [mat])) if use_index else None
+    records = load_index(index_path(root, DATASET), DATASET, fingerprint(root, [mat], DATASET)) if use_index else None
     if records is None:
         records = scan(root)
     records = [r for r in records if r.split == split]

@@ -6,15 +6,18 @@ crop centres and sizes, stacked into flat arrays, plus a JSON header. It holds o
 (``numpy.load(..., allow_pickle=False)`` reads it; no pickled objects).
 
 The loaders (`load_penn_action`, `load_h36m`, `load_bbc_pose`) use the index when it is **fresh**: the
-header records a fingerprint of the annotation files (relative path, size, modification time) and the
-index format version; if either differs, or the file is absent, the loader scans the annotations itself
-(and says nothing is cached). An index is never used for a different dataset or root layout.
+header records a fingerprint of the annotation files (relative path, size, modification time) and of the
+dataset's loader code, and the index format version; if any of them differs, or the index is damaged or
+absent, the loader scans the annotations itself (and says nothing is cached). An index is never used for a
+different dataset or root layout.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,10 +62,15 @@ def index_path(root: str | Path, dataset: str) -> Path:
     return Path(root) / f"ttpose-index-{dataset}.npz"
 
 
-def fingerprint(root: str | Path, files: Sequence[str | Path]) -> str:
-    """SHA-1 of (path relative to root, size, mtime) of the annotation files: changes when any of them does."""
+def fingerprint(root: str | Path, files: Sequence[str | Path], dataset: str) -> str:
+    """SHA-1 of (path relative to root, size, mtime) of the annotation files and of the source of the
+    dataset's loader module (``ttpose.data.<dataset>``): changes when any annotation file does, and when the
+    protocol the index was built with (splits, frame sampling, joint maps, crop rule) may have."""
     root = Path(root)
     h = hashlib.sha1()
+    spec = importlib.util.find_spec(f"ttpose.data.{dataset}")
+    if spec is not None and spec.origin:
+        h.update(Path(spec.origin).read_bytes())
     for f in sorted(Path(p) for p in files):
         st = f.stat()
         h.update(f"{f.relative_to(root).as_posix()}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
@@ -97,7 +105,7 @@ def read_header(path: str | Path) -> dict | None:
     try:
         with np.load(path, allow_pickle=False) as z:
             return json.loads(str(z["header"]))
-    except (OSError, KeyError, ValueError):
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):
         return None
 
 
@@ -107,17 +115,23 @@ def load_index(path: str | Path, dataset: str, stamp: str) -> list[VideoRecord] 
     if not header or header.get("dataset") != dataset or header.get("version") != INDEX_VERSION \
             or header.get("fingerprint") != stamp:
         return None
-    with np.load(path, allow_pickle=False) as z:
-        data = {k: z[k] for k in z.files}
-    off = data["offsets"]
-    frames = data["frames"].tolist()
-    records = []
-    for i, vid in enumerate(data["video_id"].tolist()):
-        a, b = int(off[i]), int(off[i + 1])
-        records.append(VideoRecord(
-            video_id=vid, person_id=str(data["person_id"][i]), split=str(data["split"][i]), frames=frames[a:b],
-            **{name: data[name][a:b] for name in _ARRAYS},
-        ))
+    try:  # a damaged index (an interrupted copy of the dataset folder) is ignored: the loader rescans
+        with np.load(path, allow_pickle=False) as z:
+            data = {k: z[k] for k in z.files}
+        off = data["offsets"]
+        frames = data["frames"].tolist()
+        videos = data["video_id"].tolist()
+        if len(off) != len(videos) + 1 or off[-1] != len(frames) or any(len(data[n]) != off[-1] for n in _ARRAYS):
+            return None
+        records = []
+        for i, vid in enumerate(videos):
+            a, b = int(off[i]), int(off[i + 1])
+            records.append(VideoRecord(
+                video_id=vid, person_id=str(data["person_id"][i]), split=str(data["split"][i]), frames=frames[a:b],
+                **{name: data[name][a:b] for name in _ARRAYS},
+            ))
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):
+        return None
     return records
 
 
@@ -153,4 +167,4 @@ def prepare(dataset: str, root: str | Path, progress: bool = True) -> tuple[Path
         records = mod.scan(root, progress)
     else:
         raise ValueError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
-    return save_index(index_path(root, dataset), dataset, fingerprint(root, files), records), records
+    return save_index(index_path(root, dataset), dataset, fingerprint(root, files, dataset), records), records

@@ -2,10 +2,10 @@
 
 Every loader (`penn_action`, `h36m`, `bbc_pose`) checks the folder before reading anything, so a missing
 or malformed file is reported as one line naming the file, what was expected there and how to fix it,
-instead of a traceback deep inside a data-loader worker:
+instead of a traceback deep inside a data-loader worker (one line, wrapped here):
 
-    /data/penn/labels/0042.mat: expected keys x, y, visibility, bbox, nframes, train; missing bbox;
-    fix: re-extract Penn_Action.tar.gz (see docs/datasets.md)
+    /data/penn/labels/0042.mat: expected keys x, y, visibility, bbox, train, nframes; missing bbox; fix:
+    re-extract labels/ from the original Penn_Action.tar.gz (see docs/datasets.md)
 """
 
 from __future__ import annotations

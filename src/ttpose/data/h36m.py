@@ -184,7 +184,7 @@ def load_h36m(root: str | Path, split: str = "train", progress: bool = False, us
     target = SKELETONS[skeleton]
     root = require_dir(root, "the Human3.6M folder (with images/ and annotation_body3d/)", "set data.root / --root")
     files = annotation_files(root)
-    records = load_index(index_path(root, DATASET), DATASET, fingerprint(root, files)) if use_index else None
+    records = load_index(index_path(root, DATASET), DATASET, fingerprint(root, files, DATASET)) if use_index else None
     if records is None:
         records = scan(root, files, progress)
     records = [r for r in records if r.split == split]

@@ -147,7 +147,7 @@ def load_penn_action(root: str | Path, split: str = "train", videos: Iterable[st
     files = label_files(root, videos)
     records = None
     if use_index and videos is None:
-        records = load_index(index_path(root, DATASET), DATASET, fingerprint(root, files))
+        records = load_index(index_path(root, DATASET), DATASET, fingerprint(root, files, DATASET))
     if records is None:
         records = scan(root, files, progress)
     records = [r for r in records if r.split == split]
