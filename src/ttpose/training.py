@@ -127,8 +127,10 @@ def train(config: Config, resume: bool = False, stop_at: int | None = None, prog
         indices = list(sampler)
         chunks = [indices[i * micro:(i + 1) * micro] for i in range(position * t.accumulate,
                                                                     steps_per_epoch * t.accumulate)]
+        # its own generator: iter(DataLoader) draws a seed, which from the global RNG would shift the dropout
+        # masks of a run resumed mid-epoch against the uninterrupted one
         loader = DataLoader(dataset, batch_sampler=chunks, num_workers=cfg.data.num_workers,
-                            persistent_workers=False)
+                            persistent_workers=False, generator=torch.Generator().manual_seed(cfg.seed + 7919 * epoch))
         batches = iter(loader)
         for _ in range(position, steps_per_epoch):
             if step >= last:
@@ -207,6 +209,8 @@ def _save_state(path: Path, cfg: Config, model, recon, optimizer, scheduler, ste
         "step": step,
         "torch_rng": torch.get_rng_state(),
     }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():  # dropout on the GPU draws from these
+        state["cuda_rng"] = torch.stack(torch.cuda.get_rng_state_all())
     state["recon"] = {k: v for k, v in state["recon"].items() if not k.startswith("vgg.")}
     save_state(path, state, cfg)
 
@@ -222,6 +226,8 @@ def _restore(path: Path, cfg: Config, model, recon, optimizer, scheduler) -> int
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
     torch.set_rng_state(state["torch_rng"])
+    if "cuda_rng" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(list(state["cuda_rng"]))
     return int(state["step"])
 
 
