@@ -39,3 +39,15 @@ def test_demo_cli_rejects_unknown_override(tmp_path, capsys):
     assert main(["demo", "--quick", "--out", str(tmp_path / "d"), "train.stepz=3"]) == 2
     assert "train.steps" in capsys.readouterr().err  # the nearest valid key is suggested
     assert not (tmp_path / "d").exists()
+
+
+def test_quick_demo_has_its_own_default_folder_and_the_statement_names_the_loss(monkeypatch):
+    """Regression: `ttpose demo --quick` wrote runs/demo, where a later full demo then refused the quick run."""
+    import ttpose.demo
+
+    calls = []
+    monkeypatch.setattr(ttpose.demo, "run_demo", lambda out, *a, **k: calls.append(out))
+    assert main(["demo", "--quick"]) == 0 and main(["demo"]) == 0
+    assert [str(p) for p in calls] == ["runs/demo-quick", "runs/demo"]
+    model = TTPModel(demo_config().model)
+    assert "pixel L2" in model_statement(model) and "pixel L2" not in model_statement(model, "vgg16")

@@ -198,3 +198,22 @@ def test_affinity_from_trained_keeps_w_and_uses_the_personalized_self_maps(video
     assert not np.allclose(paper.affinity, generic.affinity, atol=1e-6)  # the paper's W follows the new features
     assert np.allclose(fixed_w.self_keypoints, paper.self_keypoints, atol=1e-5)  # same updates, same H_self
     assert np.array_equal(fixed_w.losses, paper.losses)
+
+
+def test_person_boxes_are_padded_as_in_training_and_empty_videos_refused():
+    """Regression: personalize(frames, boxes=...) cropped the boxes with padding 1.0, 20 % tighter than the
+    training crops (1.25); the whole-frame default stays unpadded."""
+    from types import SimpleNamespace
+
+    from ttpose.data.types import unlabeled_video
+    from ttpose.personalization import BOX_PADDING, _as_video
+    from ttpose.skeletons import PENN_ACTION
+
+    frames = np.zeros((2, 60, 80, 3), np.uint8)
+    boxes = np.array([[10, 10, 30, 50], [20, 10, 40, 50]], np.float32)
+    assert BOX_PADDING == 1.25
+    np.testing.assert_allclose(_as_video(frames, boxes, PENN_ACTION).sizes, 40 * 1.25, rtol=1e-6)
+    assert _as_video(frames, None, PENN_ACTION).sizes[0] == pytest.approx(80, abs=1)
+    empty = unlabeled_video(frames[:0], PENN_ACTION, np.zeros((0, 4), np.float32))
+    with pytest.raises(ValueError, match="has no frames"):
+        personalize(SimpleNamespace(skeleton=PENN_ACTION), empty, "online")

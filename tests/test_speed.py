@@ -364,3 +364,14 @@ def test_grouped_transposed_conv_keeps_its_batchnorm():
     expected = block(x)
     assert fold_batchnorm(block) == 0
     assert torch.equal(block(x), expected)
+
+
+def test_fp16_is_refused_where_gradients_flow(tmp_path):
+    """Regression: fp16 had no gradient scaling; the heatmap loss's gradients underflow float16."""
+    from ttpose.training import train
+
+    with pytest.raises(ValueError, match="fp16 would lose the gradients"):
+        Personalizer(tiny_model(), TTPConfig(speed=SpeedConfig(precision="fp16")))
+    cfg = load_config(None, ["train.speed.precision=fp16", f"output_dir={tmp_path}"])
+    with pytest.raises(ValueError, match="training \\(train.speed\\).*fp16"):
+        train(cfg, progress=False)

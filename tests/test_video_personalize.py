@@ -160,6 +160,12 @@ def test_generic_predictions_use_the_ttp_speed_options_once_per_model(clip, tmp_
     assert type(MODEL.encoder.backbone.bn1) is torch.nn.BatchNorm2d
 
 
+def test_online_records_every_update_with_several_steps_per_frame(clip, tmp_path):
+    """Regression: online runs kept one loss per frame (the last), so summary.json undercounted updates."""
+    r = run(clip, tmp_path / "out", overlay=False, config=replace(FAST, steps_per_frame=2))
+    assert len(r.losses) == 2 * N and r.summary["updates"] == 2 * N
+
+
 def test_offline_maps_store_predictions_back_to_the_frame(clip, tmp_path):
     # margin 1 and raw crops: the stored crop is exactly the model's input, so without updates the
     # personalized prediction must equal the generic one: this checks the store -> frame mapping

@@ -46,7 +46,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from ttpose.demo import run_demo
 
-    run_demo(args.out, args.overrides, quick=args.quick, progress=not args.quiet)
+    out = args.out or Path("runs/demo-quick" if args.quick else "runs/demo")  # a quick run never meets a full one
+    run_demo(out, args.overrides, quick=args.quick, progress=not args.quiet)
     return 0
 
 
@@ -119,7 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "prints PCK without and with personalization and writes pictures. A finished "
                                    "run in OUT is reused.")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, e.g. train.steps=200")
-    p.add_argument("--out", type=Path, default=Path("runs/demo"), help="output folder (default runs/demo)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="output folder (default runs/demo, or runs/demo-quick with --quick)")
     p.add_argument("--quick", action="store_true", help="tiny sizes, seconds: checks the plumbing only")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_demo)

@@ -69,13 +69,15 @@ def demo_config(out_dir: str | Path = "runs/demo", overrides: list[str] = ()) ->
     return config_from_dict({**DEMO, "output_dir": str(out_dir)}, list(overrides))
 
 
-def model_statement(model: TTPModel) -> str:
-    """One honest sentence on how small the demo's model is next to the paper's."""
+def model_statement(model: TTPModel, perceptual: str = "pixel") -> str:
+    """One honest sentence on how small the demo's model is next to the paper's (``perceptual``: its
+    ``loss.perceptual``)."""
     c = model.config
     params = sum(p.numel() for p in model.parameters())
+    loss = "pixel L2 instead of the VGG-16 perceptual loss" if perceptual == "pixel" else "the VGG-16 perceptual loss"
     return (f"This demo's model is tiny: {params / 1e6:.2f} M parameters ({c.backbone} at width "
-            f"{c.backbone_width}, {c.input_size} x {c.input_size} crops, pixel L2 instead of the VGG-16 perceptual "
-            f"loss), trained for minutes on synthetic people. The paper's: {PAPER_MODEL}, trained for hours on a "
+            f"{c.backbone_width}, {c.input_size} x {c.input_size} crops, {loss}), trained for minutes on synthetic "
+            f"people. The paper's: {PAPER_MODEL}, trained for hours on a "
             f"GPU. Its numbers show the mechanics, not the paper's accuracy.")
 
 
@@ -124,7 +126,7 @@ def run_demo(out_dir: str | Path = "runs/demo", overrides: list[str] = (), quick
     log(f"ttpose demo: training a small Transformer model on {cfg.data.train_videos} synthetic people "
         f"({cfg.train.steps} steps) -> {out}")
     model = _finished(cfg) or train(cfg, resume=True, progress=progress).model
-    log(model_statement(model))
+    log(model_statement(model, cfg.loss.perceptual))
     videos = load_videos(cfg.data, "test")
     log(f"personalizing to {len(videos)} unseen test people ({cfg.data.frames_per_video} frames each, "
         f"appearance shift {cfg.data.shift:g}) with L_self only, lr {cfg.ttp.lr:g}, batch {cfg.ttp.batch_size}")
@@ -139,7 +141,7 @@ def run_demo(out_dir: str | Path = "runs/demo", overrides: list[str] = (), quick
                                ("offline", "offline personalization"))]
     log("\n".join(["results on the unseen test people:", *rows]))
     summary = {"pck": pck, "parameters": result.parameters, "seconds": round(result.seconds, 1),
-               "pictures": [p.name for p in pictures], "statement": model_statement(model)}
+               "pictures": [p.name for p in pictures], "statement": model_statement(model, cfg.loss.perceptual)}
     atomic_write_text(out / "demo.json", json.dumps(summary, indent=2))
     log(f"pictures: {', '.join(str(p) for p in pictures)}; summary: {out / 'demo.json'} "
         f"({result.seconds / 60:.1f} min)")

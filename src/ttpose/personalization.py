@@ -40,9 +40,10 @@ from ttpose.model.bottleneck import condensed_keypoints, gaussian_maps
 from ttpose.model.heads import TransformerAffinityHead, mix_heatmaps
 from ttpose.model.ttp import TTPOutput
 from ttpose.objective import self_supervised_loss
-from ttpose.speed import autocast, prediction_model, prepare_batch, prepare_model, private_copy
+from ttpose.speed import autocast, prediction_model, prepare_batch, prepare_model, private_copy, require_trainable
 
 MODES = ("online", "offline", "none")
+BOX_PADDING = 1.25  # crop side = longer side of a person box x this, as for the training crops (Penn Action)
 
 
 @dataclass
@@ -71,6 +72,7 @@ class Personalizer:
             raise ValueError("this is a prediction-only copy (ttpose.speed.inference_model): its BatchNorms are "
                              "folded and its weights frozen; personalize the original model")
         self.config = config or TTPConfig()
+        require_trainable(self.config.speed, "personalization (ttp.speed)")
         self.model = private_copy(model)
         self.params = personalization_parameters(self.model)
         if self.config.freeze_backbone:
@@ -157,10 +159,12 @@ def _as_video(frames, boxes, skeleton) -> Video:
     images = frames if isinstance(frames, (np.ndarray, Sequence)) else list(frames)
     if len(images) == 0:
         raise ValueError("personalize: no frames given")
-    if boxes is None:
+    if boxes is None:  # the whole frame, as it is
         h, w = np.asarray(images[0]).shape[:2]
-        boxes = np.tile(np.array([0, 0, w - 1, h - 1], np.float32), (len(images), 1))
-    return unlabeled_video(images, skeleton, boxes, padding=1.0)
+        whole = np.tile(np.array([0, 0, w - 1, h - 1], np.float32), (len(images), 1))
+        return unlabeled_video(images, skeleton, whole, padding=1.0)
+    # a person box (a detector's, say) is padded as in training and in `ttpose personalize`
+    return unlabeled_video(images, skeleton, boxes, padding=BOX_PADDING)
 
 
 def personalize(
@@ -184,6 +188,8 @@ def personalize(
         raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     config = replace(config or TTPConfig(), mode=mode, **overrides)
     video = _as_video(frames, boxes, model.skeleton)
+    if len(video) == 0:
+        raise ValueError(f"personalize: video {video.video_id!r} has no frames")
     started = time.time()
     if mode == "none":  # the model as it is; ttp.speed options through a prediction-only copy (ttpose.speed)
         pred = predict_video(prediction_model(model, config.speed), video, speed=config.speed)
@@ -280,6 +286,7 @@ class FramePrediction:
     self_keypoints: np.ndarray | None
     affinity: np.ndarray | None
     loss: float  # L_self of the last update
+    losses: list[float] = field(default_factory=list)  # L_self of every update of this step (ttp.steps_per_frame)
 
 
 class StreamingPersonalizer:
@@ -291,7 +298,7 @@ class StreamingPersonalizer:
     """
 
     def __init__(self, model: TTPModel, config: TTPConfig | None = None, loss: ReconstructionLoss | None = None,
-                 seed: int = 0, margin: float = 1.5, jpeg_quality: int | None = 95, padding: float = 1.25):
+                 seed: int = 0, margin: float = 1.5, jpeg_quality: int | None = 95, padding: float = BOX_PADDING):
         self.tuner = Personalizer(model, config, loss, seed)
         self.store = CropStore(model.config.input_size, margin, jpeg_quality)
         self.rng = np.random.default_rng(seed)
@@ -318,7 +325,7 @@ class StreamingPersonalizer:
         pred = self.tuner.predict(frame, [0])
         return FramePrediction(pred.joints[0], pred.scores[0],
                                None if pred.self_keypoints is None else pred.self_keypoints[0],
-                               None if pred.affinity is None else pred.affinity[0], losses[-1])
+                               None if pred.affinity is None else pred.affinity[0], losses[-1], list(losses))
 
 
 __all__ = ["CropStore", "FramePrediction", "Personalized", "Personalizer", "StreamingPersonalizer", "personalize",

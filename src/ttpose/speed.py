@@ -3,7 +3,7 @@
 Every option is off by default (float32, the model as it is); each one is an exact or near-exact rewrite of
 the same computation, not a change of method:
 
-- ``precision``: ``bf16`` (or ``fp16``, GPU) runs the convolutions and matrix products under
+- ``precision``: ``bf16`` (or ``fp16``, GPU, prediction only) runs the convolutions and matrix products under
   ``torch.autocast``; parameters, Adam's state and the losses stay float32. On CPUs with AMX/AVX-512 BF16
   (``lscpu`` flags ``amx_bf16`` / ``avx512_bf16``) oneDNN uses the bfloat16 units. Not exact: outputs differ
   by about 1e-2 relative (bfloat16 has an 8-bit mantissa).
@@ -55,6 +55,14 @@ def autocast(speed: SpeedConfig | None, device: torch.device | str = "cpu") -> c
     if device_type == "cpu" and speed.precision == "fp16":
         raise ValueError("speed.precision=fp16 is for CUDA devices; on CPU use bf16")
     return torch.autocast(device_type, dtype=_DTYPES[speed.precision])
+
+
+def require_trainable(speed: SpeedConfig | None, what: str) -> None:
+    """Refuse fp16 where gradients flow (training, personalization): without gradient scaling, which ttpose
+    does not do, the heatmap loss's gradients (~1e-8 at the paper's sizes) underflow float16 to zero."""
+    if speed is not None and speed.precision == "fp16":
+        raise ValueError(f"{what}: speed.precision=fp16 would lose the gradients (float16 underflows without "
+                         f"gradient scaling); use bf16, or fp16 for inference only")
 
 
 def prepare_input(images: torch.Tensor, speed: SpeedConfig | None) -> torch.Tensor:
@@ -323,4 +331,4 @@ def describe(speed: SpeedConfig | None) -> str:
 
 __all__ = ["SpeedConfig", "autocast", "bake_batchnorm", "compile_model", "describe", "fold_batchnorm",
            "inference_model", "prediction_model", "prepare_batch", "prepare_input", "prepare_model",
-           "private_copy", "require_compiler", "unfold_batchnorm"]
+           "private_copy", "require_compiler", "require_trainable", "unfold_batchnorm"]

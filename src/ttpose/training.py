@@ -36,7 +36,7 @@ from ttpose.data.pairs import Augmentation, PairDataset
 from ttpose.losses import ReconstructionLoss
 from ttpose.model import TTPModel
 from ttpose.objective import joint_loss
-from ttpose.speed import autocast, prepare_batch, prepare_model
+from ttpose.speed import autocast, prepare_batch, prepare_model, require_trainable
 
 STATE_FILE = "train_state.safetensors"
 LOG_FIELDS = ("step", "lr", "loss", "loss_sup", "loss_self", "val_pck", "seconds")
@@ -78,6 +78,7 @@ def train(config: Config, resume: bool = False, stop_at: int | None = None, prog
     """
     rank, world = _dist()
     t, cfg = config.train, config
+    require_trainable(t.speed, "training (train.speed)")
     micro = t.batch_size // (world * t.accumulate)
     if micro * world * t.accumulate != t.batch_size:
         raise ValueError(f"train.batch_size={t.batch_size} is not divisible by world size {world} x "

@@ -74,12 +74,12 @@ from ttpose.data.types import unlabeled_video
 from ttpose.data.video import IMAGE_SUFFIXES, FrameReader, FrameSkippedWarning, VideoError, natural_key, open_frames
 from ttpose.inference import Predictions, decode_output
 from ttpose.model import TTPModel
-from ttpose.personalization import StreamingPersonalizer
+from ttpose.personalization import BOX_PADDING, StreamingPersonalizer
 from ttpose.speed import autocast, describe, prediction_model, prepare_input
 
 MODES = ("online", "offline")
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".flv", ".ts")
-PADDING = 1.25  # crop side = longer box side x PADDING (as for training); the whole-frame fallback uses 1.0
+PADDING = BOX_PADDING  # crop side = longer box side x PADDING (as for training); the whole-frame fallback uses 1.0
 SMOOTH_ORDER = 2  # Savitzky-Golay polynomial order
 GENERIC_BATCH = 16  # generic predictions are made in batches of this many frames; saves happen at multiples of it
 FOLDER_FPS = 10.0  # frame rate of the overlay video of an image folder
@@ -610,7 +610,7 @@ def _pass1(reader, generic_model, speed, stream, rec, track_boxes, whole, mode, 
                 pred = stream.step(image, None if whole else box)
                 rec.pers_joints.append(pred.joints)
                 rec.pers_scores.append(pred.scores)
-                rec.losses.append(pred.loss)
+                rec.losses += pred.losses  # every update (ttp.steps_per_frame of them)
             else:
                 stream.store.add(image, center, side)
             rec.frame_ids.append(int(index))
