@@ -172,3 +172,32 @@ def test_smoothing_reduces_noise_around_a_moving_track():
     assert np.abs(smooth - truth)[inner].mean() < 0.5 * np.abs(noisy - truth)[inner].mean()
     with pytest.raises(ValueError, match="N x 4"):
         smooth_boxes(np.zeros((3, 3)))
+
+
+@settings(max_examples=30, deadline=None)
+@given(arrays(np.float64, st.tuples(st.integers(2, 20), st.just(4)), elements=st.floats(0, 500)),
+       st.integers(1, 12), st.data())
+def test_trailing_smoothing_never_looks_ahead(boxes, window, data):
+    """Online crops must not depend on later frames: changing the future leaves the past boxes unchanged."""
+    t = data.draw(st.integers(0, len(boxes) - 2))
+    other = boxes.copy()
+    other[t + 1:] += 100.0
+    np.testing.assert_array_equal(smooth_boxes(boxes, window, causal=True)[: t + 1],
+                                  smooth_boxes(other, window, causal=True)[: t + 1])
+    expected = boxes[max(0, t - min(window, len(boxes)) + 1): t + 1].mean(axis=0)
+    np.testing.assert_allclose(smooth_boxes(boxes, window, causal=True)[t], expected, rtol=1e-5, atol=1e-3)
+
+
+def test_box_file_edge_cases(tmp_path):
+    """A JSON box file with a byte-order mark is read (as CSV files are); an unhashable COCO id is a BoxError."""
+    entries = [{"frame": 0, "bbox": [1, 2, 10, 20]}, {"frame": 1, "bbox": [2, 2, 10, 20]}]
+    bom = tmp_path / "bom.json"
+    bom.write_bytes(b"\xef\xbb\xbf" + json.dumps(entries).encode())
+    assert resolve_boxes(2, 64, 64, bom).boxes.shape == (2, 4)
+    coco = tmp_path / "coco.json"
+    coco.write_text(json.dumps({"images": [{"id": [1], "frame_index": 0}],
+                                "annotations": [{"image_id": [1], "bbox": [1, 2, 3, 4]}]}))
+    with pytest.raises(BoxError, match="a number or a string"):
+        resolve_boxes(1, 64, 64, coco)
+    with pytest.raises(ValueError, match="at least 1 frame"):
+        smooth_boxes(np.zeros((3, 4)), 0)

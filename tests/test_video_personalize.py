@@ -218,6 +218,43 @@ def test_savitzky_golay_smoothing(clip, tmp_path):
             run(clip, tmp_path / "bad", smooth=bad)
 
 
+def test_online_crops_do_not_look_ahead_and_photo_sets_are_not_smoothed(clip, tmp_path):
+    """Regressions: online runs smoothed the box track with a centred window (frame t's crop used boxes up
+    to t+4); offline photo folders averaged unrelated photos' boxes."""
+    boxes = np.tile(np.array([[4.0, 2.0, 40.0, 46.0]]), (N, 1))
+    later = boxes.copy()
+    later[N // 2:] += [6, 0, 6, 0]  # the person moves in the second half
+    files = []
+    for name, track in (("early.csv", boxes), ("moved.csv", later)):
+        rows = ["frame,x1,y1,x2,y2", *(f"{i},{','.join(map(str, b))}" for i, b in enumerate(track))]
+        (tmp_path / name).write_text("\n".join(rows))
+        files.append(tmp_path / name)
+    a = run(clip, tmp_path / "a", boxes=files[0], overlay=False)
+    b = run(clip, tmp_path / "b", boxes=files[1], overlay=False)
+    np.testing.assert_array_equal(a.personalized.joints[: N // 2], b.personalized.joints[: N // 2])
+    assert "trailing" in a.summary["box_smoothing"]
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i, frame in enumerate(person_frames(3)):
+        cv2.imwrite(str(folder / f"{i}.png"), frame[..., ::-1])
+    photo_boxes = np.array([[4, 2, 40, 46], [10, 2, 46, 46], [2, 4, 38, 46]], np.float64)
+    (tmp_path / "photos.csv").write_text("\n".join(["frame,x1,y1,x2,y2", *(
+        f"{i},{','.join(map(str, b))}" for i, b in enumerate(photo_boxes))]))
+    r = run(folder, tmp_path / "set", "offline", boxes=tmp_path / "photos.csv", overlay=False)
+    assert r.summary["box_smoothing"] == "none" and r.summary["settings"]["box_smooth"] == 1
+    np.testing.assert_allclose(r.boxes, photo_boxes, atol=1e-4)
+    with pytest.raises(ValueError, match="at least 1 frame"):
+        run(clip, tmp_path / "bad", box_smooth=0)
+
+
+def test_summary_records_the_windows_used_and_no_stale_overlay(clip, tmp_path):
+    run(clip, tmp_path / "out")
+    assert (tmp_path / "out" / "overlay.mp4").is_file()
+    r = run(clip, tmp_path / "out", smooth=31, overlay=False)  # capped to the 8-frame track
+    assert r.summary["smoothing"].startswith(f"Savitzky-Golay, window {N - 1},")
+    assert not (tmp_path / "out" / "overlay.mp4").exists()  # the earlier run's overlay is gone
+
+
 def test_folder_of_images_sequence_and_set(tmp_path):
     folder = tmp_path / "photos"
     folder.mkdir()

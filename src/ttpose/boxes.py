@@ -85,7 +85,7 @@ def _xywh(bbox, where: str) -> tuple[float, float, float, float]:
 
 def _read_json(path: Path, frame_names: list[str] | None) -> tuple[str, list[tuple[int, tuple]]]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8-sig"))  # a byte-order mark is accepted, as for CSV
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise BoxError(f"{path}: not valid JSON ({exc})") from None
     if isinstance(data, list):  # [{"frame": i, "bbox": [x, y, w, h]}, ...]
@@ -106,8 +106,9 @@ def _read_json(path: Path, frame_names: list[str] | None) -> tuple[str, list[tup
     by_name = {name: i for i, name in enumerate(frame_names or [])}
     frame_of_image = {}
     for image in data["images"]:
-        if not isinstance(image, dict) or "id" not in image:
-            raise BoxError(f"{path}: every entry of \"images\" needs an \"id\", got {image!r:.80}")
+        if not isinstance(image, dict) or not isinstance(image.get("id"), (int, str)):
+            raise BoxError(f"{path}: every entry of \"images\" needs an \"id\" (a number or a string), "
+                           f"got {image!r:.80}")
         where = f"{path}: image id {image['id']}"
         if "frame_index" in image or "frame" in image:
             frame = _frame_number(image.get("frame_index", image.get("frame")), where)
@@ -121,7 +122,7 @@ def _read_json(path: Path, frame_names: list[str] | None) -> tuple[str, list[tup
     for n, ann in enumerate(data["annotations"]):
         if not isinstance(ann, dict) or "image_id" not in ann or "bbox" not in ann:
             raise BoxError(f"{path}: annotation {n} needs \"image_id\" and \"bbox\", got {ann!r:.80}")
-        if ann["image_id"] not in frame_of_image:
+        if not isinstance(ann["image_id"], (int, str)) or ann["image_id"] not in frame_of_image:
             raise BoxError(f"{path}: annotation {n} refers to image id {ann['image_id']!r}, "
                            "not in \"images\"")
         frame = frame_of_image[ann["image_id"]]
@@ -261,8 +262,17 @@ def resolve_boxes(
 # ------------------------------------------------------------------------------------------- post-processing
 
 
-def smooth_boxes(boxes: np.ndarray, window: int = 9) -> np.ndarray:
-    """Centred moving average over ``window`` frames (odd; edges repeat the first/last box).
+def box_window(window: int, n: int, causal: bool = False) -> int:
+    """The moving-average window `smooth_boxes` uses on ``n`` boxes: at most the track length, odd if centred."""
+    if causal:
+        return max(1, min(int(window), n))
+    return max(1, min(int(window) | 1, n if n % 2 else n - 1))
+
+
+def smooth_boxes(boxes: np.ndarray, window: int = 9, causal: bool = False) -> np.ndarray:
+    """Moving average over ``window`` frames: centred (odd window; edges repeat the first/last box), or with
+    ``causal`` trailing (frame t averages frames t-window+1..t, fewer at the start), so that no box depends
+    on a later frame (online personalization).
 
     Averaging the corners is the same as averaging centre and size (it is linear). Each output is a convex
     combination of inputs, so a constant track is unchanged and the total frame-to-frame movement (jitter)
@@ -275,8 +285,14 @@ def smooth_boxes(boxes: np.ndarray, window: int = 9) -> np.ndarray:
         raise ValueError(f"boxes must be N x 4, got shape {boxes.shape}")
     if not np.isfinite(boxes).all():
         raise ValueError("boxes contain NaN or infinite values")
+    if int(window) < 1:
+        raise ValueError(f"box smoothing window must be at least 1 frame, got {window}")
     n = len(boxes)
-    window = min(window | 1, n if n % 2 else n - 1)  # odd, at most the track length
+    window = box_window(window, n, causal)
+    if causal:
+        sums = np.cumsum(np.concatenate([np.zeros((1, 4)), boxes]), axis=0)
+        first = np.maximum(np.arange(1, n + 1) - window, 0)
+        return ((sums[1:] - sums[first]) / (np.arange(1, n + 1) - first)[:, None]).astype(np.float32)
     if window <= 1:
         return boxes.astype(np.float32)
     return uniform_filter1d(boxes, size=window, axis=0, mode="nearest").astype(np.float32)

@@ -13,7 +13,8 @@ The pipeline, built so that memory stays bounded on long videos (only crops and 
    checked against comes from a demux pass that reads packets without decoding them.
 2. Boxes (`ttpose.boxes`): a box file, else a fixed box, else the whole frame (centred and padded to a
    square); the choice is printed and recorded in summary.json, never a silent guess. The track is
-   smoothed over time (moving average of ``box_smooth`` frames) and clamped to the frame.
+   smoothed over time (moving average of ``box_smooth`` frames: trailing online, centred offline; a folder
+   of photos personalized offline is an unordered set and is not smoothed) and clamped to the frame.
 3. Pass 1, one decode pass: per frame, the generic prediction (the checkpoint as trained, ``model.predict``
    on the crop), and
    - online: `StreamingPersonalizer.step`, i.e. updates on frames 0..t, then frame t is predicted from the
@@ -66,7 +67,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ttpose.atomic import atomic_path, atomic_write_text
-from ttpose.boxes import BoxError, Boxes, clamp_boxes, resolve_boxes, smooth_boxes
+from ttpose.boxes import BoxError, Boxes, box_window, clamp_boxes, resolve_boxes, smooth_boxes
 from ttpose.config import SpeedConfig, TTPConfig, config_from_dict, to_dict
 from ttpose.data.crops import box_to_center_size, uncrop_points
 from ttpose.data.pairs import crop_frame, normalize, offline_batch
@@ -276,14 +277,20 @@ def _predict_crops(model: TTPModel, crops: list[np.ndarray], centers: np.ndarray
     return decode_output(out, video, np.arange(n), size)
 
 
+def savgol_window(window: int, n: int, order: int = SMOOTH_ORDER) -> int | None:
+    """The Savitzky-Golay window actually used on a track of ``n`` frames (capped to the track, odd), or
+    None when the track is too short to smooth."""
+    window = min(int(window), n if n % 2 else n - 1)
+    return window if window > order else None
+
+
 def savgol_joints(joints: np.ndarray, window: int, order: int = SMOOTH_ORDER) -> np.ndarray:
     """Savitzky-Golay filter of a track N x K x 2 along time (Table 5); the window is capped to the track."""
     from scipy.signal import savgol_filter
 
     joints = np.asarray(joints, np.float64)
-    n = len(joints)
-    window = min(int(window), n if n % 2 else n - 1)
-    if window <= order:
+    window = savgol_window(window, len(joints), order)
+    if window is None:
         return joints.astype(np.float32)
     return savgol_filter(joints, window, order, axis=0, mode="interp").astype(np.float32)
 
@@ -513,6 +520,8 @@ def personalize_video(
         raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     if smooth is not None and (int(smooth) < 3 or int(smooth) % 2 == 0):
         raise ValueError(f"smoothing window must be an odd number of frames >= 3, got {smooth}")
+    if int(box_smooth) < 1:
+        raise ValueError(f"box smoothing window must be at least 1 frame, got {box_smooth}")
     created = check_writable(out_dir)
     try:
         if input_kind(source) == "videos":
@@ -534,7 +543,12 @@ def personalize_video(
                 out_dir.rmdir()  # only if still empty
         raise
     whole = boxes is None and box is None
-    track_boxes = clamp_boxes(smooth_boxes(track.boxes, box_smooth), info.width, info.height)
+    # online: a trailing average (no crop may depend on a later frame); an unordered set of photos (a folder
+    # of images, offline) is no time series: not smoothed
+    if mode == "offline" and source.is_dir():
+        box_smooth = 1
+    track_boxes = clamp_boxes(smooth_boxes(track.boxes, box_smooth, causal=mode == "online"), info.width,
+                              info.height)
     if log:
         log(f"{source}: {info.width}x{info.height}, {info.codec}, ~{count} frames; "
             f"person box: {track.source}")
@@ -689,6 +703,7 @@ def _write_outputs(result: VideoResult, reader: FrameReader, model: TTPModel, na
         result.files[f"{which}_csv"] = write_keypoints_csv(out / f"{which}.csv", pred.joints, pred.scores,
                                                            skeleton, ids)
     if not overlay:
+        (out / "overlay.mp4").unlink(missing_ok=True)  # an earlier run's overlay would not match these outputs
         return
     at = {int(i): j for j, i in enumerate(ids)}
     labels = ("generic", f"personalized ({result.mode})")
@@ -713,6 +728,7 @@ def _summary(result: VideoResult, loaded: LoadedModel, cfg: TTPConfig, info, cou
              track: Boxes) -> dict:
     from ttpose import __version__
 
+    online = result.mode == "online"
     return {
         "ttpose_version": __version__,
         "source": str(result.source),
@@ -730,8 +746,11 @@ def _summary(result: VideoResult, loaded: LoadedModel, cfg: TTPConfig, info, cou
         "boxes_interpolated": int(track.interpolated.sum()),
         "settings": {"ttp": to_dict(cfg), "seed": seed, "smooth": smooth, "box_smooth": box_smooth,
                      "crop_margin": margin, "crop_jpeg_quality": jpeg_quality, "crop_padding": PADDING},
-        "smoothing": (f"Savitzky-Golay, window {smooth}, order {SMOOTH_ORDER}, applied to generic and "
-                      "personalized joints" if smooth else "none"),
+        "box_smoothing": (f"moving average, {'trailing' if online else 'centred'}, window {box_used}"
+                          if (box_used := box_window(box_smooth, len(track.boxes), online)) > 1 else "none"),
+        "smoothing": (f"Savitzky-Golay, window {used}, order {SMOOTH_ORDER}, applied to generic and "
+                      "personalized joints" if (used := smooth and savgol_window(smooth, len(result.frame_ids)))
+                      else "none"),
         "updates": int(len(result.losses)),
         "resumed_from_frame": resumed_at or None,
         "seconds": round(result.seconds, 3),
@@ -790,8 +809,8 @@ def personalize_many(
     ``resume=True``, videos whose output folder has a summary.json (a complete run) are not run again.
     """
     folder, out_dir = Path(folder), Path(out_dir)
+    videos = list_videos(folder)  # before anything is created: an empty or missing folder leaves nothing behind
     check_writable(out_dir)
-    videos = list_videos(folder)
     if rank is None or world_size is None:
         rank, world_size = rank_and_world()
     loaded = LoadedModel.of(checkpoint_or_model)
@@ -811,7 +830,7 @@ def personalize_many(
             box_file = _box_file_for(Path(boxes), video) if boxes is not None else None
             result.done.append(personalize_video(video, loaded, out_dir / name, mode, boxes=box_file, log=log,
                                                  **kwargs))
-        except (VideoError, BoxError) as exc:
+        except (VideoError, BoxError, ResumeError) as exc:  # this video's problem: the others go on
             result.failed.append((video, str(exc).splitlines()[0]))
             if log:
                 log(f"error: {result.failed[-1][1]}")
