@@ -209,13 +209,21 @@ def test_empty_folder_and_folder_without_images(tmp_path):
 
 
 def test_unreadable_image_in_folder(tmp_path):
+    """An image whose header cannot be read is reported when the folder is opened, before any work; one
+    that is damaged after a good header is skipped with a warning, like a corrupt video frame (regression:
+    both surfaced mid-run and aborted it)."""
     for i in range(3):
         cv2.imwrite(str(tmp_path / f"{i}.png"), _frame(i))
+    good = (tmp_path / "1.png").read_bytes()
     (tmp_path / "1.png").write_bytes(b"\x89PNG garbage that is not an image")
-    reader = open_frames(tmp_path)
     with pytest.raises(VideoError, match="cannot read image") as e:
-        list(reader)
+        open_frames(tmp_path)
     one_line_error(e, tmp_path / "1.png")
+    (tmp_path / "1.png").write_bytes(good[: len(good) // 2])  # header intact, pixels truncated
+    reader = open_frames(tmp_path)
+    with pytest.warns(FrameSkippedWarning, match="frame 1 skipped"):
+        assert [i for i, _ in reader] == [0, 2]
+    assert reader.skipped == [1]
     (tmp_path / "0.png").write_bytes(b"")
     with pytest.raises(VideoError, match="empty image") as e:
         open_frames(tmp_path)
@@ -226,7 +234,7 @@ def test_images_of_different_sizes(tmp_path):
     cv2.imwrite(str(tmp_path / "0.png"), _frame(0))
     cv2.imwrite(str(tmp_path / "1.png"), _frame(1)[:, :32])
     with pytest.raises(VideoError, match="one size") as e:
-        list(open_frames(tmp_path))
+        open_frames(tmp_path)  # found from the headers, before any frame is processed
     one_line_error(e, tmp_path / "1.png")
 
 

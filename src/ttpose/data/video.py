@@ -228,6 +228,17 @@ def natural_key(name: str) -> list:
     return [(0, int(t), "") if t.isdigit() else (1, 0, t.lower()) for t in re.split(r"(\d+)", name) if t]
 
 
+def _image_size(path: Path) -> tuple[int, int]:
+    """(width, height) from the image's header (Pillow, which matplotlib already requires); no decoding."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            return im.size
+    except (OSError, UnidentifiedImageError, ValueError):
+        raise VideoError(f"{path}: cannot read image (empty, truncated or not an image file)") from None
+
+
 def _read_image(path: Path) -> np.ndarray:
     import cv2
 
@@ -254,6 +265,11 @@ class ImageFolderReader(FrameReader):
             if p.stat().st_size == 0:
                 raise VideoError(f"{p}: empty image file (0 bytes)")
         h, w = _read_image(self.files[0]).shape[:2]
+        for p in self.files[1:]:  # every size from its header, before any work: one size for all frames
+            size = _image_size(p)
+            if size != (w, h):
+                raise VideoError(f"{p}: image is {size[0]}x{size[1]}, the folder's first image {self.files[0].name} "
+                                 f"is {w}x{h}; all frames must have one size")
         self.info = VideoInfo(folder, w, h, None, len(self.files), True, "images")
 
     @property
@@ -263,8 +279,14 @@ class ImageFolderReader(FrameReader):
 
     def __iter__(self) -> Iterator[tuple[int, np.ndarray]]:
         w, h = self.info.width, self.info.height
+        self.skipped = []
         for i, p in enumerate(self.files):
-            image = _read_image(p)
+            try:
+                image = _read_image(p)
+            except VideoError as exc:  # a damaged image (its header was fine): skipped, like a corrupt video frame
+                self.skipped.append(i)
+                warnings.warn(f"{exc}; frame {i} skipped", FrameSkippedWarning, stacklevel=2)
+                continue
             if image.shape[:2] != (h, w):
                 raise VideoError(f"{p}: image is {image.shape[1]}x{image.shape[0]}, the folder's first image "
                                  f"{self.files[0].name} is {w}x{h}; all frames must have one size")
