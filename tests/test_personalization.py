@@ -133,6 +133,8 @@ def test_rotation_method_personalizes(video):
     model = tiny_model(sup_head="conv", self_task="rotation")
     result = personalize(model, video, "online", FAST, progress=False)
     assert len(result.losses) == 5 and np.isfinite(result.losses).all()
+    plain = personalize(model, video, "none", progress=False)
+    assert not np.allclose(result.scores, plain.scores)  # the updates did change the predictions
 
 
 def test_streaming_uses_past_frames_only_and_predicts_each(video):
