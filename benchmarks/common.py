@@ -35,6 +35,18 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def memory_mib(field: str = "VmRSS") -> float:
+    """This process's memory from /proc/self/status in MiB: ``VmRSS`` (resident now) or ``VmHWM`` (its peak);
+    nan where there is no /proc. (``ru_maxrss`` would also count a parent's resident set: Linux carries it
+    across fork + exec.)"""
+    status = Path("/proc/self/status")
+    if status.is_file():
+        for line in status.read_text().splitlines():
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1]) / 1024  # kB
+    return float("nan")
+
+
 def machine() -> str:
     cpu = cpu_model()
     threads = torch.get_num_threads()

@@ -29,18 +29,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.common import cpu_model  # noqa: E402
+from benchmarks.common import cpu_model, memory_mib  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 WIDTH, HEIGHT, RENDER = 1280, 720, 360
-
-
-def rss_mb() -> float:
-    """Current resident memory of this process (VmRSS), MB."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def peak_mb() -> float:
@@ -98,7 +90,7 @@ def run(video: Path, boxes: Path, out: Path, fps: int, mode: str, batch_size: in
         crop_bytes.append(self.items[-1].nbytes)
 
     CropStore.add = counting_add
-    samples = [{"minute": 0, "frames": 0, "seconds": 0.0, "cpu_seconds": 0.0, "rss_mb": rss_mb(),
+    samples = [{"minute": 0, "frames": 0, "seconds": 0.0, "cpu_seconds": 0.0, "rss_mb": memory_mib(),
                 "peak_mb": peak_mb()}]
     started, cpu_started = time.perf_counter(), time.process_time()
     per_minute = fps * 60
@@ -107,7 +99,7 @@ def run(video: Path, boxes: Path, out: Path, fps: int, mode: str, batch_size: in
 
     def on_frame(index: int) -> None:  # after each frame of pass 1
         last.update(frames=index + 1, seconds=time.perf_counter() - started,
-                    cpu_seconds=time.process_time() - cpu_started, rss_mb=rss_mb(), peak_mb=peak_mb())
+                    cpu_seconds=time.process_time() - cpu_started, rss_mb=memory_mib(), peak_mb=peak_mb())
         if (index + 1) % per_minute == 0:
             samples.append({"minute": (index + 1) / per_minute, **last})
 
@@ -120,7 +112,7 @@ def run(video: Path, boxes: Path, out: Path, fps: int, mode: str, batch_size: in
     return {"samples": samples, "frames": int(len(result.frame_ids)), "total_seconds": total,
             "pass1_seconds": pass1, "pass1_fps": samples[-1]["frames"] / pass1,
             "outputs_seconds": total - pass1, "total_cpu_seconds": total_cpu,
-            "pass1_cpu_seconds": samples[-1]["cpu_seconds"], "final_peak_mb": peak_mb(), "final_rss_mb": rss_mb(),
+            "pass1_cpu_seconds": samples[-1]["cpu_seconds"], "final_peak_mb": peak_mb(), "final_rss_mb": memory_mib(),
             "overlay_mb": (out / "overlay.mp4").stat().st_size / 1e6, "box_source": result.box_source,
             "crop_side": round(config.input_size * 1.5), "crop_bytes_mean": float(np.mean(crop_bytes)),
             "crop_bytes_total": int(np.sum(crop_bytes)), "threads": torch.get_num_threads()}

@@ -42,6 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.common import cpu_model, memory_mib  # noqa: E402
 from benchmarks.reference.official_model import (  # noqa: E402
     OfficialPerceptualLoss,
     OfficialTTP,
@@ -178,17 +179,6 @@ def build_step(spec: dict, device: torch.device):
     return lambda: tuner.update(b)
 
 
-def peak_rss_mib() -> float:
-    """This process's peak resident set. VmHWM on Linux: ``ru_maxrss`` would also count the parent's resident
-    set at the fork (Linux carries it across exec), i.e. the parent's models."""
-    status = Path("/proc/self/status")
-    if status.is_file():
-        for line in status.read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024  # kB
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def worker(spec: dict) -> None:
     """Answer 'step' with the seconds of one step, 'quit' with the peak memory; the first step counts FLOPs."""
     from torch.utils.flop_counter import FlopCounterMode
@@ -234,7 +224,9 @@ def worker(spec: dict) -> None:
     if device.type == "cuda":
         peak = torch.cuda.max_memory_allocated() / 2**20
     else:
-        peak = peak_rss_mib()
+        peak = memory_mib("VmHWM")  # not ru_maxrss: it would include the parent's models (see memory_mib)
+        if peak != peak:  # no /proc
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"peak_mib": peak}), flush=True)
 
 
@@ -286,12 +278,7 @@ def matmul_gflops(dtype: torch.dtype, device: torch.device, n: int = 2048, repea
 
 
 def machine(device: torch.device) -> str:
-    model = platform.processor()
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        model = next(line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name"))
-    except (OSError, subprocess.CalledProcessError, StopIteration):
-        pass
+    model = cpu_model()
     flags = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").is_file() else ""
     bf16 = [f for f in ("amx_bf16", "avx512_bf16") if f in flags]
     gpu = f"; GPU {torch.cuda.get_device_name(device)}" if device.type == "cuda" else ""

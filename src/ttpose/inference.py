@@ -62,6 +62,14 @@ def decode_output(out: TTPOutput, video: Video, indices: np.ndarray, input_size:
 
 
 @torch.no_grad()
+def predict_images(model: TTPModel, images: torch.Tensor, speed: SpeedConfig | None = None) -> TTPOutput:
+    """``model.predict`` on normalised crops B x 3 x S x S under ``speed``'s autocast and input layout
+    (the model is used as it is; see `predict_video`)."""
+    with autocast(speed, images.device):
+        return model.predict(prepare_input(images, speed))
+
+
+@torch.no_grad()
 def predict_video(model: TTPModel, video: Video, indices=None, batch_size: int = 64,
                   speed: SpeedConfig | None = None) -> Predictions:
     """Predict joints for ``video[indices]`` (all frames by default) with the model as it is.
@@ -77,9 +85,7 @@ def predict_video(model: TTPModel, video: Video, indices=None, batch_size: int =
     for start in range(0, len(indices), batch_size):
         chunk = indices[start:start + batch_size]
         images = frames_batch(video, chunk, model.config.input_size)
-        with autocast(speed, images.device):
-            out = model.predict(prepare_input(images, speed))
-        parts.append(decode_output(out, video, chunk, model.config.input_size))
+        parts.append(decode_output(predict_images(model, images, speed), video, chunk, model.config.input_size))
     model.train(was_training)
     if not parts:
         raise ValueError(f"video {video.video_id}: no frames to predict")

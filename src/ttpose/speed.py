@@ -146,14 +146,22 @@ def _bn_scale_shift(bn: nn.modules.batchnorm._BatchNorm) -> tuple[torch.Tensor, 
     return scale, shift
 
 
-class _FoldedConv2d(nn.Conv2d):
-    """A Conv2d followed by a frozen BN (``_folded_bn``): one conv with the folded weight and bias."""
+class _Folded:
+    """What a conv followed by a frozen BN (``_folded_bn``) computes as one conv: `folded` weight and bias."""
+
+    out_dim = 0  # the weight's output-channel dimension
 
     def folded(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """(weight, bias) of the conv with the BN folded in (output channels are dim 0 of the weight)."""
+        """(weight, bias) of the conv with the BN folded in, from the live parameters."""
         scale, shift = _bn_scale_shift(self.__dict__["_folded_bn"])
+        shape = [1] * self.weight.dim()
+        shape[self.out_dim] = -1
         bias = shift if self.bias is None else self.bias * scale + shift
-        return self.weight * scale.view(-1, 1, 1, 1), bias
+        return self.weight * scale.view(shape), bias
+
+
+class _FoldedConv2d(_Folded, nn.Conv2d):
+    """A Conv2d followed by a frozen BN: one conv with the folded weight and bias."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.__dict__["_folded_bn"].training:
@@ -161,14 +169,10 @@ class _FoldedConv2d(nn.Conv2d):
         return self._conv_forward(x, *self.folded())
 
 
-class _FoldedConvTranspose2d(nn.ConvTranspose2d):
+class _FoldedConvTranspose2d(_Folded, nn.ConvTranspose2d):
     """A ConvTranspose2d (weight Cin x Cout x k x k) followed by a frozen BN, as one transposed conv."""
 
-    def folded(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """(weight, bias) with the BN folded in (output channels are dim 1 of a transposed conv's weight)."""
-        scale, shift = _bn_scale_shift(self.__dict__["_folded_bn"])
-        bias = shift if self.bias is None else self.bias * scale + shift
-        return self.weight * scale.view(1, -1, 1, 1), bias
+    out_dim = 1
 
     def forward(self, x: torch.Tensor, output_size: list[int] | None = None) -> torch.Tensor:
         if self.__dict__["_folded_bn"].training:

@@ -73,14 +73,13 @@ from ttpose.data.crops import box_to_center_size, uncrop_points
 from ttpose.data.pairs import crop_frame, normalize, offline_batch
 from ttpose.data.types import unlabeled_video
 from ttpose.data.video import IMAGE_SUFFIXES, FrameReader, FrameSkippedWarning, VideoError, natural_key, open_frames
-from ttpose.inference import Predictions, decode_output
+from ttpose.inference import Predictions, decode_output, predict_images
 from ttpose.model import TTPModel
 from ttpose.personalization import BOX_PADDING, StreamingPersonalizer
-from ttpose.speed import autocast, describe, prediction_model, prepare_input
+from ttpose.speed import describe, prediction_model
 
 MODES = ("online", "offline")
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".flv", ".ts")
-PADDING = BOX_PADDING  # crop side = longer box side x PADDING (as for training); the whole-frame fallback uses 1.0
 SMOOTH_ORDER = 2  # Savitzky-Golay polynomial order
 GENERIC_BATCH = 16  # generic predictions are made in batches of this many frames; saves happen at multiples of it
 FOLDER_FPS = 10.0  # frame rate of the overlay video of an image folder
@@ -258,7 +257,7 @@ def _frames(reader: FrameReader, notes: list[str] | None, log) -> Iterator[tuple
 
 
 def _crop_region(box: np.ndarray, whole_frame: bool) -> tuple[np.ndarray, float]:
-    return box_to_center_size(box, 1.0 if whole_frame else PADDING)
+    return box_to_center_size(box, 1.0 if whole_frame else BOX_PADDING)
 
 
 @torch.no_grad()
@@ -266,14 +265,12 @@ def _predict_crops(model: TTPModel, crops: list[np.ndarray], centers: np.ndarray
                    speed: SpeedConfig | None = None) -> Predictions:
     """The model's predictions on model-input crops whose regions are ``centers``/``sizes`` (full-frame px).
 
-    ``model`` is used as it is: pass `ttpose.speed.inference_model(model, speed)` for ``speed``'s options."""
+    ``model`` is used as it is: pass `ttpose.speed.prediction_model(model, speed)` for ``speed``'s options."""
     n, size = len(crops), model.config.input_size
     video = unlabeled_video(crops, model.skeleton, np.zeros((n, 4), np.float32))
     video.centers[:], video.sizes[:] = centers, sizes
     model.eval()
-    images = normalize(np.stack(crops))  # B x 3 x S x S
-    with torch.no_grad(), autocast(speed, images.device):
-        out = model.predict(prepare_input(images, speed))
+    out = predict_images(model, normalize(np.stack(crops)), speed)  # B x 3 x S x S
     return decode_output(out, video, np.arange(n), size)
 
 
@@ -554,7 +551,7 @@ def personalize_video(
             f"person box: {track.source}")
     save_every = max(GENERIC_BATCH, -(-int(save_every) // GENERIC_BATCH) * GENERIC_BATCH)
 
-    stream = StreamingPersonalizer(model, cfg, seed=seed, margin=margin, jpeg_quality=jpeg_quality, padding=PADDING)
+    stream = StreamingPersonalizer(model, cfg, seed=seed, margin=margin, jpeg_quality=jpeg_quality, padding=BOX_PADDING)
     rec = _Record()
     fingerprint = {"source": _source_fingerprint(source), "model": loaded.digest, "mode": mode,
                    "ttp": to_dict(cfg), "seed": seed, "margin": margin, "jpeg_quality": jpeg_quality,
@@ -745,7 +742,7 @@ def _summary(result: VideoResult, loaded: LoadedModel, cfg: TTPConfig, info, cou
         "box_source": result.box_source,
         "boxes_interpolated": int(track.interpolated.sum()),
         "settings": {"ttp": to_dict(cfg), "seed": seed, "smooth": smooth, "box_smooth": box_smooth,
-                     "crop_margin": margin, "crop_jpeg_quality": jpeg_quality, "crop_padding": PADDING},
+                     "crop_margin": margin, "crop_jpeg_quality": jpeg_quality, "crop_padding": BOX_PADDING},
         "box_smoothing": (f"moving average, {'trailing' if online else 'centred'}, window {box_used}"
                           if (box_used := box_window(box_smooth, len(track.boxes), online)) > 1 else "none"),
         "smoothing": (f"Savitzky-Golay, window {used}, order {SMOOTH_ORDER}, applied to generic and "

@@ -100,39 +100,27 @@ def save_index(path: str | Path, dataset: str, stamp: str, records: Sequence[Vid
     return path
 
 
-def read_header(path: str | Path) -> dict | None:
-    """The JSON header of an index, or None when the file is absent or unreadable."""
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            return json.loads(str(z["header"]))
-    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):
-        return None
-
-
 def load_index(path: str | Path, dataset: str, stamp: str) -> list[VideoRecord] | None:
-    """The records of a fresh index for ``dataset`` with fingerprint ``stamp``; None if absent or stale."""
-    header = read_header(path)
-    if not header or header.get("dataset") != dataset or header.get("version") != INDEX_VERSION \
-            or header.get("fingerprint") != stamp:
-        return None
-    try:  # a damaged index (an interrupted copy of the dataset folder) is ignored: the loader rescans
-        with np.load(path, allow_pickle=False) as z:
+    """The records of a fresh index for ``dataset`` with fingerprint ``stamp``; None if absent, stale or damaged
+    (an interrupted copy of the dataset folder, say): the loader then rescans."""
+    try:
+        with np.load(path, allow_pickle=False) as z:  # lazy: the arrays are read only for a fresh index
+            header = json.loads(str(z["header"]))
+            if header.get("dataset") != dataset or header.get("version") != INDEX_VERSION \
+                    or header.get("fingerprint") != stamp:
+                return None
             data = {k: z[k] for k in z.files}
         off = data["offsets"]
         frames = data["frames"].tolist()
         videos = data["video_id"].tolist()
         if len(off) != len(videos) + 1 or off[-1] != len(frames) or any(len(data[n]) != off[-1] for n in _ARRAYS):
             return None
-        records = []
-        for i, vid in enumerate(videos):
-            a, b = int(off[i]), int(off[i + 1])
-            records.append(VideoRecord(
-                video_id=vid, person_id=str(data["person_id"][i]), split=str(data["split"][i]), frames=frames[a:b],
-                **{name: data[name][a:b] for name in _ARRAYS},
-            ))
+        return [VideoRecord(video_id=vid, person_id=str(data["person_id"][i]), split=str(data["split"][i]),
+                            frames=frames[int(off[i]):int(off[i + 1])],
+                            **{name: data[name][int(off[i]):int(off[i + 1])] for name in _ARRAYS})
+                for i, vid in enumerate(videos)]
     except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):
         return None
-    return records
 
 
 DATASETS = ("penn_action", "h36m", "bbc_pose")
