@@ -290,10 +290,9 @@ def inference_model(model: nn.Module, speed: SpeedConfig | None = None) -> nn.Mo
     ``compile_frozen``: BN folded for good, then the encoder compiled with weight freezing (`_Frozen`; it
     takes the place of ``compile``); else ``compile``: the heavy blocks compiled (`compile_model`). Freezing
     always folds BN first: inductor's own folding of a ConvTranspose2d + BatchNorm2d pair under freezing gave
-    wrong outputs here (torch 2.13, CPU; relative error 0.2-0.4 on a single pair; tests/test_speed.py checks
-    that ours stays exact). The copy is a snapshot: personalize the model first, then build the inference
-    copy. Given a model this function already made for the same ``speed``, returns it as it is (so callers
-    can prepare once and pass it on).
+    wrong outputs here (torch 2.13, CPU; tests/test_speed.py checks that ours stays exact). The copy is a
+    snapshot: personalize the model first, then build the inference copy. Given a model this function
+    already made for the same ``speed``, returns it as it is (so callers can prepare once and pass it on).
     """
     speed = replace(speed or SpeedConfig())
     made_for = getattr(model, "_ttpose_inference", None)

@@ -55,7 +55,7 @@ class TransformerAffinityHead(nn.Module):
         """Eq. 7: W = Softmax(F_aff P), B x K x k_self, each row sums to 1."""
         b = features.shape[0]
         # B x (h*w) x c: the memory. Contiguous, because as a transposed view under bf16 autocast the attention's
-        # K/V projection became a batched product with its weight copied per token (the head 60x slower at batch 1).
+        # K/V projection became a batched product with its weight copied per token (slow at batch 1).
         tokens = features.flatten(2).transpose(1, 2).contiguous()
         queries = self.query.unsqueeze(0).expand(b, -1, -1)  # B x K x c
         f_aff = self.decoder(queries, tokens)  # B x K x c
