@@ -74,7 +74,7 @@ def test_errors_are_one_line_with_exit_code_2(files, tmp_path, capsys):
     code, _, err = cli(capsys, files["clip"], *ckpt, "--boxes", boxes)
     _one_line_error(code, err, "boxes.csv", f"the video has {N} frames")
     code, _, err = cli(capsys, files["clip"], "model.backbone=resnet50", *ckpt)
-    _one_line_error(code, err, "model.backbone", "only ttp.* settings")
+    _one_line_error(code, err, "model.backbone", "only ttp.* and loss.* settings")
     blocker = tmp_path / "file"
     blocker.write_text("")
     code, _, err = cli(capsys, files["clip"], "--checkpoint", files["checkpoint"], "--out", blocker / "out")

@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from ttpose.convert import from_official, official_config, to_official
+from ttpose.convert import from_official, load_model_file, official_config, to_official
+from ttpose.model.colour import to_input_order
 
 SPEC = Path(__file__).resolve().parents[1].parent / "shared" / "spec" / "official-keys-resnet18.txt"
 
@@ -34,6 +35,7 @@ def test_config_read_from_keys():
     cfg = official_config(spec_state_dict())
     assert (cfg.backbone, cfg.skeleton, cfg.num_maps, cfg.sup_head) == ("resnet18", "penn_action", 30, "transformer")
     assert cfg.transformer_ff == 1024 and cfg.deconv_channels == 256
+    assert (cfg.input_order, cfg.label_origin) == ("bgr", 1.0)  # BGR frames, MATLAB 1-based Penn labels
 
 
 def test_roundtrip_is_bit_exact():
@@ -80,7 +82,9 @@ def test_converted_model_matches_the_authors_computation(depth, head):
     source, target = torch.randn(2, 3, 128, 128), torch.randn(2, 3, 128, 128)
     with torch.no_grad():
         pred_images, pose_unsup, pose_sup = official(torch.stack([source, target], dim=1))
-        ours = model(target, source)
+        # ttpose feeds RGB crops and the converted model rewrites them to BGR (an involution, so this
+        # hands the authors' network the very tensors it got above)
+        ours = model(to_input_order(target, "bgr"), to_input_order(source, "bgr"))
 
     def rel(a, b):
         return ((a - b).norm() / b.norm()).item()
@@ -91,3 +95,19 @@ def test_converted_model_matches_the_authors_computation(depth, head):
     back = to_official(model)
     for k, v in official.state_dict().items():
         assert torch.equal(back[k], v), k
+
+
+@pytest.mark.parametrize("form", ["plain", "module", "checkpoint"])
+def test_authors_pth_loads_directly_with_a_note(tmp_path, form):
+    """final_state.pth (plain or DataParallel's module. prefix) and checkpoint.pth (a dict with state_dict)."""
+    sd = spec_state_dict(2)
+    if form == "module":
+        sd = {f"module.{k}": v for k, v in sd.items()}
+    obj = {"epoch": 3, "model": "pose_resnet", "state_dict": sd, "perf": 0.5} if form == "checkpoint" else sd
+    torch.save(obj, tmp_path / "their.pth")
+    config, model, note = load_model_file(tmp_path / "their.pth")
+    assert config.model.input_order == "bgr" and "converted in memory" in note and "their.pth" in note
+    assert torch.equal(model.sup_head.query, spec_state_dict(2)["pose_net.sup_query.weight"].t())
+    torch.save({"conv.weight": torch.zeros(1)}, tmp_path / "other.pth")
+    with pytest.raises(ValueError, match="neither a ttpose .safetensors checkpoint nor the authors'"):
+        load_model_file(tmp_path / "other.pth")

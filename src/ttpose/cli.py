@@ -20,16 +20,19 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from ttpose.checkpoint import load_checkpoint, read_checkpoint
     from ttpose.config import config_from_dict, to_dict
+    from ttpose.convert import load_model_file
     from ttpose.data.build import load_videos
     from ttpose.evaluate import evaluate, write_outputs
 
-    saved, _, _ = read_checkpoint(args.checkpoint)
+    saved, model, note = load_model_file(args.checkpoint)
+    if note:
+        print(f"note: {note}", file=sys.stderr)
     values = to_dict(saved)
     values["data"].update(dataset=args.dataset, root=str(args.root) if args.root else values["data"]["root"])
     cfg = config_from_dict(values, args.overrides)
-    model = load_checkpoint(args.checkpoint)
+    cfg.ttp.mode = args.ttp  # metrics.json records the mode that ran
+    model.loss_config = cfg.loss  # the L_self of --ttp online/offline, with any loss.* override (e.g. vgg_weights)
     videos = load_videos(cfg.data, args.split, skeleton=cfg.model.skeleton)
     if args.videos:
         videos = videos[: args.videos]
@@ -140,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Evaluate a checkpoint on a dataset split, personalizing per video when --ttp "
                                    "is online or offline. Prints the paper's table and writes predictions "
                                    "(COCO-style keypoint JSON per video) and metrics.json.")
-    p.add_argument("checkpoint", type=Path, help="a ttpose .safetensors checkpoint")
+    p.add_argument("checkpoint", type=Path, help="a ttpose .safetensors checkpoint or the authors' .pth")
     p.add_argument("dataset", choices=["synthetic", "penn_action", "h36m", "bbc_pose"])
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="dotted config overrides (e.g. ttp.lr=1e-5)")
     p.add_argument("--ttp", choices=["none", "online", "offline"], default="none")
@@ -166,7 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "the generic and the personalized model. See docs/personalize-your-video.md.")
     p.add_argument("source", type=Path, help="video file, folder of images, or folder of videos")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="TTP settings, e.g. ttp.lr=1e-5")
-    p.add_argument("--checkpoint", type=Path, required=True, help="a ttpose .safetensors checkpoint")
+    p.add_argument("--checkpoint", type=Path, required=True,
+                   help="a ttpose .safetensors checkpoint or the authors' .pth")
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--mode", choices=["online", "offline"], default="online")
     p.add_argument("--boxes", type=Path, help="person boxes: COCO JSON, JSON list or CSV (a folder of them, "

@@ -47,6 +47,11 @@ class ModelConfig:
     transformer_ff: int = 1024
     transformer_dropout: float = 0.1
     sigma: float = 2.0  # std of the bottleneck's Gaussians, heatmap pixels
+    # What the weights were trained on (the authors' checkpoints differ from ttpose's own; docs/reproduce.md):
+    # the colour order of the images (normalised with the RGB ImageNet statistics either way), and the
+    # coordinate the training labels gave the first pixel (1: MATLAB labels), subtracted from predictions.
+    input_order: Literal["rgb", "bgr"] = "rgb"
+    label_origin: float = 0.0
 
 
 @dataclass

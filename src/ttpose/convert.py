@@ -13,8 +13,19 @@ read from the keys; a ``module.`` prefix from DataParallel is accepted) and load
     pose_net.final_layer               <-> sup_head.conv            (plain-head variant)
     image_encoder / pose_encoder / image_renderer <-> appearance_encoder / pose_encoder / renderer
 
-The authors' images are BGR normalised with RGB statistics; see docs/reproduce.md for using their
-weights with ttpose's RGB pipeline.
+What the weights expect travels in the config, so that every ttpose path (evaluate, personalize, predict)
+feeds and reads them as the authors' code did (docs/reproduce.md):
+
+- ``input_order="bgr"``: their frames are read with OpenCV (BGR) and normalised with the RGB ImageNet
+  statistics (`ttpose.model.colour`);
+- ``label_origin=1``: their Penn Action and BBC Pose labels are MATLAB 1-based (only the crop centre gets
+  -1), so their models answer one pixel right of and below the true 0-based position; ttpose subtracts it
+  (`ttpose.inference.decode_output`) and scores against 0-based labels, which gives their PCK.
+  Human3.6M (MPII joints) comes from their own cache, whose origin is not known: 0.
+
+`load_model_file(path)` takes either kind of file: a ttpose ``.safetensors`` checkpoint, or the authors'
+``.pth`` (plain or ``module.``-prefixed state dict, or their ``checkpoint.pth`` dict with ``state_dict``),
+converted in memory.
 """
 
 from __future__ import annotations
@@ -24,7 +35,7 @@ from pathlib import Path
 
 import torch
 
-from ttpose.config import ModelConfig
+from ttpose.config import Config, ModelConfig
 from ttpose.model import TTPModel
 
 _PREFIXES = (  # (official prefix, ttpose prefix); the longest match wins
@@ -48,6 +59,7 @@ _DEPTHS = {  # (block has conv3, blocks in layer1..4) -> depth
     (True, (3, 8, 36, 3)): "resnet152",
 }
 _SKELETONS = {13: "penn_action", 16: "mpii", 7: "bbc_pose"}
+_LABEL_ORIGIN = {"penn_action": 1.0, "bbc_pose": 1.0, "mpii": 0.0}  # MATLAB label files are 1-based
 
 
 def _rename(key: str, table: tuple[tuple[str, str], ...]) -> str:
@@ -88,6 +100,7 @@ def official_config(state_dict: dict[str, torch.Tensor]) -> ModelConfig:
         backbone=backbone, skeleton=_SKELETONS[num_joints], num_maps=num_maps, sup_head=head,
         self_task="keypoint", deconv_channels=deconv, encoder_widths=enc, renderer_widths=ren,
         transformer_layers=max(layers, 1), transformer_ff=ff,
+        input_order="bgr", label_origin=_LABEL_ORIGIN[_SKELETONS[num_joints]],
     )
 
 
@@ -141,3 +154,28 @@ def to_official(model: TTPModel) -> dict[str, torch.Tensor]:
         else:
             out[_rename(key, inverse)] = value
     return out
+
+
+def load_model_file(path: str | Path) -> tuple[Config, TTPModel, str | None]:
+    """A ttpose checkpoint or the authors' .pth -> (config, model, note).
+
+    The config is the checkpoint's (for an authors' file: its model section with ttpose's defaults for the
+    rest); the note is None for a ttpose checkpoint, else one line saying that the file was converted in
+    memory.
+    """
+    from ttpose.checkpoint import load_checkpoint, read_checkpoint, read_tensors
+
+    path = Path(path)
+    if path.suffix == ".safetensors":
+        config = read_checkpoint(path)[0]
+        return config, load_checkpoint(path), None
+    tensors = read_tensors(path)  # a CheckpointError naming the file if it is not a readable weights file
+    try:
+        model = from_official(tensors)
+    except ValueError as e:
+        raise ValueError(f"{path}: neither a ttpose .safetensors checkpoint nor the authors' .pth ({e})") from None
+    cfg = model.config
+    note = (f"{path}: the authors' checkpoint, converted in memory ({cfg.backbone}, {cfg.sup_head} head, "
+            f"{model.skeleton.num_joints} joints, {cfg.input_order.upper()} input, labels from "
+            f"{cfg.label_origin:g}); `ttpose convert` keeps a .safetensors copy")
+    return Config(model=cfg), model, note

@@ -1,7 +1,9 @@
 """Prediction without personalization: crops -> model.predict -> heatmap decoding -> full-frame joints.
 
 Decoding is the authors': argmax of H_sup with the quarter-pixel shift toward the higher neighbour,
-mapped back through the crop's centre and size; no flip test.
+mapped back through the crop's centre and size; no flip test. A model whose training labels were
+1-based (``config.label_origin`` 1, the authors' Penn Action checkpoints) answers one pixel right of and
+below the true position; the origin is subtracted so that every prediction is in 0-based pixels.
 """
 
 from __future__ import annotations
@@ -44,14 +46,18 @@ class Predictions:
                              (self.frame_index, self.joints, self.scores, self.self_keypoints, self.affinity)))
 
 
-def decode_output(out: TTPOutput, video: Video, indices: np.ndarray, input_size: int) -> Predictions:
-    """TTPOutput of crops of ``video[indices]`` -> full-frame joints (and self-supervised keypoints)."""
+def decode_output(out: TTPOutput, video: Video, indices: np.ndarray, input_size: int,
+                  label_origin: float = 0.0) -> Predictions:
+    """TTPOutput of crops of ``video[indices]`` -> full-frame joints (and self-supervised keypoints).
+
+    ``label_origin``: the model's ``config.label_origin``, subtracted from the joints (not from the
+    self-supervised keypoints, which no label ever placed)."""
     heatmaps = out.sup_heatmaps.float()
     stride = input_size / heatmaps.shape[-1]
     coords, maxvals = decode_heatmaps(heatmaps.cpu().numpy())
     centers, sizes = video.centers[indices], video.sizes[indices]
     joints = np.stack([uncrop_points(coords[i], centers[i], sizes[i], input_size, stride=stride)
-                       for i in range(len(indices))])
+                       for i in range(len(indices))]) - label_origin  # N x K x 2, 0-based pixels
     self_kp = None
     if out.self_keypoints is not None:
         kp = out.self_keypoints.float().cpu().numpy()
@@ -85,7 +91,8 @@ def predict_video(model: TTPModel, video: Video, indices=None, batch_size: int =
     for start in range(0, len(indices), batch_size):
         chunk = indices[start:start + batch_size]
         images = frames_batch(video, chunk, model.config.input_size)
-        parts.append(decode_output(predict_images(model, images, speed), video, chunk, model.config.input_size))
+        parts.append(decode_output(predict_images(model, images, speed), video, chunk, model.config.input_size,
+                                   model.config.label_origin))
     model.train(was_training)
     if not parts:
         raise ValueError(f"video {video.video_id}: no frames to predict")

@@ -1,6 +1,9 @@
 """Metrics, one definition each, with their conventions spelled out (after MMPose's keypoint metrics).
 
-- `decode_heatmaps`: argmax with the quarter-pixel shift toward the higher neighbour (HRNet).
+- `decode_heatmaps`: argmax with the quarter-pixel shift toward the higher neighbour (HRNet), applied as
+  the authors' ``get_final_preds`` does: on both axes, and only when the peak is at least two pixels from
+  every border (2 <= x <= w - 2 and 2 <= y <= h - 2 together). Unlike their ``get_max_preds``, a joint
+  whose heatmap maximum is <= 0 keeps its argmax (theirs is moved to the crop's corner; docs/reproduce.md).
 - `pck`: Percentage of Correct Keypoints normalised by the torso size (the distance between the
   mid-shoulder and the mid-hip of the ground truth). Two conventions:
     * ``"authors"``: a hit is ``dist / torso <= thr``, pooled over all visible joints of all frames
@@ -26,7 +29,7 @@ from ttpose.skeletons import Skeleton
 
 
 def decode_heatmaps(heatmaps) -> tuple[np.ndarray, np.ndarray]:
-    """B x K x h x w (numpy or torch) -> (B x K x 2 heatmap coordinates, B x K maxima)."""
+    """B x K x h x w (numpy or torch) -> (B x K x 2 heatmap coordinates, B x K maxima); module docstring."""
     if hasattr(heatmaps, "detach"):
         heatmaps = heatmaps.detach().float().cpu().numpy()
     hm = np.asarray(heatmaps, dtype=np.float32)
@@ -37,13 +40,11 @@ def decode_heatmaps(heatmaps) -> tuple[np.ndarray, np.ndarray]:
     coords = np.stack([idx % w, idx // w], -1).astype(np.float32)
     px, py = coords[..., 0].astype(int), coords[..., 1].astype(int)
     bi, ki = np.meshgrid(np.arange(b), np.arange(k), indexing="ij")
-    inner_x = (px > 0) & (px < w - 1)
-    inner_y = (py > 0) & (py < h - 1)
-    pxc, pyc = np.clip(px, 1, w - 2), np.clip(py, 1, h - 2)
-    dx = hm[bi, ki, py, np.minimum(pxc + 1, w - 1)] - hm[bi, ki, py, np.maximum(pxc - 1, 0)]
-    dy = hm[bi, ki, np.minimum(pyc + 1, h - 1), px] - hm[bi, ki, np.maximum(pyc - 1, 0), px]
-    coords[..., 0] += np.where(inner_x, np.sign(dx) * 0.25, 0.0)
-    coords[..., 1] += np.where(inner_y, np.sign(dy) * 0.25, 0.0)
+    inner = (px > 1) & (px < w - 1) & (py > 1) & (py < h - 1)  # B x K: both axes, two pixels from the border
+    pxc, pyc = np.clip(px, 1, w - 2), np.clip(py, 1, h - 2)  # in range for the lookups; used only where inner
+    dx = hm[bi, ki, pyc, pxc + 1] - hm[bi, ki, pyc, pxc - 1]
+    dy = hm[bi, ki, pyc + 1, pxc] - hm[bi, ki, pyc - 1, pxc]
+    coords += np.where(inner[..., None], np.sign(np.stack([dx, dy], -1)) * 0.25, 0.0)
     return coords, maxvals
 
 

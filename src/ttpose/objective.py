@@ -38,7 +38,7 @@ def _self_loss(model: TTPModel, out: TTPOutput, target: torch.Tensor, recon: Rec
                labels: torch.Tensor | None) -> torch.Tensor | None:
     task = _core(model).config.self_task
     if task == "keypoint":
-        return recon(out.reconstruction, target)
+        return recon(out.reconstruction, _core(model).model_input(target))  # in the colour order it was trained on
     if task == "rotation":
         return rotation_loss(out.rotation_logits, labels)
     return None

@@ -204,17 +204,21 @@ class LoadedModel:
         return self._generic[key]
 
     @staticmethod
-    def of(checkpoint_or_model: str | Path | TTPModel | LoadedModel) -> LoadedModel:
+    def of(checkpoint_or_model: str | Path | TTPModel | LoadedModel,
+           log: Callable[[str], None] | None = None) -> LoadedModel:
+        """From a model, a ttpose checkpoint or the authors' .pth (converted in memory, said through ``log``)."""
         if isinstance(checkpoint_or_model, LoadedModel):
             return checkpoint_or_model
         if isinstance(checkpoint_or_model, TTPModel):
             model, where, ttp = checkpoint_or_model, "(model given in Python)", TTPConfig()
         else:
-            from ttpose.checkpoint import load_checkpoint, read_checkpoint
+            from ttpose.convert import load_model_file
 
             where = str(checkpoint_or_model)
-            saved, _, _ = read_checkpoint(checkpoint_or_model)
-            model, ttp = load_checkpoint(checkpoint_or_model), saved.ttp
+            saved, model, note = load_model_file(checkpoint_or_model)
+            ttp = saved.ttp
+            if note and log:
+                log(f"note: {note}")
         sha = hashlib.sha1()
         for name, tensor in model.state_dict().items():
             sha.update(name.encode())
@@ -223,13 +227,21 @@ class LoadedModel:
 
 
 def _ttp_config(loaded: LoadedModel, config: TTPConfig | None, overrides: Sequence[str], mode: str) -> TTPConfig:
-    """``config`` (default: the checkpoint's saved TTP settings) with ``ttp.KEY=VALUE`` overrides applied."""
+    """``config`` (default: the checkpoint's saved TTP settings) with ``ttp.KEY=VALUE`` overrides applied;
+    ``loss.KEY=VALUE`` overrides go to the model's L_self (e.g. loss.vgg_weights=PATH for the authors' .pth,
+    which does not name its VGG-16 file)."""
     base = config or loaded.ttp
-    bad = [o for o in overrides if not o.startswith("ttp.")]
+    bad = [o for o in overrides if not o.startswith(("ttp.", "loss."))]
     if bad:
-        raise ValueError(f"override {bad[0]!r}: only ttp.* settings can be changed here (e.g. ttp.lr=1e-5)")
-    if overrides:
-        base = config_from_dict({"ttp": to_dict(base)}, list(overrides)).ttp
+        raise ValueError(f"override {bad[0]!r}: only ttp.* and loss.* settings can be changed here "
+                         "(e.g. ttp.lr=1e-5)")
+    ttp = [o for o in overrides if o.startswith("ttp.")]
+    if ttp:
+        base = config_from_dict({"ttp": to_dict(base)}, ttp).ttp
+    loss = [o for o in overrides if o.startswith("loss.")]
+    if loss:
+        saved = to_dict(loaded.model.loss_config) if loaded.model.loss_config else {}
+        loaded.model.loss_config = config_from_dict({"loss": saved}, loss).loss
     return replace(base, mode=mode)
 
 
@@ -271,7 +283,7 @@ def _predict_crops(model: TTPModel, crops: list[np.ndarray], centers: np.ndarray
     video.centers[:], video.sizes[:] = centers, sizes
     model.eval()
     out = predict_images(model, normalize(np.stack(crops)), speed)  # B x 3 x S x S
-    return decode_output(out, video, np.arange(n), size)
+    return decode_output(out, video, np.arange(n), size, model.config.label_origin)
 
 
 def savgol_window(window: int, n: int, order: int = SMOOTH_ORDER) -> int | None:
@@ -524,7 +536,7 @@ def personalize_video(
         if input_kind(source) == "videos":
             raise VideoError(f"{source}: a folder of videos; use personalize_many (one run per video)")
         reader = open_frames(source)
-        loaded = LoadedModel.of(checkpoint_or_model)
+        loaded = LoadedModel.of(checkpoint_or_model, log)
         model = loaded.model
         if model.config.self_task == "none":
             raise ValueError(f"{loaded.checkpoint}: this model has no self-supervised task (the supervised-only "
@@ -810,7 +822,7 @@ def personalize_many(
     check_writable(out_dir)
     if rank is None or world_size is None:
         rank, world_size = rank_and_world()
-    loaded = LoadedModel.of(checkpoint_or_model)
+    loaded = LoadedModel.of(checkpoint_or_model, log)
     stems = [v.stem for v in videos]
     mine = videos[rank::world_size]
     if log:

@@ -20,6 +20,7 @@ from ttpose.config import LossConfig, ModelConfig
 from ttpose.model.autoencoder import ConvEncoder, Renderer
 from ttpose.model.backbone import Encoder, load_pretrained
 from ttpose.model.bottleneck import condensed_keypoints, gaussian_maps, keypoint_bottleneck
+from ttpose.model.colour import to_input_order
 from ttpose.model.heads import ConvHead, RotationHead, TransformerAffinityHead, head_conv
 from ttpose.skeletons import get_skeleton
 
@@ -29,7 +30,7 @@ class TTPOutput:
     sup_heatmaps: torch.Tensor | None  # B x K x h x w (None when the supervised path was skipped)
     self_heatmaps: torch.Tensor | None = None  # B x k_self x h x w, raw logits
     self_keypoints: torch.Tensor | None = None  # B x k_self x 2, (x, y) heatmap pixels
-    reconstruction: torch.Tensor | None = None  # B x 3 x S x S, normalised like the input
+    reconstruction: torch.Tensor | None = None  # B x 3 x S x S, normalised as `model_input` gives the input
     affinity: torch.Tensor | None = None  # B x K x k_self (Transformer head only)
     rotation_logits: torch.Tensor | None = None  # B x 4 (rotation task only)
 
@@ -65,6 +66,10 @@ class TTPModel(nn.Module):
     def heatmap_size(self) -> int:
         return self.config.input_size // 4
 
+    def model_input(self, images: torch.Tensor) -> torch.Tensor:
+        """ttpose's normalised RGB crops -> the colour order the weights were trained on (`ttpose.model.colour`)."""
+        return to_input_order(images, self.config.input_order)
+
     def pose(self, features: torch.Tensor, sup: bool = True) -> TTPOutput:
         """The pose path on F: H_self (+ condensed keypoints) and H_sup (+ W); ``sup=False`` skips H_sup."""
         if self.self_head is None:
@@ -97,24 +102,26 @@ class TTPModel(nn.Module):
     ) -> TTPOutput:
         """Joint forward: target (and source) B x 3 x S x S; ``rotated``: images for the rotation task.
 
-        ``sup=False`` skips the supervised head (personalization updates never use its output).
+        ``sup=False`` skips the supervised head (personalization updates never use its output). Images are
+        ttpose's normalised RGB crops; the reconstruction is in the model's own order (`model_input`).
         """
-        out = self.pose(self.encoder(target), sup)
+        out = self.pose(self.encoder(self.model_input(target)), sup)
         if out.self_heatmaps is not None:
             if source is not None:
-                out.self_keypoints, out.reconstruction = self.reconstruct(out.self_heatmaps, source)
+                out.self_keypoints, out.reconstruction = self.reconstruct(out.self_heatmaps,
+                                                                          self.model_input(source))
             else:
                 out.self_keypoints = condensed_keypoints(out.self_heatmaps)
         if rotated is not None:
             if self.rotation_head is None:
                 raise ValueError("this model has no rotation task (model.self_task != rotation)")
-            out.rotation_logits = self.rotation_head(self.encoder(rotated))
+            out.rotation_logits = self.rotation_head(self.encoder(self.model_input(rotated)))
         return out
 
     @torch.no_grad()
     def predict(self, images: torch.Tensor) -> TTPOutput:
         """Inference: the pose path only (encoder, heads); no encoders, renderer or gradients."""
-        out = self.pose(self.encoder(images))
+        out = self.pose(self.encoder(self.model_input(images)))
         if out.self_heatmaps is not None:
             out.self_keypoints = condensed_keypoints(out.self_heatmaps)
         return out

@@ -1,0 +1,107 @@
+"""The authors' test pipeline (benchmarks/reference/official_pipeline.py) and ttpose's command-line path
+(`ttpose convert` -> `ttpose prepare` -> `ttpose evaluate --ttp none`) on the real frames of Penn Action
+video 0001, fed the same weights: the same joints (after the authors' 1-pixel origin) and the same PCK.
+
+The weights are random (the authors' ResNet-18 Transformer architecture with 13 Penn Action joints), with
+BatchNorm statistics measured on the video's own crops so that the heatmaps are peaked and move with the
+image; the test checks that they do, or the comparison would prove nothing.
+"""
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from benchmarks.reference import official_pipeline as ref
+from benchmarks.reference.official_model import OfficialTTP
+from ttpose.cli import main
+from ttpose.export import read_coco_keypoints
+
+MEAN_PX, MAX_PX, PCK_POINTS = 0.5, 2.0, 0.5  # the agreement asked for (issue 14)
+PENN = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "penn_action"
+
+
+def image_dependent_weights(depth: int, root, video: str = "0001", seed: int = 0) -> OfficialTTP:
+    """The authors' model with He-initialised convolutions and BatchNorm statistics of every 5th crop."""
+    torch.manual_seed(seed)
+    model = OfficialTTP(depth)
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d | nn.ConvTranspose2d):
+            nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+        if isinstance(m, nn.BatchNorm2d):
+            m.reset_running_stats()
+            m.momentum = None  # a cumulative average over the calibration batch
+    labels = ref.read_penn_labels(root / "labels" / f"{video}.mat")
+    crops = torch.stack([ref.crop_input(root / "frames" / video / f"{j + 1:06d}.jpg", labels["centers"][j],
+                                        labels["scales"][j]) for j in range(0, labels["nframes"], 5)])
+    model.pose_net.train()
+    with torch.no_grad():
+        model.pose_net(crops)
+    return model.eval()
+
+
+@pytest.fixture(scope="module")
+def penn_0001(tmp_path_factory):
+    real = PENN
+    if not (real / "frames" / "0001").is_dir():
+        pytest.skip(f"real Penn Action frames {real}/frames/0001 are absent")
+    root = tmp_path_factory.mktemp("penn")  # a dataset folder of one video (prepare writes its index here)
+    (root / "labels").mkdir()
+    (root / "frames").mkdir()
+    (root / "labels" / "0001.mat").symlink_to(real / "labels" / "0001.mat")
+    (root / "frames" / "0001").symlink_to(real / "frames" / "0001")
+    return root
+
+
+@pytest.fixture(scope="module")
+def both(penn_0001, tmp_path_factory):
+    """(reference results, ttpose joints N x 13 x 2, ttpose metrics.json) for the same weights."""
+    model = image_dependent_weights(18, penn_0001)
+    reference = ref.predict_penn_video(model.pose_net, penn_0001)
+    work = tmp_path_factory.mktemp("ttpose")
+    torch.save(model.state_dict(), work / "final_state.pth")
+    assert main(["convert", str(work / "final_state.pth"), str(work / "converted")]) == 0
+    assert main(["prepare", "penn_action", str(penn_0001), "--quiet"]) == 0
+    assert main(["evaluate", str(work / "converted.safetensors"), "penn_action", "--root", str(penn_0001),
+                 "--ttp", "none", "--out", str(work / "eval"), "--quiet"]) == 0
+    joints, _, frames = read_coco_keypoints(work / "eval" / "predictions" / "0001.json")
+    assert frames.tolist() == list(range(reference["nframes"]))
+    metrics = json.loads((work / "eval" / "metrics.json").read_text())
+    return reference, joints, metrics
+
+
+def test_weights_give_peaked_image_dependent_heatmaps(both):
+    reference, _, _ = both
+    heatmaps = reference["heatmaps"]  # N x 13 x 32 x 32
+    flat = heatmaps.reshape(*heatmaps.shape[:2], -1)
+    assert (reference["maxvals"] > 0).all()  # the authors' "maximum <= 0 -> corner" rule never applies here
+    distinct = [len(set(flat[:, k].argmax(-1).tolist())) for k in range(flat.shape[1])]
+    assert min(distinct) >= 20, distinct  # the argmax moves with the image (151 frames)
+    peak = (flat.max(-1) - flat.mean(-1)) / flat.std(-1)
+    assert peak.mean() > 2.5  # the maximum stands out of its map
+
+
+def test_ttpose_cli_predicts_the_authors_joints(both):
+    reference, joints, _ = both
+    gap = np.linalg.norm(joints - (reference["preds"] - 1), axis=-1)  # their 1-based answer -> 0-based
+    mean, worst = gap.mean(0), gap.max(0)  # per joint over the 151 frames
+    if os.environ.get("TTPOSE_REPORT"):
+        print(f"\nper-joint mean px: {np.round(mean, 3).tolist()}\nper-joint max px: {np.round(worst, 3).tolist()}"
+              f"\noverall mean {gap.mean():.4f} px, max {gap.max():.4f} px")
+    assert mean.max() <= MEAN_PX and worst.max() <= MAX_PX, (mean, worst)
+
+
+def test_ttpose_pck_is_the_authors_pck(both):
+    reference, _, metrics = both
+    theirs = ref.penn_pck(reference["preds"], reference["joints"], reference["visible"])
+    ours = metrics["table"]
+    if os.environ.get("TTPOSE_REPORT"):
+        print(f"\ntheirs {theirs}\nttpose {ours}")
+    assert metrics["settings"]["ttp"] == "none" and metrics["settings"]["ttp_config"]["mode"] == "none"
+    assert abs(ours["Mean"] - theirs["mPCK"]) <= PCK_POINTS
+    for part, _ in ref.PENN_PARTS:
+        assert abs(ours[part] - theirs[part]) <= 2 * PCK_POINTS, part
