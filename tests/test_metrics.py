@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ttpose.metrics import accuracy_within, decode_heatmaps, pck, pck_table, torso_size
-from ttpose.skeletons import BBC_POSE, PENN_ACTION
+from ttpose.skeletons import BBC_POSE, MPII, PENN_ACTION
 
 
 def random_pose(rng, n=5):
@@ -108,3 +108,26 @@ def test_decode_no_shift_at_border():
     hm[0, 0, 0, 7] = 1.0
     coords, _ = decode_heatmaps(hm)
     assert coords[0, 0].tolist() == [7.0, 0.0]
+
+
+def test_decode_shifts_only_two_pixels_inside_on_both_axes():
+    """The authors' rule: the quarter-pixel shift applies only when 2 <= x <= w - 2 and 2 <= y <= h - 2 together."""
+    hm = np.zeros((1, 3, 8, 8))
+    hm[0, 0, 1, 4], hm[0, 0, 1, 5], hm[0, 0, 2, 4] = 1.0, 0.5, 0.5  # y = 1: no shift, not even along x
+    hm[0, 1, 4, 6], hm[0, 1, 4, 5], hm[0, 1, 5, 6] = 1.0, 0.5, 0.5  # x = 6 = w - 2: shifted on both axes
+    hm[0, 2, 4, 7], hm[0, 2, 5, 7] = 1.0, 0.5  # x = 7 = w - 1: no shift
+    coords, _ = decode_heatmaps(hm)
+    assert coords[0].tolist() == [[4.0, 1.0], [5.75, 4.25], [7.0, 4.0]]
+
+
+def test_human36m_is_scored_as_the_authors_score_it():
+    """Their hm36.py: torso = |upper neck (8) - mid-hip (2, 3)|, Head column = head top (9) alone."""
+    gt = np.zeros((1, 16, 2))
+    gt[0, [12, 13]] = [[-10, 20], [10, 20]]  # shoulders 20 above the hips: not the torso here
+    gt[0, 8] = [0, 50]  # upper neck 50 above the mid-hip
+    gt[0, 9] = [0, 60]
+    assert torso_size(gt, MPII)[0] == pytest.approx(50.0)
+    pred = gt.copy()
+    pred[0, 8] += [0, 11]  # upper neck off by 0.22 torso, head top right
+    table = pck_table(pred, gt, np.ones((1, 16), bool), MPII)
+    assert table["Head"] == 100.0 and table["Mean"] == pytest.approx(100 * 15 / 16)

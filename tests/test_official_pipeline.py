@@ -71,11 +71,11 @@ def both(penn_0001, tmp_path_factory):
     joints, _, frames = read_coco_keypoints(work / "eval" / "predictions" / "0001.json")
     assert frames.tolist() == list(range(reference["nframes"]))
     metrics = json.loads((work / "eval" / "metrics.json").read_text())
-    return reference, joints, metrics
+    return reference, joints, metrics, work
 
 
 def test_weights_give_peaked_image_dependent_heatmaps(both):
-    reference, _, _ = both
+    reference = both[0]
     heatmaps = reference["heatmaps"]  # N x 13 x 32 x 32
     flat = heatmaps.reshape(*heatmaps.shape[:2], -1)
     assert (reference["maxvals"] > 0).all()  # the authors' "maximum <= 0 -> corner" rule never applies here
@@ -86,7 +86,7 @@ def test_weights_give_peaked_image_dependent_heatmaps(both):
 
 
 def test_ttpose_cli_predicts_the_authors_joints(both):
-    reference, joints, _ = both
+    reference, joints = both[:2]
     gap = np.linalg.norm(joints - (reference["preds"] - 1), axis=-1)  # their 1-based answer -> 0-based
     mean, worst = gap.mean(0), gap.max(0)  # per joint over the 151 frames
     if os.environ.get("TTPOSE_REPORT"):
@@ -96,7 +96,7 @@ def test_ttpose_cli_predicts_the_authors_joints(both):
 
 
 def test_ttpose_pck_is_the_authors_pck(both):
-    reference, _, metrics = both
+    reference, metrics = both[0], both[2]
     theirs = ref.penn_pck(reference["preds"], reference["joints"], reference["visible"])
     ours = metrics["table"]
     if os.environ.get("TTPOSE_REPORT"):
@@ -105,3 +105,21 @@ def test_ttpose_pck_is_the_authors_pck(both):
     assert abs(ours["Mean"] - theirs["mPCK"]) <= PCK_POINTS
     for part, _ in ref.PENN_PARTS:
         assert abs(ours[part] - theirs[part]) <= 2 * PCK_POINTS, part
+
+
+def test_coco_export_names_the_real_frame_files(both):
+    document = json.loads((both[3] / "eval" / "predictions" / "0001.json").read_text())
+    names = [image["file_name"] for image in document["images"]]
+    assert names[0] == "000001.jpg" and names[-1] == "000151.jpg"  # Penn Action numbers its frames from 1
+    assert all((PENN / "frames" / "0001" / name).is_file() for name in names)
+
+
+def test_evaluate_takes_the_authors_pth_directly(both, penn_0001, capsys):
+    work = both[3]
+    capsys.readouterr()
+    assert main(["evaluate", str(work / "final_state.pth"), "penn_action", "--root", str(penn_0001), "--ttp", "none",
+                 "--out", str(work / "eval-pth"), "--quiet"]) == 0
+    note = [line for line in capsys.readouterr().err.splitlines() if "converted in memory" in line]
+    assert len(note) == 1 and note[0].startswith("note: ")
+    direct, _, _ = read_coco_keypoints(work / "eval-pth" / "predictions" / "0001.json")
+    assert np.array_equal(direct, both[1])  # the same joints as through `ttpose convert`

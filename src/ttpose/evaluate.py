@@ -81,6 +81,13 @@ def evaluate(
     return evaluate_predictions(items, model.skeleton), preds
 
 
+def image_names(video: Video, indices: np.ndarray) -> list[str] | None:
+    """The file names of ``video``'s frames at ``indices`` when they are image files (Penn Action's frame 1
+    is ``000001.jpg``), else None (the exporter's default names)."""
+    paths = getattr(video.images, "paths", None)
+    return None if paths is None else [Path(paths[int(i)]).name for i in indices]
+
+
 def write_outputs(out_dir: str | Path, evaluation: Evaluation, videos: list[Video], preds: list[Predictions],
                   skeleton: Skeleton, settings: dict) -> None:
     """predictions/<video_id>.json (COCO-style keypoints, one annotation per frame) and metrics.json."""
@@ -90,7 +97,8 @@ def write_outputs(out_dir: str | Path, evaluation: Evaluation, videos: list[Vide
     for video, pred in zip(videos, preds, strict=True):
         h, w = np.asarray(video.images[0]).shape[:2]
         write_coco_keypoints(out / "predictions" / f"{video.video_id}.json", pred.joints, pred.scores, skeleton,
-                             (w, h), frame_ids=video.frame_ids[pred.frame_index], boxes=video.boxes[pred.frame_index])
+                             (w, h), frame_ids=video.frame_ids[pred.frame_index], boxes=video.boxes[pred.frame_index],
+                             file_names=image_names(video, pred.frame_index))
     metrics = {"metric": evaluation.metric, "table": evaluation.table, "frames": evaluation.frames,
                "visible_joints": evaluation.joints, "settings": settings}
     atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2))

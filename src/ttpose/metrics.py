@@ -4,8 +4,9 @@
   the authors' ``get_final_preds`` does: on both axes, and only when the peak is at least two pixels from
   every border (2 <= x <= w - 2 and 2 <= y <= h - 2 together). Unlike their ``get_max_preds``, a joint
   whose heatmap maximum is <= 0 keeps its argmax (theirs is moved to the crop's corner; docs/reproduce.md).
-- `pck`: Percentage of Correct Keypoints normalised by the torso size (the distance between the
-  mid-shoulder and the mid-hip of the ground truth). Two conventions:
+- `pck`: Percentage of Correct Keypoints normalised by the torso size of the ground truth, as the authors
+  define it per dataset (`Skeleton.torso`): |mid-shoulder - mid-hip| for Penn Action, |upper neck - mid-hip|
+  for Human3.6M in MPII order. Two conventions:
     * ``"authors"``: a hit is ``dist / torso <= thr``, pooled over all visible joints of all frames
       (the authors' code; thr 0.2);
     * ``"mmpose"``: a hit is ``dist / torso < thr``; the accuracy of each joint over the frames where it is
@@ -49,13 +50,13 @@ def decode_heatmaps(heatmaps) -> tuple[np.ndarray, np.ndarray]:
 
 
 def torso_size(gt: np.ndarray, skeleton: Skeleton) -> np.ndarray:
-    """N x K x 2 ground truth -> N torso sizes: |mid-shoulder - mid-hip|."""
+    """N x K x 2 ground truth -> N torso sizes: |upper point - mid-hip| (`Skeleton.torso`)."""
     if skeleton.torso is None:
         raise ValueError(f"skeleton {skeleton.name} has no torso definition for PCK")
-    shoulders, hips = skeleton.torso
-    mid_s = gt[:, list(shoulders)].mean(1)
+    upper, hips = skeleton.torso
+    top = gt[:, list(upper)].mean(1)  # N x 2: mid-shoulder (Penn Action) or upper neck (MPII)
     mid_h = gt[:, list(hips)].mean(1)
-    return np.linalg.norm(mid_s - mid_h, axis=-1)
+    return np.linalg.norm(top - mid_h, axis=-1)
 
 
 @dataclass

@@ -16,7 +16,8 @@ class Skeleton:
     flip_pairs: tuple[tuple[int, int], ...]  # (left, right) index pairs swapped by a horizontal flip
     limbs: tuple[tuple[int, int], ...]  # joint index pairs drawn as bones
     parts: tuple[tuple[str, tuple[int, ...]], ...]  # table columns: (part name, joint indices)
-    torso: tuple[tuple[int, ...], tuple[int, ...]] | None  # (shoulders, hips) for PCK's torso size
+    # PCK's torso size: |mean of the first joints - mean of the second| (upper body point, hips)
+    torso: tuple[tuple[int, ...], tuple[int, ...]] | None
 
     @property
     def num_joints(self) -> int:
@@ -57,7 +58,8 @@ PENN_ACTION = Skeleton(
     torso=((1, 2), (7, 8)),
 )
 
-# MPII order, 16 joints: used for Human3.6M by the authors (converted from H36M's 17 joints).
+# MPII order, 16 joints: used for Human3.6M by the authors (converted from H36M's 17 joints). Scored as their
+# hm36.py `evaluate` scores it: torso = |upper neck - mid-hip| (not mid-shoulder), Head column = head top alone.
 MPII = Skeleton(
     name="mpii",
     joint_names=(
@@ -71,10 +73,10 @@ MPII = Skeleton(
         (7, 12), (12, 11), (11, 10), (7, 13), (13, 14), (14, 15),
     ),
     parts=(
-        ("Head", (8, 9)), ("Shoulder", (12, 13)), ("Elbow", (11, 14)), ("Wrist", (10, 15)),
+        ("Head", (9,)), ("Shoulder", (12, 13)), ("Elbow", (11, 14)), ("Wrist", (10, 15)),
         ("Hip", (2, 3)), ("Knee", (1, 4)), ("Ankle", (0, 5)),
     ),
-    torso=((12, 13), (2, 3)),
+    torso=((8,), (2, 3)),
 )
 
 # BBC Pose: 7 upper-body joints (head, wrists, elbows, shoulders), in the order of bbcpose.mat.
