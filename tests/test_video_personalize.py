@@ -509,7 +509,7 @@ def test_bad_checkpoints(clip, checkpoint, tmp_path):
     cases[other] = "not a ttpose checkpoint"
     pth = tmp_path / "official.pth"
     torch.save({"conv1.weight": torch.zeros(2)}, pth)
-    cases[pth] = "is a .safetensors file"
+    cases[pth] = "neither a ttpose .safetensors checkpoint nor the authors' .pth"
     for path, message in cases.items():
         with pytest.raises(CheckpointError, match=message) as e:
             run(clip, tmp_path / "out", model=path)

@@ -163,7 +163,7 @@ def load_model_file(path: str | Path) -> tuple[Config, TTPModel, str | None]:
     rest); the note is None for a ttpose checkpoint, else one line saying that the file was converted in
     memory.
     """
-    from ttpose.checkpoint import load_checkpoint, read_checkpoint, read_tensors
+    from ttpose.checkpoint import CheckpointError, load_checkpoint, read_checkpoint, read_tensors
 
     path = Path(path)
     if path.suffix == ".safetensors":
@@ -173,7 +173,7 @@ def load_model_file(path: str | Path) -> tuple[Config, TTPModel, str | None]:
     try:
         model = from_official(tensors)
     except ValueError as e:
-        raise ValueError(f"{path}: neither a ttpose .safetensors checkpoint nor the authors' .pth ({e})") from None
+        raise CheckpointError(f"{path}: neither a ttpose .safetensors checkpoint nor the authors' .pth ({e})") from None
     cfg = model.config
     note = (f"{path}: the authors' checkpoint, converted in memory ({cfg.backbone}, {cfg.sup_head} head, "
             f"{model.skeleton.num_joints} joints, {cfg.input_order.upper()} input, labels from "
