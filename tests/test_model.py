@@ -145,3 +145,57 @@ def test_personalization_partition_adam_step():
 def _is_norm(model, name):
     module = model.get_submodule(name.rsplit(".", 1)[0])
     return isinstance(module, (torch.nn.BatchNorm2d, torch.nn.LayerNorm))
+
+
+def _std(t: torch.Tensor) -> float:
+    return float(t.detach().float().std())
+
+
+def test_authors_initialisation_of_the_heads():
+    """model.head_init=authors (default) as their init_weights: every Linear of the Transformer decoder N(0, 0.001)
+    with bias 0; the affinity projection P and the self-supervised head keep PyTorch's default; so W does not
+    start uniform and the supervised maps differ between joints. head_init=small: the earlier ttpose init."""
+    torch.manual_seed(0)
+    model = TTPModel(ModelConfig(**TINY)).eval()
+    head = model.sup_head
+    linears = [m for m in head.decoder.modules() if isinstance(m, torch.nn.Linear)]
+    assert len(linears) == 4  # self- and cross-attention output projections, the two FFN layers
+    for m in linears:
+        assert 0.0005 < _std(m.weight) < 0.002 and not m.bias.any()
+    assert _std(head.decoder.layers[0].multihead_attn.in_proj_weight) > 0.05  # packed in-projection: not a Linear
+    default_bound = 1 / TINY["deconv_channels"] ** 0.5  # kaiming_uniform(a=sqrt 5) bound of a Linear/1x1 conv
+    for layer in (head.affinity_proj, model.self_head):
+        assert _std(layer.weight) > 0.3 * default_bound and float(layer.weight.detach().abs().max()) <= default_bound + 1e-6
+    out = model(torch.randn(2, 3, 64, 64))
+    assert float(out.affinity.max() - out.affinity.min()) > 0.02  # W is not uniform at step 0
+    assert float((out.sup_heatmaps[:, 0] - out.sup_heatmaps[:, 1]).abs().max()) > 1e-2
+
+    torch.manual_seed(0)
+    small = TTPModel(ModelConfig(head_init="small", **TINY)).eval()
+    for layer in (small.sup_head.affinity_proj, small.self_head):
+        assert 0.0005 < _std(layer.weight) < 0.002
+    out = small(torch.randn(2, 3, 64, 64))
+    assert float(out.affinity.max() - out.affinity.min()) < 0.01  # the near-uniform start issue 13 measured
+
+
+def test_conv_head_keeps_the_authors_small_init():
+    torch.manual_seed(0)
+    model = TTPModel(ModelConfig(sup_head="conv", **TINY))
+    assert 0.0005 < _std(model.sup_head.conv.weight) < 0.002 and _std(model.self_head.weight) > 0.05
+
+
+@pytest.mark.parametrize("input_size,expected", [(64, 1.0), (128, 2.0), (256, 4.0)])
+def test_sigma_scales_with_the_heatmap_grid(input_size, expected):
+    """sigma = 2 on the paper's 32 x 32 grid, scaled with the grid unless set (targets and bottleneck alike)."""
+    from ttpose.config import config_from_dict
+
+    cfg = config_from_dict({"model": {"input_size": input_size}})
+    assert cfg.model.gaussian_sigma == expected and cfg.target_sigma == expected
+    cfg = config_from_dict({"model": {"input_size": input_size, "sigma": 3.0}, "data": {"heatmap_sigma": 2.5}})
+    assert cfg.model.gaussian_sigma == 3.0 and cfg.target_sigma == 2.5
+    model = TTPModel(ModelConfig(**{**TINY, "input_size": input_size}))
+    sharp = torch.full((1, 1, input_size // 4, input_size // 4), -50.0)
+    sharp[0, 0, 5, 6] = 50.0
+    _, maps = keypoint_bottleneck(sharp, model.config.gaussian_sigma, upsample=1)
+    # the Gaussian at one sigma from its peak is exp(-1/2)
+    assert torch.isclose(maps[0, 0, 5, 6 + int(expected)], torch.tensor(0.6065), atol=2e-3)

@@ -137,3 +137,37 @@ def test_pair_dataset_deterministic_and_epoch_dependent():
 def test_pair_dataset_needs_videos():
     with pytest.raises(ValueError):
         PairDataset([], 64, 16)
+
+
+def moving_window_video(n=6) -> Video:
+    """dot_video whose crop windows move from frame to frame (a panning camera)."""
+    video = dot_video(n=n)
+    video.centers = np.array([[40 + 3 * i, 44 + 2 * i] for i in range(n)], np.float32)
+    video.sizes = np.array([70 + 2 * i for i in range(n)], np.float32)
+    return video
+
+
+@pytest.mark.parametrize("rule", ["own", "target"])
+def test_source_crop_rule_for_training_online_and_offline_pairs(rule):
+    """data.source_crop / ttp.source_crop: the source frame is cut with its own window or the target's."""
+    from ttpose.data.pairs import crop_frame
+
+    video = moving_window_video()
+    plain = Augmentation(enabled=False, source_crop=rule)
+
+    def expected(t, s):
+        i = t if rule == "target" else s
+        return normalize(crop_frame(video.images[s], video.centers[i], video.sizes[i], 64)[0])
+
+    pair = make_pair(video, 4, 1, 64, 16, np.random.default_rng(0), plain)
+    assert torch.equal(pair["source"], expected(4, 1))
+    batch = online_batch(video, 5, 8, np.random.default_rng(1), 64, plain)
+    for slot, s in enumerate(batch["source_index"].tolist()):
+        assert torch.equal(batch["source"][slot], expected(5, s))
+    batch = offline_batch(video, 8, np.random.default_rng(2), 64, plain)
+    for slot, (t, s) in enumerate(zip(batch["target_index"].tolist(), batch["source_index"].tolist(), strict=True)):
+        assert torch.equal(batch["source"][slot], expected(t, s))
+        assert torch.equal(batch["target"][slot], normalize(crop_frame(video.images[t], video.centers[t],
+                                                                       video.sizes[t], 64)[0]))
+    own = normalize(crop_frame(video.images[1], video.centers[1], video.sizes[1], 64)[0])
+    assert torch.equal(pair["source"], own) == (rule == "own")  # the windows differ, so the rule shows

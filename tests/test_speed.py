@@ -51,7 +51,9 @@ def tiny_model(seed=0, backbone="resnet18", **config) -> TTPModel:
 
 
 def rel(a: torch.Tensor, b: torch.Tensor) -> float:
-    return ((a.float() - b.float()).norm() / b.float().norm()).item()
+    """Relative difference; the absolute one where ``b`` is all zero (e.g. a layer behind dead ReLUs)."""
+    diff, scale = (a.float() - b.float()).norm(), b.float().norm()
+    return (diff / scale if scale > 0 else diff).item()
 
 
 def _images(seed=1, n=3):

@@ -43,6 +43,8 @@ def test_train_writes_outputs_and_logs(tmp_path):
     rows = list(csv.DictReader(open(out / "log.csv")))
     losses = [float(r["loss"]) for r in rows if r["loss"]]
     assert len(losses) == 6 and all(v > 0 for v in losses)
+    errors = [float(r["recon_mse"]) for r in rows if r["loss"]]  # the plain reconstruction error (issue 13)
+    assert len(errors) == 6 and all(v > 0 for v in errors)
     vals = [float(r["val_pck"]) for r in rows if r["val_pck"]]
     assert len(vals) == 2 and all(0 <= v <= 100 for v in vals)
     assert list((out / "tb").iterdir())

@@ -24,6 +24,12 @@ class ConfigError(ValueError):
     """A configuration problem, stated in one line."""
 
 
+def scaled_sigma(input_size: int) -> float:
+    """The paper's Gaussian std (2 heatmap pixels on the 32 x 32 grid of 128 x 128 crops), scaled to the grid of
+    ``input_size`` crops: input_size / 64. Used for the target heatmaps (Eq. 9) and the bottleneck's Gaussians."""
+    return input_size / 64
+
+
 @dataclass
 class ModelConfig:
     """The network of Sec. 3.1 / Fig. 2 and its sizes (Sec. 4.2)."""
@@ -46,12 +52,23 @@ class ModelConfig:
     transformer_heads: int = 4
     transformer_ff: int = 1024
     transformer_dropout: float = 0.1
-    sigma: float = 2.0  # std of the bottleneck's Gaussians, heatmap pixels
+    # std of the bottleneck's Gaussians in heatmap pixels; None: the paper's 2 on its 32 x 32 grid, scaled with
+    # the grid (input_size / 64), so that a smaller crop does not get relatively wider Gaussians
+    sigma: float | None = None
+    # initialisation of the heads: "authors" = their init_weights (deconvolutions, the conv head and every
+    # Linear of the Transformer decoder N(0, 0.001); the affinity projection P and the self-supervised head keep
+    # PyTorch's default); "small" = P and the self-supervised head also N(0, 0.001) (ttpose before 2026-11-30)
+    head_init: Literal["authors", "small"] = "authors"
     # What the weights were trained on (the authors' checkpoints differ from ttpose's own; docs/reproduce.md):
     # the colour order of the images (normalised with the RGB ImageNet statistics either way), and the
     # coordinate the training labels gave the first pixel (1: MATLAB labels), subtracted from predictions.
     input_order: Literal["rgb", "bgr"] = "rgb"
     label_origin: float = 0.0
+
+    @property
+    def gaussian_sigma(self) -> float:
+        """The bottleneck's Gaussian std in heatmap pixels (``sigma``, or 2 scaled to the heatmap grid)."""
+        return self.sigma if self.sigma is not None else scaled_sigma(self.input_size)
 
 
 @dataclass
@@ -81,7 +98,10 @@ class DataConfig:
     scale_factor: float = 0.25
     rotation_factor: float = 30.0
     flip: bool = True
-    heatmap_sigma: float = 2.0
+    heatmap_sigma: float | None = None  # target heatmaps' std, heatmap pixels; None: input_size / 64 (2 at 128 px)
+    # which box crops the source frame of a (target, source) pair: its own ("own"), or the target's ("target",
+    # as in the authors' code: the source is seen through the target's crop window, so camera motion shows)
+    source_crop: Literal["own", "target"] = "own"
     num_workers: int = 0
 
 
@@ -136,6 +156,7 @@ class TTPConfig:
     # encoder's features (the paper) or the trained model's (W stays what training made it for this image;
     # H_self comes from the personalized model). Not in the paper; studied in benchmarks/tune_ttp.py.
     affinity_from: Literal["personalized", "trained"] = "personalized"
+    source_crop: Literal["own", "target"] = "own"  # the pair rule of `DataConfig.source_crop`, for TTP's pairs
     speed: SpeedConfig = field(default_factory=SpeedConfig)  # e.g. ttp.speed.precision=bf16 ttp.speed.fold_bn=true
 
 
@@ -148,6 +169,12 @@ class Config:
     ttp: TTPConfig = field(default_factory=TTPConfig)
     seed: int = 0
     output_dir: str = "runs/default"
+
+    @property
+    def target_sigma(self) -> float:
+        """The std of the target heatmaps (Eq. 9) in heatmap pixels: ``data.heatmap_sigma``, or 2 scaled to the grid."""
+        d = self.data.heatmap_sigma
+        return d if d is not None else scaled_sigma(self.model.input_size)
 
 
 # --------------------------------------------------------------------------------------------- parsing

@@ -138,7 +138,10 @@ class ReconstructionLoss(nn.Module):
         return features
 
     def forward(self, reconstruction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        terms = self.terms(reconstruction, target.detach())
+        return self.normalised(self.terms(reconstruction, target.detach()))
+
+    def normalised(self, terms: torch.Tensor) -> torch.Tensor:
+        """Eq. 1 as the authors sum it: each term over its running mean (updated first), summed."""
         if self.update_running_mean:
             with torch.no_grad():
                 observed = terms.detach().float()

@@ -22,6 +22,9 @@ class Losses:
     sup: torch.Tensor | None
     self: torch.Tensor | None
     output: TTPOutput
+    # the reconstruction's plain pixel MSE (Eq. 1's first term, not normalised, detached): L_self divides each
+    # term by its running mean and so sits near 1 whatever the model learns; this one shows the learning
+    recon_error: torch.Tensor | None = None
 
 
 def _core(model: torch.nn.Module) -> TTPModel:
@@ -35,13 +38,15 @@ def rotate_batch(images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 
 
 def _self_loss(model: TTPModel, out: TTPOutput, target: torch.Tensor, recon: ReconstructionLoss | None,
-               labels: torch.Tensor | None) -> torch.Tensor | None:
+               labels: torch.Tensor | None) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """(L_self, the plain pixel MSE of the reconstruction or None)."""
     task = _core(model).config.self_task
-    if task == "keypoint":
-        return recon(out.reconstruction, _core(model).model_input(target))  # in the colour order it was trained on
+    if task == "keypoint":  # the target in the colour order the model was trained on
+        terms = recon.terms(out.reconstruction, _core(model).model_input(target).detach())
+        return recon.normalised(terms), terms[0].detach()
     if task == "rotation":
-        return rotation_loss(out.rotation_logits, labels)
-    return None
+        return rotation_loss(out.rotation_logits, labels), None
+    return None, None
 
 
 def _forward(model: TTPModel, batch: dict, generator: torch.Generator | None, sup: bool = True):
@@ -60,8 +65,8 @@ def joint_loss(model: TTPModel, batch: dict, recon: ReconstructionLoss | None, l
     """Eq. 10 on a batch of pairs: ``target``, ``source``, ``heatmaps``, ``target_weight``."""
     out, labels = _forward(model, batch, generator)
     sup = heatmap_loss(out.sup_heatmaps, batch["heatmaps"], batch["target_weight"])
-    self_loss = _self_loss(model, out, batch["target"], recon, labels)
-    return Losses(joint_objective(sup, self_loss, lam), sup, self_loss, out)
+    self_loss, error = _self_loss(model, out, batch["target"], recon, labels)
+    return Losses(joint_objective(sup, self_loss, lam), sup, self_loss, out, error)
 
 
 def self_supervised_loss(model: TTPModel, batch: dict, recon: ReconstructionLoss | None,
@@ -70,5 +75,5 @@ def self_supervised_loss(model: TTPModel, batch: dict, recon: ReconstructionLoss
     if _core(model).config.self_task == "none":
         raise ValueError("a model without a self-supervised task (self_task=none) cannot be personalized")
     out, labels = _forward(model, batch, generator, sup=False)  # H_sup is frozen and unused here
-    self_loss = _self_loss(model, out, batch["target"], recon, labels)
-    return Losses(self_loss, None, self_loss, out)
+    self_loss, error = _self_loss(model, out, batch["target"], recon, labels)
+    return Losses(self_loss, None, self_loss, out, error)

@@ -49,6 +49,7 @@ BOX_PADDING = 1.25  # crop side = longer side of a person box x this, as for the
 @dataclass
 class Personalized(Predictions):
     losses: np.ndarray = field(default=None)  # L_self of every update, in order
+    recon_errors: np.ndarray = field(default=None)  # the reconstruction's pixel MSE of every update (not normalised)
     seconds: float = 0.0
 
 
@@ -92,11 +93,12 @@ class Personalizer:
         self._trained_loss = copy.deepcopy(self.loss.state_dict()) if self.loss is not None else None
         self.seed = seed
         self.updates = 0
+        self.recon_errors: list[float] = []  # plain pixel MSE of every update (Losses.recon_error)
         self.reset()
 
     @property
     def augmentation(self) -> Augmentation:
-        return Augmentation() if self.config.augment else Augmentation(enabled=False)
+        return Augmentation(enabled=self.config.augment, source_crop=self.config.source_crop)
 
     def reset(self) -> None:
         """Back to the trained weights, a fresh optimizer and the trained loss state (Sec. 3.2)."""
@@ -118,6 +120,8 @@ class Personalizer:
         total.backward()
         self.optimizer.step()
         self.updates += 1
+        if losses.recon_error is not None:
+            self.recon_errors.append(losses.recon_error.item())
         return losses.total.item()
 
     def online_update(self, video: Video, t: int, rng: np.random.Generator, first: int = 0) -> list[float]:
@@ -147,7 +151,7 @@ class TrainedAffinity(torch.nn.Module):
         out.self_keypoints = condensed_keypoints(out.self_heatmaps)
         mixed = out.self_heatmaps
         if self.config.affinity_on == "keypoints":
-            mixed = gaussian_maps(out.self_keypoints, *mixed.shape[-2:], self.config.sigma)
+            mixed = gaussian_maps(out.self_keypoints, *mixed.shape[-2:], self.config.gaussian_sigma)
         out.affinity = self.trained.sup_head.affinity(self.trained.encoder(images))
         out.sup_heatmaps = mix_heatmaps(out.affinity, mixed)
         return out
@@ -193,7 +197,8 @@ def personalize(
     started = time.time()
     if mode == "none":  # the model as it is; ttp.speed options through a prediction-only copy (ttpose.speed)
         pred = predict_video(prediction_model(model, config.speed), video, speed=config.speed)
-        return Personalized(**pred.__dict__, losses=np.zeros(0, np.float32), seconds=time.time() - started)
+        return Personalized(**pred.__dict__, losses=np.zeros(0, np.float32), recon_errors=np.zeros(0, np.float32),
+                            seconds=time.time() - started)
     if model.config.self_task == "none":
         raise ValueError("this model has no self-supervised task (the supervised-only baseline): "
                          "nothing to personalize")
@@ -201,7 +206,8 @@ def personalize(
     rng = np.random.default_rng(seed)
     run = _online if mode == "online" else _offline
     pred, losses = run(tuner, video, rng, progress)
-    return Personalized(**pred.__dict__, losses=np.asarray(losses, np.float32), seconds=time.time() - started)
+    return Personalized(**pred.__dict__, losses=np.asarray(losses, np.float32),
+                        recon_errors=np.asarray(tuner.recon_errors, np.float32), seconds=time.time() - started)
 
 
 def _online(tuner: Personalizer, video: Video, rng: np.random.Generator, progress: bool):

@@ -6,7 +6,8 @@ it trains with DistributedDataParallel: each rank takes its share of the global 
 `DistributedSampler` (gloo on CPU, NCCL on GPUs). Outputs, all in ``config.output_dir``:
 
     config.yaml            the full config of the run
-    log.csv                step, lr, losses, validation PCK, wall time
+    log.csv                step, lr, losses (L_self normalised as Eq. 1 sums it, and the reconstruction's plain
+                           pixel MSE, recon_mse, which shows learning), validation PCK, wall time
     tb/                    TensorBoard events
     train_state.safetensors   model + optimizer + scheduler + RNG (for resume)
     model.safetensors      the trained model (+ model.yaml), what `ttpose evaluate/personalize` take
@@ -39,7 +40,7 @@ from ttpose.objective import joint_loss
 from ttpose.speed import autocast, prepare_batch, prepare_model, require_trainable
 
 STATE_FILE = "train_state.safetensors"
-LOG_FIELDS = ("step", "lr", "loss", "loss_sup", "loss_self", "val_pck", "seconds")
+LOG_FIELDS = ("step", "lr", "loss", "loss_sup", "loss_self", "recon_mse", "val_pck", "seconds")
 
 
 @dataclass
@@ -62,7 +63,7 @@ def _dist() -> tuple[int, int]:
 def augmentation(config: Config) -> Augmentation:
     d = config.data
     return Augmentation(scale_factor=d.scale_factor, rotation_factor=d.rotation_factor,
-                        flip_prob=0.5 if d.flip else 0.0)
+                        flip_prob=0.5 if d.flip else 0.0, source_crop=d.source_crop)
 
 
 def _generator(*key: int) -> torch.Generator:
@@ -109,7 +110,7 @@ def train(config: Config, resume: bool = False, stop_at: int | None = None, prog
         recon.train()
 
     dataset = PairDataset(load_videos(cfg.data, "train"), cfg.model.input_size, model.heatmap_size,
-                          augmentation(cfg), seed=cfg.seed, sigma=cfg.data.heatmap_sigma)
+                          augmentation(cfg), seed=cfg.seed, sigma=cfg.target_sigma)
     sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=True, seed=cfg.seed, drop_last=True)
     steps_per_epoch = len(sampler) // (micro * t.accumulate)
     if steps_per_epoch == 0:
@@ -237,7 +238,7 @@ class _Logger:
 
     def __init__(self, out: Path, enabled: bool, append: bool):
         self.enabled = enabled
-        self.sums = {"loss": 0.0, "loss_sup": 0.0, "loss_self": 0.0}
+        self.sums = {"loss": 0.0, "loss_sup": 0.0, "loss_self": 0.0, "recon_mse": 0.0}
         self.count = 0
         if not enabled:
             return
@@ -255,6 +256,7 @@ class _Logger:
         self.sums["loss"] += losses.total.item()
         self.sums["loss_sup"] += losses.sup.item() if losses.sup is not None else 0.0
         self.sums["loss_self"] += losses.self.item() if losses.self is not None else 0.0
+        self.sums["recon_mse"] += losses.recon_error.item() if losses.recon_error is not None else 0.0
         self.count += 1
 
     def flush(self, step: int, lr: float, seconds: float) -> dict:
@@ -271,7 +273,7 @@ class _Logger:
 
     def log_val(self, step: int, pck: float | None, seconds: float) -> None:
         if self.enabled and pck is not None:
-            self.writer.writerow({"step": step, "lr": "", "loss": "", "loss_sup": "", "loss_self": "",
+            self.writer.writerow({"step": step, "lr": "", "loss": "", "loss_sup": "", "loss_self": "", "recon_mse": "",
                                   "val_pck": round(pck, 3), "seconds": round(seconds, 2)})
             self.file.flush()
             self.tb.add_scalar("val/pck", pck, step)

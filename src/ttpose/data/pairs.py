@@ -4,8 +4,9 @@
   the same video. Online personalization (Sec. 3.2): the targets are frame t, the sources are drawn from
   frames <= t (t itself allowed), slot 0 is frame t without augmentation.
 - One random augmentation (scale, rotation, flip with left/right swap) is shared by a target and its
-  source, to make the reconstruction easier (Sec. 4.2). Each frame is cropped with its own box; the
-  authors crop the source with the target's box, a defect not reproduced here.
+  source, to make the reconstruction easier (Sec. 4.2). The source is cropped with its own box
+  (``source_crop="own"``, the default) or with the target's, as the authors' code does (``"target"``: the
+  source is seen through the target's crop window, so that camera motion between the frames shows).
 - Images are normalised with the ImageNet mean/std in RGB order. (The authors read BGR and normalise
   with the RGB statistics; ttpose reads RGB throughout.)
 """
@@ -46,6 +47,7 @@ class Augmentation:
     rotation_prob: float = 0.6
     flip_prob: float = 0.5
     enabled: bool = True
+    source_crop: str = "own"  # the source frame's crop window: its own box ("own") or the target's ("target")
 
 
 def sample_augmentation(rng: np.random.Generator, aug: Augmentation) -> tuple[float, float, bool]:
@@ -88,6 +90,12 @@ def heatmap_targets(joints: np.ndarray, visible: np.ndarray, heatmap_size: int, 
     return target, weight
 
 
+def source_window(video: Video, target: int, source: int, aug: Augmentation) -> tuple[np.ndarray, float]:
+    """(centre, size) of the source frame's crop under ``aug.source_crop``: its own box, or the target's."""
+    i = target if aug.source_crop == "target" else source
+    return video.centers[i], video.sizes[i]
+
+
 def crop_frame(image: np.ndarray, center, size: float, input_size: int, scale: float = 1.0,
                rotation: float = 0.0, flip: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(S x S x 3 crop, its 2 x 3 matrix) of one frame under an augmentation."""
@@ -102,7 +110,7 @@ def make_pair(video: Video, target: int, source: int, input_size: int, heatmap_s
     t_img, m = crop_frame(video.images[target], video.centers[target], video.sizes[target], input_size,
                           scale, rotation, flip)
     s_img = t_img if source == target else crop_frame(
-        video.images[source], video.centers[source], video.sizes[source], input_size, scale, rotation, flip)[0]
+        video.images[source], *source_window(video, target, source, aug), input_size, scale, rotation, flip)[0]
     joints = transform_points(video.joints[target], m).astype(np.float32)
     visible = video.visible[target].copy()
     if flip:  # the person's left wrist now looks like a right wrist: swap the labels
@@ -176,7 +184,7 @@ def online_batch(video: Video, t: int, batch_size: int, rng: np.random.Generator
         scale, rotation, flip = (1.0, 0.0, False) if slot == 0 else sample_augmentation(rng, aug)
         target = crop_frame(_cached(video, cache, t), video.centers[t], video.sizes[t], input_size,
                             scale, rotation, flip)[0]
-        source = crop_frame(_cached(video, cache, int(s)), video.centers[s], video.sizes[s], input_size,
+        source = crop_frame(_cached(video, cache, int(s)), *source_window(video, t, int(s), aug), input_size,
                             scale, rotation, flip)[0]
         items.append((target, source))
     batch = _stack(items)
@@ -194,8 +202,9 @@ def offline_batch(video: Video, batch_size: int, rng: np.random.Generator, input
     items = []
     for t, s in zip(targets, sources, strict=True):
         scale, rotation, flip = sample_augmentation(rng, aug)
-        items.append(tuple(crop_frame(_cached(video, cache, int(i)), video.centers[i], video.sizes[i], input_size,
-                                      scale, rotation, flip)[0] for i in (t, s)))
+        windows = (video.centers[t], video.sizes[t]), source_window(video, int(t), int(s), aug)
+        items.append(tuple(crop_frame(_cached(video, cache, int(i)), *window, input_size, scale, rotation, flip)[0]
+                           for i, window in zip((t, s), windows, strict=True)))
     batch = _stack(items)
     batch["target_index"], batch["source_index"] = torch.from_numpy(targets), torch.from_numpy(sources)
     return batch

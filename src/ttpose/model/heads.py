@@ -8,11 +8,18 @@ import torch
 from torch import nn
 
 
-def head_conv(in_channels: int, out_channels: int) -> nn.Conv2d:
-    """A 1 x 1 conv head, initialised as the authors do (normal std 0.001, bias 0)."""
+def small_init_(layer: nn.Conv2d | nn.Linear) -> None:
+    """The authors' head initialisation (``init_weights``): weight N(0, 0.001), bias 0."""
+    nn.init.normal_(layer.weight, std=0.001)
+    nn.init.zeros_(layer.bias)
+
+
+def head_conv(in_channels: int, out_channels: int, small: bool = True) -> nn.Conv2d:
+    """A 1 x 1 conv head: N(0, 0.001) as the authors initialise the supervised ``final_layer`` (``small``), or
+    PyTorch's default, which their self-supervised head ``final_layer_unsup`` keeps."""
     conv = nn.Conv2d(in_channels, out_channels, 1)
-    nn.init.normal_(conv.weight, std=0.001)
-    nn.init.zeros_(conv.bias)
+    if small:
+        small_init_(conv)
     return conv
 
 
@@ -42,14 +49,18 @@ class TransformerAffinityHead(nn.Module):
         ff: int = 1024,
         layers: int = 1,
         dropout: float = 0.1,
+        small_projection: bool = False,
     ):
         super().__init__()
         self.query = nn.Parameter(torch.randn(num_joints, channels))  # Q_sup, K x c
         layer = nn.TransformerDecoderLayer(channels, heads, ff, dropout, batch_first=True)
         self.decoder = nn.TransformerDecoder(layer, layers, norm=nn.LayerNorm(channels))
-        self.affinity_proj = nn.Linear(channels, num_maps)  # P of Eq. 7
-        nn.init.normal_(self.affinity_proj.weight, std=0.001)
-        nn.init.zeros_(self.affinity_proj.bias)
+        for module in self.decoder.modules():  # as the authors' init_weights: every Linear (the attention
+            if isinstance(module, nn.Linear):  # output projections, the FFN), not the packed in-projections
+                small_init_(module)
+        self.affinity_proj = nn.Linear(channels, num_maps)  # P of Eq. 7: PyTorch's default init, as theirs
+        if small_projection:  # ttpose before 2026-11-30 (model.head_init=small): W starts uniform
+            small_init_(self.affinity_proj)
 
     def affinity(self, features: torch.Tensor) -> torch.Tensor:
         """Eq. 7: W = Softmax(F_aff P), B x K x k_self, each row sums to 1."""

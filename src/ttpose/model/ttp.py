@@ -45,11 +45,12 @@ class TTPModel(nn.Module):
         if cfg.pretrained:
             load_pretrained(self.encoder.backbone, cfg.pretrained)
 
-        self.self_head = head_conv(c, cfg.num_maps) if cfg.self_task == "keypoint" else None
+        small = cfg.head_init == "small"
+        self.self_head = head_conv(c, cfg.num_maps, small) if cfg.self_task == "keypoint" else None
         if cfg.sup_head == "transformer":
             self.sup_head = TransformerAffinityHead(
                 c, k, cfg.num_maps, cfg.transformer_heads, cfg.transformer_ff, cfg.transformer_layers,
-                cfg.transformer_dropout,
+                cfg.transformer_dropout, small_projection=small,
             )
         else:
             self.sup_head = ConvHead(c, k)
@@ -82,7 +83,7 @@ class TTPModel(nn.Module):
             mixed = self_heatmaps
             if self.config.affinity_on == "keypoints":  # Eq. 8 on the bottleneck's Gaussians (ttpose variant)
                 keypoints = condensed_keypoints(self_heatmaps)
-                mixed = gaussian_maps(keypoints, *self_heatmaps.shape[-2:], self.config.sigma)
+                mixed = gaussian_maps(keypoints, *self_heatmaps.shape[-2:], self.config.gaussian_sigma)
             sup_heatmaps, affinity = self.sup_head(features, mixed)
         else:
             sup_heatmaps, affinity = self.sup_head(features), None
@@ -90,7 +91,7 @@ class TTPModel(nn.Module):
 
     def reconstruct(self, self_heatmaps: torch.Tensor, source: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Sec. 3.1.1: (condensed keypoints of the target, I_hat_t from them and the source's appearance)."""
-        keypoints, gaussians = keypoint_bottleneck(self_heatmaps, self.config.sigma, upsample=4)
+        keypoints, gaussians = keypoint_bottleneck(self_heatmaps, self.config.gaussian_sigma, upsample=4)
         return keypoints, self.renderer(self.appearance_encoder(source), self.pose_encoder(gaussians))
 
     def forward(
