@@ -131,18 +131,32 @@ def test_online_run_writes_every_output(clip, checkpoint, tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["frames"] == N and summary["mode"] == "online" and summary["skipped_frames"] == []
     assert summary["checkpoint"] == str(checkpoint) and summary["ttpose_version"]
-    assert summary["box_source"].startswith("whole frame") and summary["settings"]["ttp"]["batch_size"] == 2
+    assert summary["box_source"].startswith("tracked by the pose model")
+    assert summary["settings"]["ttp"]["batch_size"] == 2
+    assert summary["box_sources"][0] == {"frames": [0, 0], "source": "start"}  # then tracked, widened, restart
+    assert summary["box_sources"][-1]["frames"][1] == N - 1 and len(r.box_sources) == N
     assert summary["updates"] == N and summary["smoothing"] == "none"
 
 
 def test_online_equals_streaming_personalizer_and_generic_equals_predict(clip, tmp_path):
-    r = run(clip, tmp_path / "out", overlay=False, box_smooth=1)
+    r = run(clip, tmp_path / "out", overlay=False, box_smooth=1, tracking=None)  # the whole frame
+    assert r.box_sources == ["whole-frame"] * N and r.summary["box_sources"] == [
+        {"frames": [0, N - 1], "source": "whole-frame"}]
     frames = decoded(clip)
     stream = StreamingPersonalizer(MODEL, FAST, seed=0, padding=1.25)
     expected = np.stack([stream.step(f).joints for f in frames])  # box None: the whole frame, padding 1
     np.testing.assert_array_equal(r.personalized.joints, expected)
     video = unlabeled_video(frames, MODEL.skeleton, np.tile([0, 0, SIZE - 1, SIZE - 1], (N, 1)), padding=1.0)
     np.testing.assert_allclose(r.generic.joints, predict_video(MODEL, video).joints, atol=1e-4)
+
+
+def test_without_boxes_the_person_is_tracked_by_the_generic_model(clip, tmp_path):
+    from ttpose.tracking import track_frames
+
+    r = run(clip, tmp_path / "out", overlay=False, box_smooth=1)
+    track = track_frames(MODEL, decoded(clip))
+    np.testing.assert_allclose(r.boxes, np.clip(track.boxes, 0, SIZE - 1), atol=1e-4)  # the track, clamped
+    assert r.box_sources == track.sources
 
 
 def test_generic_predictions_use_the_ttp_speed_options_once_per_model(clip, tmp_path):

@@ -21,8 +21,11 @@ from, in this order of preference (``resolve_boxes``):
    video's end, covers fewer than half of the frames, or holds non-numeric or empty boxes.
 2. a **fixed box** (x1, y1, x2, y2) for every frame (``fixed_boxes``, e.g. ``--box 40,10,200,230``);
 3. the **whole frame** (``whole_frame_boxes``): the crop is then the frame, centred and padded to a square.
+   `ttpose.video_personalize` replaces it by default with boxes tracked by the pose model itself
+   (`ttpose.tracking`, `tracked_boxes`).
 
-Whatever is chosen is described in ``Boxes.source`` for the caller to print: never a silent guess.
+Whatever is chosen is described in ``Boxes.source`` for the caller to print: never a silent guess; each
+frame's box also says where it came from (``Boxes.kinds``: `BOX_KINDS`).
 ``smooth_boxes`` (centred moving average) and ``clamp_boxes`` post-process a track.
 """
 
@@ -37,6 +40,9 @@ from pathlib import Path
 import numpy as np
 
 MIN_COVERAGE = 0.5  # a box file must give boxes for at least this fraction of the frames
+# where a frame's box came from: a box file (given or interpolated), a fixed box, the whole frame, or the
+# pose model's own track (ttpose.tracking.TRACK_SOURCES)
+BOX_KINDS = ("file", "interpolated", "fixed", "whole-frame", "start", "tracked", "widened", "restart")
 
 
 class BoxError(ValueError):
@@ -48,6 +54,7 @@ class Boxes:
     boxes: np.ndarray  # N x 4 float32: x1, y1, x2, y2 in 0-based pixels
     source: str  # what the boxes are, for the user: "box file people.csv (CSV: 38 of 40 frames, ...)"
     interpolated: np.ndarray  # N bool: True where the box was filled in between given frames
+    kinds: list[str] | None = None  # N, each one of BOX_KINDS: where each frame's box came from
 
     def __len__(self) -> int:
         return len(self.boxes)
@@ -207,7 +214,8 @@ def load_box_file(
     interpolated = ~np.isin(t, frames)
     source = (f"box file {path} ({kind}: {len(known)} of {num_frames} frames given, "
               f"{int(interpolated.sum())} interpolated)")
-    return Boxes(boxes.astype(np.float32), source, interpolated)
+    return Boxes(boxes.astype(np.float32), source, interpolated,
+                 ["interpolated" if i else "file" for i in interpolated])
 
 
 # ---------------------------------------------------------------------------------------------- other sources
@@ -231,14 +239,14 @@ def fixed_boxes(box, num_frames: int, width: int | None = None, height: int | No
         raise BoxError(f"box {tuple(box)}: lies outside the {width}x{height} frame")
     boxes = np.tile(np.array([x1, y1, x2, y2], np.float32), (num_frames, 1))
     source = f"fixed box ({x1:g}, {y1:g}, {x2:g}, {y2:g}) on every frame"
-    return Boxes(boxes, source, np.zeros(num_frames, bool))
+    return Boxes(boxes, source, np.zeros(num_frames, bool), ["fixed"] * num_frames)
 
 
 def whole_frame_boxes(width: int, height: int, n: int) -> Boxes:
     """The documented fallback: the whole frame (the crop centres it and pads it to a square)."""
     boxes = np.tile(np.array([0, 0, width - 1, height - 1], np.float32), (n, 1))
     return Boxes(boxes, f"whole frame ({width}x{height}; no box given, so the person should fill the frame)",
-                 np.zeros(n, bool))
+                 np.zeros(n, bool), ["whole-frame"] * n)
 
 
 def resolve_boxes(
@@ -257,6 +265,18 @@ def resolve_boxes(
     if box is not None:
         return fixed_boxes(parse_box(box) if isinstance(box, str) else box, num_frames, width, height)
     return whole_frame_boxes(width, height, num_frames)
+
+
+def kind_runs(kinds: list[str], frames) -> list[dict]:
+    """Per-frame box kinds as runs for a summary: [{"frames": [first, last], "source": kind}, ...], where
+    ``frames`` (N) are the frames' numbers (a run ends where the kind changes)."""
+    runs: list[dict] = []
+    for frame, kind in zip((int(f) for f in frames), kinds, strict=True):
+        if runs and runs[-1]["source"] == kind:
+            runs[-1]["frames"][1] = frame
+        else:
+            runs.append({"frames": [frame, frame], "source": kind})
+    return runs
 
 
 # ------------------------------------------------------------------------------------------- post-processing

@@ -72,6 +72,8 @@ def _cmd_personalize(args: argparse.Namespace) -> int:
 
     options = dict(mode=args.mode, smooth=args.smooth, resume=args.resume, progress=not args.quiet,
                    overrides=args.overrides, seed=args.seed, box_smooth=args.box_smooth, save_every=args.save_every)
+    if args.whole_frame:
+        options["tracking"] = None  # no box given: the whole frame instead of the model's own track
     try:
         if input_kind(args.source) == "videos":
             many = personalize_many(args.source, args.checkpoint, args.out, boxes=args.boxes, box=args.box, **options)
@@ -176,6 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--boxes", type=Path, help="person boxes: COCO JSON, JSON list or CSV (a folder of them, "
                                               "named after the videos, for a folder of videos)")
     p.add_argument("--box", metavar="X1,Y1,X2,Y2", help="one fixed person box for every frame")
+    p.add_argument("--whole-frame", action="store_true",
+                   help="without --boxes/--box: use the whole frame instead of tracking the person with the model")
     p.add_argument("--smooth", type=int, metavar="WINDOW", help="Savitzky-Golay smoothing window (odd frames)")
     p.add_argument("--box-smooth", type=int, default=9, metavar="WINDOW",
                    help="moving-average window for the boxes (1: off; default 9)")

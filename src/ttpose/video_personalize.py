@@ -11,8 +11,10 @@ The pipeline, built so that memory stays bounded on long videos (only crops and 
 1. Checks before any work: the output folder is writable, the input decodes (`ttpose.data.video`), the
    checkpoint loads (`ttpose.checkpoint`), the box file fits the video. The frame count that a box file is
    checked against comes from a demux pass that reads packets without decoding them.
-2. Boxes (`ttpose.boxes`): a box file, else a fixed box, else the whole frame (centred and padded to a
-   square); the choice is printed and recorded in summary.json, never a silent guess. The track is
+2. Boxes (`ttpose.boxes`): a box file, else a fixed box, else the person tracked by the model itself
+   (`ttpose.tracking`: one decode pass with the generic model before pass 1), or with ``tracking=None`` the
+   whole frame (centred and padded to a square); the choice is printed and recorded in summary.json
+   (each frame's box source too, ``box_sources``), never a silent guess. The track is
    smoothed over time (moving average of ``box_smooth`` frames: trailing online, centred offline; a folder
    of photos personalized offline is an unordered set and is not smoothed) and clamped to the frame.
 3. Pass 1, one decode pass: per frame, the generic prediction (the checkpoint as trained, ``model.predict``
@@ -67,7 +69,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ttpose.atomic import atomic_path, atomic_write_text
-from ttpose.boxes import BoxError, Boxes, box_window, clamp_boxes, resolve_boxes, smooth_boxes
+from ttpose.boxes import BoxError, Boxes, box_window, clamp_boxes, kind_runs, resolve_boxes, smooth_boxes
 from ttpose.config import SpeedConfig, TTPConfig, config_from_dict, to_dict
 from ttpose.data.crops import box_to_center_size, uncrop_points
 from ttpose.data.pairs import crop_frame, normalize, offline_batch
@@ -77,6 +79,7 @@ from ttpose.inference import Predictions, decode_output, predict_images
 from ttpose.model import TTPModel
 from ttpose.personalization import BOX_PADDING, StreamingPersonalizer
 from ttpose.speed import describe, prediction_model
+from ttpose.tracking import TrackingOptions, track_frames, tracked_boxes
 
 MODES = ("online", "offline")
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".flv", ".ts")
@@ -117,6 +120,7 @@ class VideoResult:
     seconds: float
     files: dict[str, Path]
     summary: dict = field(default_factory=dict)
+    box_sources: list[str] = field(default_factory=list)  # N: where each frame's box came from (boxes.BOX_KINDS)
 
 
 # ------------------------------------------------------------------------------------------ inputs, checks
@@ -510,6 +514,7 @@ def personalize_video(
     overlay: bool = True,
     margin: float = 1.5,
     jpeg_quality: int | None = 95,
+    tracking: TrackingOptions | None = TrackingOptions(),  # noqa: B008 (frozen)
     log: Callable[[str], None] | None = _stderr,
     on_frame: Callable[[int], None] | None = None,
 ) -> VideoResult:
@@ -517,8 +522,10 @@ def personalize_video(
     outputs to ``out_dir`` (module docstring).
 
     ``boxes`` is a box file (JSON or CSV, `ttpose.boxes`), ``box`` a fixed x1,y1,x2,y2 box; with neither,
-    the whole frame. ``smooth`` is an odd Savitzky-Golay window (None: no smoothing). ``config`` defaults to
-    the checkpoint's saved TTP settings; ``overrides`` are ``ttp.KEY=VALUE`` strings applied on top.
+    the person is tracked by the model (`ttpose.tracking`, with ``tracking``'s options), or with
+    ``tracking=None`` the whole frame is the box. ``smooth`` is an odd Savitzky-Golay window (None: no
+    smoothing). ``config`` defaults to the checkpoint's saved TTP settings; ``overrides`` are ``ttp.KEY=VALUE``
+    strings applied on top.
     ``save_every`` frames (rounded up to a multiple of 16) the state is saved for ``resume``. ``log``
     receives one-line messages (the box source, skipped frames); ``on_frame(index)`` is called after each
     frame of pass 1 (e.g. a test may raise KeyboardInterrupt there).
@@ -552,6 +559,11 @@ def personalize_video(
                 out_dir.rmdir()  # only if still empty
         raise
     whole = boxes is None and box is None
+    if whole and tracking is not None:
+        if log:
+            log(f"{source}: no box given; tracking the person with the model (--whole-frame to use the whole frame)")
+        track = _track(reader, loaded.generic(cfg.speed), cfg.speed, tracking, count, progress, source.name)
+        whole = False
     # online: a trailing average (no crop may depend on a later frame); an unordered set of photos (a folder
     # of images, offline) is no time series: not smoothed
     if mode == "offline" and source.is_dir():
@@ -604,7 +616,8 @@ def personalize_video(
         generic.joints = savgol_joints(generic.joints, smooth)
         personalized.joints = savgol_joints(personalized.joints, smooth)
     result = VideoResult(source, out_dir, mode, a["frame_ids"], generic, personalized, a["boxes"], track.source,
-                         rec.skipped, a["losses"], 0.0, {})
+                         rec.skipped, a["losses"], 0.0, {},
+                         box_sources=[track.kinds[min(int(i), len(track.kinds) - 1)] for i in a["frame_ids"]])
     _write_outputs(result, reader, model, names, overlay, progress)
     result.seconds = time.time() - started
     processed = len(rec.frame_ids) - resumed_at
@@ -614,6 +627,30 @@ def personalize_video(
     result.files["summary"] = out_dir / "summary.json"
     state.remove()
     return result
+
+
+def _track(reader: FrameReader, model: TTPModel, speed: SpeedConfig, options: TrackingOptions, count: int,
+           progress: bool, name: str) -> Boxes:
+    """The person's boxes tracked by the generic model (`ttpose.tracking`), one decode pass; frames that do not
+    decode hold the box before them (their decode warnings are reported by pass 1)."""
+    bar = tqdm(total=count, unit="frame", desc=f"{name} tracking", disable=not progress, dynamic_ncols=True)
+    frames: list[int] = []
+
+    def images():
+        for index, image in _frames(reader, None, None):
+            frames.append(int(index))
+            bar.update(1)
+            yield image
+
+    try:
+        track = track_frames(model, images(), options, speed)
+    except ValueError:
+        if frames:
+            raise
+        raise VideoError(f"{reader.info.path}: no decodable video frames") from None
+    finally:
+        bar.close()
+    return tracked_boxes(track, frames, count)
 
 
 def _pass1(reader, generic_model, speed, stream, rec, track_boxes, whole, mode, state, save_every, count, notes,
@@ -752,6 +789,7 @@ def _summary(result: VideoResult, loaded: LoadedModel, cfg: TTPConfig, info, cou
         "skipped_frames": result.skipped,
         "warnings": notes,
         "box_source": result.box_source,
+        "box_sources": kind_runs(result.box_sources, result.frame_ids),  # each frame's box: where it came from
         "boxes_interpolated": int(track.interpolated.sum()),
         "settings": {"ttp": to_dict(cfg), "seed": seed, "smooth": smooth, "box_smooth": box_smooth,
                      "crop_margin": margin, "crop_jpeg_quality": jpeg_quality, "crop_padding": BOX_PADDING},

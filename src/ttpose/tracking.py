@@ -1,0 +1,212 @@
+"""Find the person in a video without a box file: track them with the pose model itself (no extra weights).
+
+The model sees a square crop around one person; a crop of the whole frame makes a small person smaller
+still, and the skeleton collapses. `Tracker` turns the model into its own person tracker:
+
+1. **Start** (first frame): the whole frame, centred and padded to a square, is a coarse first look; the
+   box of its confident joints gives a finer crop, and so on for ``refine_steps`` passes (coarse to fine).
+   The pass with the highest confidence wins.
+2. **Track** (every later frame): the crop is the previous frame's box with the training padding
+   (`BOX_PADDING`, as the model's training crops), and the frame's box is the extent of the joints
+   predicted in it, grown by ``body_scale`` (joint centres -> the body around them).
+3. **Widen, then restart** when confidence drops: a frame is *lost* when fewer than ``min_joints`` joints
+   are confident or its mean joint confidence falls below ``drop`` x the track's reference (the median of
+   the last ``reference_frames`` accepted frames). A lost frame is tried again with a crop ``widen`` times
+   larger; if that is lost too, the start procedure runs again on the frame, and the best of all the
+   frame's attempts (highest mean confidence) is kept.
+
+Confidence is the heatmap maximum of each joint (``Predictions.scores``); a joint is confident when its
+score is at least ``joint_threshold`` x the frame's highest joint score. Every frame's box comes with the
+attempt it came from (`TRACK_SOURCES`), which the outputs record: "start", "tracked", "widened",
+"restart". A box depends only on the frame and the frames before it, so tracking is causal (online).
+
+    tracker = Tracker(model)
+    for image in frames:
+        frame = tracker.step(image)      # frame.box (x1, y1, x2, y2), frame.source, frame.confidence
+
+`track_frames` runs it over a whole sequence (``Track``: N x 4 boxes and N sources).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from ttpose.boxes import Boxes
+from ttpose.data.crops import box_to_center_size
+from ttpose.data.pairs import crop_frame, normalize
+from ttpose.data.types import unlabeled_video
+from ttpose.inference import Predictions, decode_output, predict_images
+from ttpose.model import TTPModel
+from ttpose.personalization import BOX_PADDING
+from ttpose.speed import SpeedConfig
+
+# (image H x W x 3, centres R x 2, sizes R) -> (joints R x K x 2, scores R x K), full-frame pixels
+Predict = Callable[[np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+TRACK_SOURCES = ("start", "tracked", "widened", "restart")
+
+
+@dataclass(frozen=True)
+class TrackingOptions:
+    """How `Tracker` follows the person (module docstring)."""
+
+    joint_threshold: float = 0.3  # confident joint: score >= this x the frame's highest joint score
+    min_joints: int = 4  # fewer confident joints than this: the frame is lost
+    drop: float = 0.6  # mean joint score below drop x the reference: the frame is lost
+    reference_frames: int = 10  # the reference is the median mean score of this many recent accepted frames
+    widen: float = 1.6  # a lost frame is tried again with a crop this many times larger
+    refine_steps: int = 2  # coarse-to-fine passes after the whole-frame look (start and restart)
+    body_scale: float = 1.15  # joint extent -> person box (median 1.13 on synthetic training people)
+    padding: float = BOX_PADDING  # crop side = box's longer side x this
+
+    def __post_init__(self) -> None:
+        checks = {"joint_threshold": 0 <= self.joint_threshold <= 1, "min_joints": self.min_joints >= 1,
+                  "drop": 0 <= self.drop <= 1, "reference_frames": self.reference_frames >= 1,
+                  "widen": self.widen >= 1, "refine_steps": self.refine_steps >= 0,
+                  "body_scale": self.body_scale > 0, "padding": self.padding > 0}
+        bad = [name for name, ok in checks.items() if not ok]
+        if bad:
+            raise ValueError(f"TrackingOptions.{bad[0]}={getattr(self, bad[0])!r} is out of range")
+
+
+@dataclass
+class TrackedFrame:
+    """One frame's result: the person box, where it came from, and the winning attempt's joints."""
+
+    box: np.ndarray  # 4 float32: x1, y1, x2, y2, full-frame pixels
+    source: str  # one of TRACK_SOURCES
+    confidence: float  # mean joint score of the winning attempt
+    joints: np.ndarray  # K x 2 full-frame pixels
+    scores: np.ndarray  # K
+
+
+@dataclass
+class Track:
+    """`track_frames` over a sequence: one box and one source per frame."""
+
+    boxes: np.ndarray  # N x 4 float32
+    sources: list[str]  # N, each one of TRACK_SOURCES
+    confidence: np.ndarray  # N float32
+
+    def __len__(self) -> int:
+        return len(self.boxes)
+
+
+def joints_box(joints: np.ndarray, scores: np.ndarray, options: TrackingOptions) -> tuple[np.ndarray, int]:
+    """(x1, y1, x2, y2) around the confident joints, grown by ``body_scale`` about its centre, and the
+    number of confident joints. Fewer than ``min_joints`` confident: the ``min_joints`` best are used."""
+    joints, scores = np.asarray(joints, np.float64), np.asarray(scores, np.float64)  # K x 2, K
+    confident = scores >= options.joint_threshold * scores.max()
+    count = int(confident.sum())
+    if count < options.min_joints:
+        confident = np.zeros_like(confident)
+        confident[np.argsort(-scores, kind="stable")[:options.min_joints]] = True
+    points = joints[confident]
+    lo, hi = points.min(0), points.max(0)
+    center, half = (lo + hi) / 2, np.maximum((hi - lo) / 2, 0.5) * options.body_scale
+    return np.concatenate([center - half, center + half]).astype(np.float32), count
+
+
+def predict_regions(model: TTPModel, image: np.ndarray, centers: np.ndarray, sizes: np.ndarray,
+                    speed: SpeedConfig | None = None) -> Predictions:
+    """The model's joints in square regions (``centers`` R x 2, ``sizes`` R, full-frame pixels) of one frame."""
+    size = model.config.input_size
+    crops = [crop_frame(image, c, s, size)[0] for c, s in zip(centers, sizes, strict=True)]
+    video = unlabeled_video(crops, model.skeleton, np.zeros((len(crops), 4), np.float32))
+    video.centers[:], video.sizes[:] = centers, sizes
+    model.eval()
+    out = predict_images(model, normalize(np.stack(crops)), speed)  # R x 3 x S x S
+    return decode_output(out, video, np.arange(len(crops)), size, model.config.label_origin)
+
+
+def model_predict(model: TTPModel, speed: SpeedConfig | None = None) -> Predict:
+    """The model as the `Predict` function a `Tracker` calls (the model is used as it is, in eval mode)."""
+    def predict(image, centers, sizes):
+        pred = predict_regions(model, image, centers, sizes, speed)
+        return pred.joints, pred.scores
+
+    return predict
+
+
+class Tracker:
+    """Follows one person through a stream of frames with a pose model (module docstring).
+
+    ``model`` is a `TTPModel` (run with ``speed``'s autocast and layout) or any `Predict` function."""
+
+    def __init__(self, model: TTPModel | Predict, options: TrackingOptions | None = None,
+                 speed: SpeedConfig | None = None):
+        self.predict = model_predict(model, speed) if isinstance(model, TTPModel) else model
+        self.options = options or TrackingOptions()
+        self.box: np.ndarray | None = None  # the last frame's box; None before the first frame
+        self.history: list[float] = []  # mean joint scores of accepted frames
+
+    def _look(self, image: np.ndarray, center, side: float, source: str) -> TrackedFrame:
+        joints, scores = self.predict(image, np.asarray([center], np.float32), np.asarray([side], np.float32))
+        joints, scores = np.asarray(joints[0], np.float32), np.asarray(scores[0], np.float32)
+        box, _ = joints_box(joints, scores, self.options)
+        return TrackedFrame(box, source, float(scores.mean()), joints, scores)
+
+    def _lost(self, frame: TrackedFrame) -> bool:
+        _, count = joints_box(frame.joints, frame.scores, self.options)
+        recent = self.history[-self.options.reference_frames:]
+        reference = float(np.median(recent)) if recent else 0.0
+        return count < self.options.min_joints or frame.confidence < self.options.drop * reference
+
+    def _start(self, image: np.ndarray, source: str) -> TrackedFrame:
+        """Whole frame first, then ``refine_steps`` crops around the joints found; the most confident pass."""
+        h, w = image.shape[:2]
+        center, side = np.array([(w - 1) / 2, (h - 1) / 2], np.float32), float(max(w, h))
+        best = frame = self._look(image, center, side, source)
+        for _ in range(self.options.refine_steps):
+            frame = self._look(image, *box_to_center_size(frame.box, self.options.padding), source)
+            if frame.confidence > best.confidence:
+                best = frame
+        return best
+
+    def step(self, image: np.ndarray) -> TrackedFrame:
+        """The person box of the next frame (H x W x 3 RGB uint8)."""
+        if self.box is None:
+            result = self._start(image, "start")
+        else:
+            center, side = box_to_center_size(self.box, self.options.padding)
+            result = self._look(image, center, side, "tracked")
+            if self._lost(result):
+                attempts = [result, self._look(image, center, side * self.options.widen, "widened")]
+                if self._lost(attempts[-1]):
+                    attempts.append(self._start(image, "restart"))
+                    result = max(attempts, key=lambda a: a.confidence)
+                else:
+                    result = attempts[-1]
+        self.box = result.box
+        self.history = (self.history + [result.confidence])[-self.options.reference_frames:]
+        return result
+
+
+def track_frames(model: TTPModel | Predict, frames: Iterable[np.ndarray], options: TrackingOptions | None = None,
+                 speed: SpeedConfig | None = None) -> Track:
+    """`Tracker` over a sequence of frames (RGB uint8): one box and its source per frame."""
+    tracker = Tracker(model, options, speed)
+    results = [tracker.step(image) for image in frames]
+    if not results:
+        raise ValueError("track_frames: no frames")
+    return Track(np.stack([r.box for r in results]).astype(np.float32), [r.source for r in results],
+                 np.array([r.confidence for r in results], np.float32))
+
+
+def tracked_boxes(track: Track, frames, num_frames: int) -> Boxes:
+    """``track`` of the frames numbered ``frames`` (N, increasing) as `Boxes` for all ``num_frames`` frames
+    of the video: a frame without a result (not decoded) holds the box of the frame before it (the first
+    result before the first tracked frame)."""
+    frames = np.asarray(frames, np.int64)
+    n = max(int(num_frames), int(frames[-1]) + 1)
+    at = np.clip(np.searchsorted(frames, np.arange(n), side="right") - 1, 0, None)  # the last result <= t
+    kinds = [track.sources[i] for i in at]
+    counts = ", ".join(f"{track.sources.count(k)} {k}" for k in TRACK_SOURCES if k in track.sources)
+    source = f"tracked by the pose model ({counts}; no box given)"
+    return Boxes(track.boxes[at].astype(np.float32), source, np.zeros(n, bool), kinds)
+
+
+__all__ = ["TRACK_SOURCES", "Predict", "Track", "TrackedFrame", "Tracker", "TrackingOptions", "joints_box",
+           "model_predict", "predict_regions", "track_frames", "tracked_boxes"]

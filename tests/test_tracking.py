@@ -1,0 +1,143 @@
+"""Tracking the person with the pose model itself (ttpose.tracking): start, follow, widen, restart.
+
+Most tests drive `Tracker` with a fake pose model whose answers depend on where the crop lies relative to a
+known person (sure when the person fills the crop as in training, guessing when the person is not in it),
+so each decision of the tracker can be checked; one test runs the real model code on a tiny model.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from ttpose.boxes import kind_runs
+from ttpose.config import ModelConfig
+from ttpose.model import TTPModel
+from ttpose.tracking import Track, Tracker, TrackingOptions, joints_box, predict_regions, track_frames, tracked_boxes
+
+W, H, K = 400, 300, 13
+SHAPE = np.array([[0, -40], [-12, -25], [12, -25], [-18, -5], [18, -5], [-20, 12], [20, 12],
+                  [-8, 5], [8, 5], [-9, 22], [9, 22], [-10, 40], [10, 40]], np.float32)  # K x 2, 80 px tall
+
+
+def person_at(x: float, y: float) -> np.ndarray:
+    return SHAPE + np.array([x, y], np.float32)
+
+
+class FakeModel:
+    """A pose model for one video whose person stands at ``positions[t]`` in frame t (the frame's first pixel
+    holds t): sure where the person fills the crop as the training crops do (longer side / crop side 0.8),
+    less sure as the person gets smaller in it, and guessing (low scores, joints near the crop centre) when
+    the person's centre is not in the crop."""
+
+    def __init__(self, positions):
+        self.positions = positions
+        self.calls = 0
+
+    def __call__(self, image, centers, sizes):
+        self.calls += 1
+        joints = person_at(*self.positions[int(image[0, 0, 0])])
+        out_j, out_s = [], []
+        for c, s in zip(centers, sizes, strict=True):
+            if np.all(np.abs(joints.mean(0) - c) < s / 2):
+                fill = 80.0 / s
+                out_j.append(joints)
+                out_s.append(np.full(K, np.exp(-np.log(fill / 0.8) ** 2 / 2), np.float32))
+            else:
+                rng = np.random.default_rng(int(c[0]))
+                out_j.append(c + rng.uniform(-s / 4, s / 4, (K, 2)).astype(np.float32))
+                out_s.append(rng.uniform(0.02, 0.08, K).astype(np.float32))
+        return np.stack(out_j), np.stack(out_s)
+
+
+def frames(n: int) -> list[np.ndarray]:
+    images = [np.zeros((H, W, 3), np.uint8) for _ in range(n)]
+    for t, image in enumerate(images):
+        image[0, 0, 0] = t
+    return images
+
+
+def iou(a, b) -> float:
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = w * h
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+def true_box(x, y, scale=1.15):
+    j = person_at(x, y)
+    lo, hi = j.min(0), j.max(0)
+    c, half = (lo + hi) / 2, (hi - lo) / 2 * scale
+    return np.concatenate([c - half, c + half])
+
+
+def test_joints_box_uses_confident_joints_grown_to_the_body():
+    joints = person_at(100, 100)
+    scores = np.full(K, 0.9, np.float32)
+    scores[0] = 0.1  # the head is unsure: left out of the box
+    box, count = joints_box(joints, scores, TrackingOptions(body_scale=1.0))
+    assert count == K - 1
+    np.testing.assert_allclose(box, [80, 75, 120, 140])  # y from the shoulders (-25), not the head (-40)
+    box, count = joints_box(joints, np.linspace(1, 0, K), TrackingOptions(joint_threshold=0.99, min_joints=3))
+    assert count == 1  # too few sure joints: the three best make the box
+    np.testing.assert_allclose(box, [100 - 12 * 1.15, 100 - 40 - 7.5 * 1.15 + 7.5, 112 + 12 * 0.15, 75 + 7.5 * 0.15],
+                               atol=1e-4)
+
+
+def test_start_goes_from_the_whole_frame_to_the_small_person():
+    model = FakeModel([(300, 200)])
+    frame = Tracker(model).step(frames(1)[0])
+    assert frame.source == "start" and model.calls == 3  # whole frame, then two finer crops
+    assert iou(frame.box, true_box(300, 200)) > 0.99 and frame.confidence > 0.9
+    one = Tracker(FakeModel([(300, 200)]), TrackingOptions(refine_steps=0)).step(frames(1)[0])
+    assert one.confidence < 0.5  # the whole-frame look alone is unsure of the small person
+
+
+def test_follows_a_moving_person_with_one_look_per_frame():
+    path = [(60 + 8 * t, 150 + 2 * t) for t in range(20)]
+    model = FakeModel(path)
+    track = track_frames(model, frames(20))
+    assert track.sources == ["start"] + ["tracked"] * 19
+    assert model.calls == 3 + 19
+    assert min(iou(b, true_box(*p)) for b, p in zip(track.boxes, path, strict=True)) > 0.99
+
+
+def test_widens_then_restarts_when_the_person_is_lost():
+    path = [(100, 150), (100, 150), (165, 150), (165, 150), (330, 150), (330, 150)]
+    track = track_frames(FakeModel(path), frames(len(path)))
+    # a 65 px jump leaves the training-padded crop but not the widened one; a 165 px jump leaves both
+    assert track.sources == ["start", "tracked", "widened", "tracked", "restart", "tracked"]
+    assert min(iou(b, true_box(*p)) for b, p in zip(track.boxes, path, strict=True)) > 0.99
+
+
+def test_tracked_boxes_hold_the_last_box_over_frames_that_did_not_decode():
+    boxes = np.arange(12, dtype=np.float32).reshape(3, 4)
+    track = Track(boxes, ["start", "tracked", "restart"], np.ones(3, np.float32))
+    out = tracked_boxes(track, [0, 2, 3], num_frames=5)  # frame 1 and 4 not decoded
+    np.testing.assert_array_equal(out.boxes, boxes[[0, 0, 1, 2, 2]])
+    assert out.kinds == ["start", "start", "tracked", "restart", "restart"]
+    assert "1 restart" in out.source and "tracked by the pose model" in out.source
+    assert kind_runs(out.kinds, range(5)) == [{"frames": [0, 1], "source": "start"},
+                                              {"frames": [2, 2], "source": "tracked"},
+                                              {"frames": [3, 4], "source": "restart"}]
+
+
+def test_options_out_of_range_are_refused():
+    with pytest.raises(ValueError, match="widen"):
+        TrackingOptions(widen=0.5)
+
+
+def test_predict_regions_maps_the_real_model_back_to_each_region():
+    torch.manual_seed(0)
+    model = TTPModel(ModelConfig(backbone="resnet18", backbone_width=8, deconv_channels=16, input_size=32,
+                                 num_maps=6, encoder_widths=(4, 4, 8, 8), renderer_widths=(8, 4, 4, 4),
+                                 transformer_heads=2, transformer_ff=32)).eval()
+    image = np.random.default_rng(0).integers(0, 255, (H, W, 3), dtype=np.uint8)
+    centers, sizes = np.array([[50, 60], [300, 200]], np.float32), np.array([40, 120], np.float32)
+    pred = predict_regions(model, image, centers, sizes)
+    assert pred.joints.shape == (2, K, 2) and pred.scores.shape == (2, K)
+    for j, c, s in zip(pred.joints, centers, sizes, strict=True):  # every joint inside its own region
+        assert np.all(np.abs(j - c) <= s / 2)
+    frame = Tracker(model).step(image)
+    assert frame.source == "start" and np.isfinite(frame.box).all()
