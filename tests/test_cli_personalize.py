@@ -50,6 +50,20 @@ def test_personalize_a_video(files, tmp_path, capsys):
     assert joints.shape == (N, 13, 2) and frames.tolist() == list(range(N))
 
 
+def test_whole_frame_flag_replaces_the_model_s_track(files, tmp_path, capsys):
+    short = write_video(tmp_path / "short.mp4", person_frames(3))
+    runs = {}
+    for name, flags in (("tracked", ()), ("whole", ("--whole-frame",))):
+        code, _, stderr = cli(capsys, short, "--checkpoint", files["checkpoint"], "--out", tmp_path / name, *flags)
+        assert code == 0, stderr
+        runs[name] = stderr, json.loads((tmp_path / name / "summary.json").read_text())
+    stderr, summary = runs["tracked"]  # the default: the person tracked by the model
+    assert "tracking the person with the model" in stderr and summary["box_source"].startswith("tracked by")
+    stderr, summary = runs["whole"]
+    assert "tracking" not in stderr and summary["box_source"].startswith("whole frame (48x48")
+    assert summary["box_sources"] == [{"frames": [0, 2], "source": "whole-frame"}]
+
+
 def _one_line_error(code: int, stderr: str, name: str, message: str) -> None:
     lines = stderr.strip().splitlines()
     assert code == 2

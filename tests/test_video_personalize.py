@@ -418,6 +418,8 @@ def test_resume_refuses_another_run_and_start_over_discards(long_clip, tmp_path)
     with pytest.raises(ResumeError, match="different mode") as e:
         run(long_clip, out, "offline", resume=True)
     assert "\n" not in str(e.value) and RESUME_DIR in str(e.value)
+    with pytest.raises(ResumeError, match="different box_smooth"):  # the window, not "different boxes"
+        run(long_clip, out, box_smooth=3, resume=True)
     for weights in (out / RESUME_DIR).glob("weights-*"):
         weights.write_bytes(b"damaged")
     with pytest.raises(ResumeError, match="unreadable resume state") as e:

@@ -87,7 +87,7 @@ SMOOTH_ORDER = 2  # Savitzky-Golay polynomial order
 GENERIC_BATCH = 16  # generic predictions are made in batches of this many frames; saves happen at multiples of it
 FOLDER_FPS = 10.0  # frame rate of the overlay video of an image folder
 RESUME_DIR = ".ttpose-resume"
-RESUME_FORMAT = "ttpose-video-resume-1"
+RESUME_FORMAT = "ttpose-video-resume-2"  # 2: the fingerprint holds the boxes before smoothing
 OUTPUTS = ("generic.json", "personalized.json", "generic.csv", "personalized.csv", "overlay.mp4", "summary.json")
 
 
@@ -273,7 +273,10 @@ def _frames(reader: FrameReader, notes: list[str] | None, log) -> Iterator[tuple
 
 
 def _crop_region(box: np.ndarray, whole_frame: bool) -> tuple[np.ndarray, float]:
-    return box_to_center_size(box, 1.0 if whole_frame else BOX_PADDING)
+    """The crop's centre and side, both float32 values: the precision the resume state saves them in, so that
+    a resumed run maps its restored frames back with the very numbers an uninterrupted run uses."""
+    center, side = box_to_center_size(box, 1.0 if whole_frame else BOX_PADDING)
+    return center, float(np.float32(side))
 
 
 @torch.no_grad()
@@ -429,9 +432,8 @@ class _Resume:
             raise ResumeError(f"{self.folder}: unreadable resume state ({exc}); run without --resume "
                               "to start over") from None
         saved = doc["fingerprint"]
-        if saved != self.fingerprint:
-            what = next(k for k in sorted(set(saved) | set(self.fingerprint))
-                        if saved.get(k) != self.fingerprint.get(k))
+        if saved != self.fingerprint:  # named: the first difference in the fingerprint's order
+            what = next(k for k in [*self.fingerprint, *saved] if saved.get(k) != self.fingerprint.get(k))
             raise ResumeError(f"{self.folder}: saved by a run with a different {what}; run without --resume "
                               "to start over")
         try:
@@ -577,9 +579,13 @@ def personalize_video(
 
     stream = StreamingPersonalizer(model, cfg, seed=seed, margin=margin, jpeg_quality=jpeg_quality, padding=BOX_PADDING)
     rec = _Record()
+    # what the user chose, most telling first (a refusal names the first difference): the boxes before
+    # smoothing and the window, not the smoothed track, which also depends on the mode (trailing online,
+    # centred offline), so that another mode is refused as "different mode"
+    raw = np.ascontiguousarray(track.boxes, np.float32).tobytes() + (b"whole frame" if whole else b"")
     fingerprint = {"source": _source_fingerprint(source), "model": loaded.digest, "mode": mode,
                    "ttp": to_dict(cfg), "seed": seed, "margin": margin, "jpeg_quality": jpeg_quality,
-                   "boxes": hashlib.sha1(track_boxes.tobytes()).hexdigest()}
+                   "boxes": hashlib.sha1(raw).hexdigest(), "box_smooth": int(box_smooth)}
     state = _Resume(out_dir, fingerprint)
     resumed_at = 0
     if resume:
