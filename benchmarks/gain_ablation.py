@@ -109,26 +109,31 @@ def run_variant(key: str, args) -> dict:
 def markdown(results: dict, args, seconds: float) -> str:
     cfg = load_config(args.config, args.overrides)
     d = cfg.data
+    shown = ("lr", "batch_size", "steps_per_frame")
+    ttp_settings = ", ".join(f"{k} {v}" for k, v in to_dict(cfg.ttp).items() if k in shown)
     lines = [f"## Effect of each change on the validation people ({d.val_videos} people x {d.frames_per_video} "
              f"frames, shift {d.shift:g}; {cfg.train.steps} training steps; one seed)", "",
              "Cumulative: each row adds one change to the row above. Gains are paired (the same model with and "
              "without TTP). \"Training look\": new people drawn like the training people (shift 0), no TTP. "
-             "\"Recon. MSE fell\": the reconstruction's plain pixel MSE over the last vs the first 10 % of the "
-             "online updates. TTP settings: " + ", ".join(f"{k} {v}" for k, v in to_dict(cfg.ttp).items()
-                                                          if k in ("lr", "batch_size", "steps_per_frame")) + ".", "",
+             "\"Recon. MSE fell\": how much lower the reconstruction's plain pixel MSE is over the last 10 % of the "
+             "offline updates than over the first 10 % (online it rises by construction: the first frames are "
+             "reconstructed from themselves). TTP settings: " + ttp_settings + ".", "",
              "| Variant | change | training look | w/o TTP | online | online gain | offline | offline gain | "
-             "recon. MSE fell (online) | train recon. MSE | train min |",
+             "recon. MSE fell (offline) | train recon. MSE | train min |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for key, label, _ in VARIANTS:
         r = results.get(key)
         if r is None:
             continue
         none, on, off = r["none"]["pck"], r["online"]["pck"], r["offline"]["pck"]
-        drop = r["online"].get("recon_drop")
+        drop = r["offline"].get("recon_drop")
         mse = r.get("recon_mse_end")
         lines.append(f"| {key} | {label} | {r['training_look']['pck']:.2f} | {none:.2f} | {on:.2f} | {on - none:+.2f} "
                      f"| {off:.2f} | {off - none:+.2f} | {'' if drop is None else f'{drop:.1f} %'} | "
                      f"{'' if mse is None else f'{mse:.4f}'} | {r['train_seconds'] / 60:.1f} |")
+    missing = [key for key, _, _ in VARIANTS if key not in results]
+    if missing:
+        lines += ["", f"Not measured in this run: {', '.join(missing)}."]
     lines += ["", f"Config: `{args.config}` {' '.join(args.overrides)}", f"Command: `{command()}`",
               f"Machine: {machine()} (each variant trained and evaluated in one process of 1 torch thread; "
               f"{args.processes} such processes shared the machine)",

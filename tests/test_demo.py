@@ -12,6 +12,7 @@ from ttpose.model import TTPModel
 def test_demo_runs_end_to_end_and_reuses_its_training(tmp_path):
     lines = []
     result = run_demo(tmp_path / "demo", quick=True, progress=False, log=lines.append)
+    assert any("training a small Transformer" in line for line in lines)
     assert set(result.pck) == {"none", "online", "offline"}
     assert all(0.0 <= v <= 100.0 for v in result.pck.values())
     names = sorted(p.name for p in result.pictures)
@@ -51,3 +52,69 @@ def test_quick_demo_has_its_own_default_folder_and_the_statement_names_the_loss(
     assert [str(p) for p in calls] == ["runs/demo-quick", "runs/demo"]
     model = TTPModel(demo_config().model)
     assert "pixel L2" in model_statement(model) and "pixel L2" not in model_statement(model, "vgg16")
+
+
+SHIPPED_TEST = ["data.test_videos=1", "data.frames_per_video=4", "ttp.batch_size=2"]
+
+
+def test_shipped_model_matches_its_recorded_hash_and_the_demo_recipe():
+    """The committed checkpoint is the one ship_demo_model.py recorded, trained with today's DEMO recipe."""
+    import hashlib
+
+    from ttpose.checkpoint import read_checkpoint
+    from ttpose.demo import SHIPPED_MODEL, SHIPPED_SHA256, _training_part, shipped_model
+
+    assert SHIPPED_MODEL.stat().st_size <= 10 * 2**20
+    recorded = SHIPPED_SHA256.read_text().split()[0]
+    assert hashlib.sha256(SHIPPED_MODEL.read_bytes()).hexdigest() == recorded
+    saved, _, extra = read_checkpoint(SHIPPED_MODEL)
+    assert _training_part(saved) == _training_part(demo_config())
+    assert extra["step"] == saved.train.steps  # a finished run, not an interrupted one
+    model = shipped_model(demo_config())
+    assert isinstance(model, TTPModel) and model.config.sup_head == "transformer"
+    for name in ("config.yaml", "log.csv", "README.md"):
+        assert (SHIPPED_MODEL.parent / name).is_file(), name
+    assert recorded in (SHIPPED_MODEL.parent / "README.md").read_text()
+
+
+def test_demo_starts_from_the_shipped_model_and_refuses_a_recipe_it_was_not_trained_with(tmp_path):
+    lines = []
+    result = run_demo(tmp_path / "demo", SHIPPED_TEST, progress=False, log=lines.append)
+    assert any("shipped" in line for line in lines) and not (tmp_path / "demo" / "model.safetensors").exists()
+    assert set(result.pck) == {"none", "online", "offline"}
+    assert (tmp_path / "demo" / "before_after.png").is_file()
+    assert main(["demo", "--out", str(tmp_path / "other"), "train.steps=5", *SHIPPED_TEST]) == 2
+
+
+def test_damaged_shipped_model_is_refused(tmp_path, monkeypatch):
+    import ttpose.demo
+    from ttpose.checkpoint import CheckpointError
+
+    damaged = tmp_path / "model.safetensors"
+    damaged.write_bytes(ttpose.demo.SHIPPED_MODEL.read_bytes()[:-10] + b"0123456789")
+    monkeypatch.setattr(ttpose.demo, "SHIPPED_MODEL", damaged)
+    import pytest
+
+    with pytest.raises(CheckpointError, match="SHA-256"):
+        ttpose.demo.shipped_model()
+
+
+def test_fixed_joints_counts_joints_personalization_made_correct():
+    import numpy as np
+
+    from ttpose.data.types import Video
+    from ttpose.demo import fixed_joints
+    from ttpose.inference import Predictions
+    from ttpose.skeletons import PENN_ACTION
+
+    rng = np.random.default_rng(0)
+    gt = rng.uniform(20, 80, size=(3, 13, 2)).astype(np.float32)
+    video = Video("v", "p", PENN_ACTION, np.zeros((3, 100, 100, 3), np.uint8), gt, np.ones((3, 13), bool),
+                  np.zeros((3, 4), np.float32), np.zeros((3, 2), np.float32), np.ones(3, np.float32))
+    far = gt + 500.0
+    before = far.copy()
+    after = far.copy()
+    after[1, :4] = gt[1, :4]  # frame 1: personalization fixes 4 joints
+    before[2, :2] = gt[2, :2]  # frame 2: it breaks 2
+    preds = [Predictions(np.arange(3), j, np.ones((3, 13), np.float32)) for j in (before, after)]
+    assert fixed_joints(video, preds[0], preds[1], PENN_ACTION).tolist() == [0, 4, -2]

@@ -165,7 +165,8 @@ def test_authors_initialisation_of_the_heads():
     assert _std(head.decoder.layers[0].multihead_attn.in_proj_weight) > 0.05  # packed in-projection: not a Linear
     default_bound = 1 / TINY["deconv_channels"] ** 0.5  # kaiming_uniform(a=sqrt 5) bound of a Linear/1x1 conv
     for layer in (head.affinity_proj, model.self_head):
-        assert _std(layer.weight) > 0.3 * default_bound and float(layer.weight.detach().abs().max()) <= default_bound + 1e-6
+        weight = layer.weight.detach()
+        assert _std(weight) > 0.3 * default_bound and float(weight.abs().max()) <= default_bound + 1e-6
     out = model(torch.randn(2, 3, 64, 64))
     assert float(out.affinity.max() - out.affinity.min()) > 0.02  # W is not uniform at step 0
     assert float((out.sup_heatmaps[:, 0] - out.sup_heatmaps[:, 1]).abs().max()) > 1e-2

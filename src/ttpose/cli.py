@@ -49,8 +49,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from ttpose.demo import run_demo
 
-    out = args.out or Path("runs/demo-quick" if args.quick else "runs/demo")  # a quick run never meets a full one
-    run_demo(out, args.overrides, quick=args.quick, progress=not args.quiet)
+    # a quick run, a training run and a run of the shipped model never share a folder
+    out = args.out or Path("runs/demo-quick" if args.quick else "runs/demo-train" if args.train else "runs/demo")
+    run_demo(out, args.overrides, quick=args.quick, progress=not args.quiet, train=args.train)
     return 0
 
 
@@ -119,14 +120,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"ttpose {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("demo", help="synthetic people: train, personalize online/offline, report (minutes, CPU)",
-                       description="The whole method on synthetic people in a few minutes on a CPU: trains a tiny "
-                                   "Transformer model, personalizes it to unseen test people online and offline, "
-                                   "prints PCK without and with personalization and writes pictures. A finished "
-                                   "run in OUT is reused.")
-    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, e.g. train.steps=200")
+    p = sub.add_parser("demo", help="synthetic people: personalize online/offline, report (minutes, CPU)",
+                       description="The whole method on synthetic people in a few minutes on a CPU: takes the tiny "
+                                   "Transformer model shipped with ttpose (or trains it with --train), personalizes "
+                                   "it to unseen test people online and offline, prints PCK without and with "
+                                   "personalization and writes pictures. A finished training run in OUT is reused.")
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, e.g. ttp.lr=3e-5")
     p.add_argument("--out", type=Path, default=None,
-                   help="output folder (default runs/demo, or runs/demo-quick with --quick)")
+                   help="output folder (default runs/demo; runs/demo-train with --train, runs/demo-quick with --quick)")
+    p.add_argument("--train", action="store_true",
+                   help="train the model from scratch first (what made the shipped one) instead of loading it")
     p.add_argument("--quick", action="store_true", help="tiny sizes, seconds: checks the plumbing only")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_demo)

@@ -1,15 +1,18 @@
 """`ttpose demo`: the whole method in a few minutes on a laptop CPU, on synthetic people.
 
     from ttpose.demo import run_demo
-    result = run_demo("runs/demo")          # train, personalize online and offline, report
-    result.pck                               # {"none": ..., "online": ..., "offline": ...}
+    result = run_demo("runs/demo")              # shipped model: personalize online and offline, report
+    result = run_demo("runs/demo-train", train=True)   # train it from scratch first (`ttpose demo --train`)
+    result.pck                                   # {"none": ..., "online": ..., "offline": ...}
 
 Steps: generate synthetic people (`ttpose.data.synthetic`; the test people wear colours and textures the
-training people never show), jointly train a small Transformer model (L_sup + lambda L_self, Eq. 10),
-personalize it to each unseen test person online and offline with L_self only (Sec. 3.2), and report PCK@0.2
-without and with personalization. Pictures: ``before_after.png`` (generic vs. personalized skeletons on a
-few test frames) and ``affinity.png`` / ``affinity_matrix.png`` (the paper's Fig. 5 idea: arrows from
-self-supervised keypoints to the supervised joints where W > 0.1, and W itself).
+training people never show), take the small Transformer model jointly trained on the training people
+(L_sup + lambda L_self, Eq. 10): the one shipped in ``ttpose/demo_model/`` (made by ``ttpose demo --train``,
+its config, log and SHA-256 beside it), or train it now with ``train=True``; personalize it to each unseen
+test person online and offline with L_self only (Sec. 3.2), and report PCK@0.2 without and with
+personalization. Pictures: ``before_after.png`` (generic vs. personalized skeletons on the test frames where
+personalization fixed the most joints) and ``affinity.png`` / ``affinity_matrix.png`` (the paper's Fig. 5
+idea: arrows from self-supervised keypoints to the supervised joints where W > 0.1, and W itself).
 
 The model is deliberately tiny (see `DEMO` and the printed statement): it shows the mechanics, not the
 paper's accuracy. `benchmarks/table1_synthetic.py` is the measured experiment.
@@ -17,6 +20,7 @@ paper's accuracy. `benchmarks/table1_synthetic.py` is the measured experiment.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from dataclasses import dataclass, field
@@ -26,32 +30,40 @@ import cv2
 import numpy as np
 
 from ttpose.atomic import atomic_path, atomic_write_text
-from ttpose.checkpoint import load_checkpoint, read_checkpoint
-from ttpose.config import Config, config_from_dict, to_dict
+from ttpose.checkpoint import CheckpointError, load_checkpoint, read_checkpoint
+from ttpose.config import Config, ConfigError, config_from_dict, to_dict
 from ttpose.data.build import load_videos
-from ttpose.evaluate import evaluate
+from ttpose.evaluate import PCK_THRESHOLD, evaluate
+from ttpose.metrics import torso_size
 from ttpose.model import TTPModel
-from ttpose.training import train
+from ttpose.training import train as train_model
 from ttpose.viz import affinity_matrix_figure, draw_affinity, image_strip, overlay_two
 
-# The demo's configuration: the paper's recipe (Transformer head, 30 self-supervised keypoints, Adam, joint
-# loss), shrunk to run on 2 CPU cores: 64 x 64 crops, a ResNet-18 at 1/4 width, narrow deconvolutions,
-# encoders and renderer, pixel L2 as L_self (no VGG-16 weights can be downloaded), 4 test people.
+# The demo's configuration: the paper's recipe (Transformer head, 30 self-supervised keypoints, Adam, joint loss,
+# the authors' initialisation, Gaussians 2 pixels wide on a 32 x 32 grid, scaled to this one), shrunk to run on
+# 2 CPU cores: 64 x 64 crops, a ResNet-18 at half width, narrow deconvolutions, encoders and renderer (the
+# reconstruction path about twice the pose path's cost, as in the paper's model), pixel L2 as L_self (no VGG-16
+# weights can be downloaded), 8 test people. It is the "balance" row of benchmarks/gain_ablation.py, the recipe
+# chosen on the validation people (benchmarks/RESULTS.md, section gain_ablation).
 DEMO = {
-    "model": {"backbone": "resnet18", "backbone_width": 16, "skeleton": "penn_action", "input_size": 64,
+    "model": {"backbone": "resnet18", "backbone_width": 32, "skeleton": "penn_action", "input_size": 64,
               "num_maps": 30, "sup_head": "transformer", "self_task": "keypoint", "deconv_channels": 64,
-              "encoder_widths": [16, 32, 64, 64], "renderer_widths": [64, 32, 16, 16], "transformer_heads": 4,
+              "encoder_widths": [8, 16, 32, 64], "renderer_widths": [64, 32, 16, 8], "transformer_heads": 4,
               "transformer_ff": 256},
     "loss": {"lam": 1e-3, "perceptual": "pixel"},
-    "data": {"dataset": "synthetic", "train_videos": 200, "val_videos": 4, "test_videos": 4, "frames_per_video": 32,
+    "data": {"dataset": "synthetic", "train_videos": 300, "val_videos": 8, "test_videos": 8, "frames_per_video": 48,
              "frame_size": 96, "shift": 0.5},
-    "train": {"batch_size": 32, "lr": 1e-3, "steps": 400, "lr_steps": [300], "log_every": 25, "val_every": 0,
-              "checkpoint_every": 100},
+    "train": {"batch_size": 32, "lr": 1e-3, "steps": 1000, "lr_steps": [750, 900], "log_every": 25, "val_every": 0,
+              "checkpoint_every": 200},
     "ttp": {"lr": 1e-5, "batch_size": 16, "steps_per_frame": 1},
 }
 # Tiny sizes for tests of the demo's plumbing (seconds, meaningless numbers).
 QUICK = ["train.steps=4", "train.lr_steps=[2]", "data.train_videos=4", "data.test_videos=2",
          "data.frames_per_video=4", "ttp.batch_size=2", "train.batch_size=4", "train.checkpoint_every=2"]
+# The shipped model: `ttpose demo --train` with DEMO, copied here by benchmarks/ship_demo_model.py (its config,
+# training log and SHA-256 beside it).
+SHIPPED_MODEL = Path(__file__).resolve().parent / "demo_model" / "model.safetensors"
+SHIPPED_SHA256 = SHIPPED_MODEL.with_name("model.sha256")
 PAPER_MODEL = "ResNet-50 at full width, 128 x 128 crops, 256-channel deconvolutions, VGG-16 perceptual loss"
 
 
@@ -81,6 +93,35 @@ def model_statement(model: TTPModel, perceptual: str = "pixel") -> str:
             f"GPU. Its numbers show the mechanics, not the paper's accuracy.")
 
 
+def _training_part(cfg: Config) -> dict:
+    """What decides the trained weights: everything but the output folder, the TTP settings and the test people
+    (how many, how long, how far their look is shifted: training people are always drawn unshifted)."""
+    values = to_dict(cfg)
+    for key in ("output_dir", "ttp"):
+        values.pop(key)
+    for key in ("test_videos", "val_videos", "frames_per_video", "shift"):
+        values["data"].pop(key)
+    values["train"].pop("val_every")
+    return values
+
+
+def shipped_model(cfg: Config | None = None) -> TTPModel:
+    """The demo's shipped model (``SHIPPED_MODEL``), checked against its recorded SHA-256 and, when ``cfg`` is
+    given, against the training part of that config (a different recipe needs ``ttpose demo --train``)."""
+    recorded = SHIPPED_SHA256.read_text().split()[0] if SHIPPED_SHA256.is_file() else None
+    if not SHIPPED_MODEL.is_file() or recorded is None:
+        raise FileNotFoundError(f"the demo's model is missing ({SHIPPED_MODEL}); run `ttpose demo --train`")
+    digest = hashlib.sha256(SHIPPED_MODEL.read_bytes()).hexdigest()
+    if digest != recorded:
+        raise CheckpointError(f"{SHIPPED_MODEL}: SHA-256 {digest[:12]}... is not the recorded {recorded[:12]}...; "
+                              "the file is damaged (git lfs? a partial copy?); run `ttpose demo --train`")
+    saved, _, _ = read_checkpoint(SHIPPED_MODEL)
+    if cfg is not None and _training_part(saved) != _training_part(cfg):
+        raise ConfigError("these overrides change how the demo's model is trained; add --train to train it "
+                          "with them (the shipped model was trained with the default demo recipe)")
+    return load_checkpoint(SHIPPED_MODEL)
+
+
 def _finished(cfg: Config) -> TTPModel | None:
     """The model of a finished earlier demo run with the same config in ``cfg.output_dir``, else None."""
     path = Path(cfg.output_dir) / "model.safetensors"
@@ -99,33 +140,57 @@ def _save_png(path: Path, rgb: np.ndarray) -> Path:
     return path
 
 
-def _pictures(out: Path, model: TTPModel, video, generic, online, zoom: int = 4) -> list[Path]:
-    """before_after.png (4 frames) and the Fig. 5-style affinity pictures of the video's last frame."""
-    frames = np.linspace(0, len(video) - 1, 4).round().astype(int)
-    big = [cv2.resize(np.asarray(video.images[t]), None, fx=zoom, fy=zoom, interpolation=cv2.INTER_NEAREST)
-           for t in frames]
-    tiles = [overlay_two(im, generic.joints[t] * zoom, online.joints[t] * zoom, model.skeleton,
-                         labels=("generic", "personalized (online)")) for im, t in zip(big, frames, strict=True)]
-    paths = [_save_png(out / "before_after.png", image_strip(tiles, titles=[f"frame {t}" for t in frames]))]
-    if online.affinity is not None and online.self_keypoints is not None:
-        t = frames[-1]
-        canvas, _ = draw_affinity(big[-1], online.self_keypoints[t] * zoom, online.joints[t] * zoom,
-                                  online.affinity[t], threshold=0.1)
+def fixed_joints(video, generic, personalized, skeleton) -> np.ndarray:
+    """Per frame: joints correct (PCK@0.2 torso) after personalization minus joints correct before."""
+    gt, visible = video.joints, video.visible
+    tolerance = PCK_THRESHOLD * torso_size(gt, skeleton)[:, None]  # N x 1
+
+    def hits(pred):
+        return ((np.linalg.norm(pred.joints - gt, axis=-1) <= tolerance) & visible).sum(axis=1)
+
+    return hits(personalized) - hits(generic)
+
+
+def _pictures(out: Path, model: TTPModel, videos, generic, online, zoom: int = 4, count: int = 4) -> list[Path]:
+    """before_after.png: the ``count`` test frames where online personalization fixed the most joints; the
+    Fig. 5-style affinity pictures of the best of them."""
+    gains = [(int(g), -i, t) for i, (v, a, b) in enumerate(zip(videos, generic, online, strict=True))
+             for t, g in enumerate(fixed_joints(v, a, b, model.skeleton))]
+    chosen = [(-i, t, g) for g, i, t in sorted(gains, reverse=True)[:count]]
+    big = [cv2.resize(np.asarray(videos[i].images[t]), None, fx=zoom, fy=zoom, interpolation=cv2.INTER_NEAREST)
+           for i, t, _ in chosen]
+    tiles = [overlay_two(im, generic[i].joints[t] * zoom, online[i].joints[t] * zoom, model.skeleton,
+                         labels=("generic", "personalized (online)"))
+             for im, (i, t, _) in zip(big, chosen, strict=True)]
+    titles = [f"person {i}, frame {t}: {g:+d} joints" for i, t, g in chosen]  # joints made correct
+    paths = [_save_png(out / "before_after.png", image_strip(tiles, titles=titles))]
+    i, t, _ = chosen[0]
+    pred = online[i]
+    if pred.affinity is not None and pred.self_keypoints is not None:
+        canvas, _ = draw_affinity(big[0], pred.self_keypoints[t] * zoom, pred.joints[t] * zoom, pred.affinity[t],
+                                  threshold=0.1)
         paths.append(_save_png(out / "affinity.png", canvas))
-        paths.append(affinity_matrix_figure(online.affinity[t], model.skeleton.joint_names, out / "affinity_matrix.png",
-                                            title="affinity W after online personalization (last frame)"))
+        paths.append(affinity_matrix_figure(pred.affinity[t], model.skeleton.joint_names, out / "affinity_matrix.png",
+                                            title=f"affinity W after online personalization ({titles[0]})"))
     return paths
 
 
 def run_demo(out_dir: str | Path = "runs/demo", overrides: list[str] = (), quick: bool = False,
-             progress: bool = True, log=print) -> DemoResult:
-    """Train (or reuse a finished run in ``out_dir``), personalize online/offline, report; see the module doc."""
+             progress: bool = True, log=print, train: bool = False) -> DemoResult:
+    """Personalize the shipped model (or, with ``train``/``quick``, one trained now in ``out_dir``, reusing a
+    finished run there) online and offline, report; see the module doc."""
     started = time.time()
     cfg = demo_config(out_dir, [*(QUICK if quick else []), *overrides])
     out = Path(cfg.output_dir)
-    log(f"ttpose demo: training a small Transformer model on {cfg.data.train_videos} synthetic people "
-        f"({cfg.train.steps} steps) -> {out}")
-    model = _finished(cfg) or train(cfg, resume=True, progress=progress).model
+    if train or quick:
+        log(f"ttpose demo: training a small Transformer model on {cfg.data.train_videos} synthetic people "
+            f"({cfg.train.steps} steps) -> {out}")
+        model = _finished(cfg) or train_model(cfg, resume=True, progress=progress).model
+    else:
+        model = shipped_model(cfg)
+        log(f"ttpose demo: the small Transformer model shipped in {SHIPPED_MODEL.parent} (trained on "
+            f"{cfg.data.train_videos} synthetic people, {cfg.train.steps} steps; `ttpose demo --train` retrains "
+            f"it) -> {out}")
     log(model_statement(model, cfg.loss.perceptual))
     videos = load_videos(cfg.data, "test")
     log(f"personalizing to {len(videos)} unseen test people ({cfg.data.frames_per_video} frames each, "
@@ -134,7 +199,7 @@ def run_demo(out_dir: str | Path = "runs/demo", overrides: list[str] = (), quick
     for mode in ("none", "online", "offline"):
         evaluation, preds[mode] = evaluate(model, videos, mode, cfg.ttp, seed=cfg.seed, progress=progress)
         pck[mode] = evaluation.mean
-    pictures = _pictures(out, model, videos[0], preds["none"][0], preds["online"][0])
+    pictures = _pictures(out, model, videos, preds["none"], preds["online"])
     result = DemoResult(pck, out, pictures, sum(p.numel() for p in model.parameters()), time.time() - started)
     rows = [f"  {name:<28}PCK@0.2 {pck[mode]:6.2f}" + ("" if mode == "none" else f"  ({pck[mode] - pck['none']:+.2f})")
             for mode, name in (("none", "without personalization"), ("online", "online personalization"),
@@ -148,4 +213,4 @@ def run_demo(out_dir: str | Path = "runs/demo", overrides: list[str] = (), quick
     return result
 
 
-__all__ = ["DEMO", "DemoResult", "demo_config", "model_statement", "run_demo"]
+__all__ = ["DEMO", "DemoResult", "demo_config", "fixed_joints", "model_statement", "run_demo", "shipped_model"]

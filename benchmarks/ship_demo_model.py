@@ -1,0 +1,86 @@
+"""Make the model that `ttpose demo` ships: train it with the demo's recipe and record how it was made.
+
+Trains the DEMO config of ttpose/demo.py (seed 0; the same training as `ttpose demo --train`) in a work folder
+(reusing a finished run there), stores its weights in float16 in src/ttpose/demo_model/model.safetensors (the
+float32 file is 14 MB; float16 halves it under the 10 MB a repository file may take; the model computes in
+float32 after loading), then runs `ttpose demo` on that very file and writes, beside it, the run's config, its
+training log, the SHA-256 of the weights and a README with the command, the machine, the times and what the
+demo printed. tests/test_demo.py checks that the shipped file matches its recorded hash and recipe.
+
+    python benchmarks/ship_demo_model.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import shutil
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from safetensors import safe_open  # noqa: E402
+from safetensors.torch import save_file  # noqa: E402
+
+from benchmarks.common import command, machine  # noqa: E402
+from ttpose.atomic import atomic_path, atomic_write_text  # noqa: E402
+from ttpose.demo import SHIPPED_MODEL, SHIPPED_SHA256, _finished, demo_config, run_demo  # noqa: E402
+from ttpose.training import train  # noqa: E402
+
+
+def half_copy(source: Path, dest: Path) -> None:
+    """``source`` checkpoint with its model's floating-point tensors stored as float16 (the loss's running means,
+    a few numbers, and integer buffers kept as they are), same metadata."""
+    with safe_open(str(source), framework="pt") as f:
+        metadata = f.metadata()
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    tensors = {k: v.half() if v.is_floating_point() and not k.startswith("loss.") else v for k, v in tensors.items()}
+    with atomic_path(dest) as tmp:
+        save_file(tensors, str(tmp), metadata=metadata)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--work", type=Path, default=Path("runs/demo-train"), help="training folder")
+    parser.add_argument("--quiet", action="store_true")
+    args = parser.parse_args(argv)
+    cfg = demo_config(args.work)
+    started = time.time()
+    if _finished(cfg) is None:
+        train(cfg, resume=True, progress=not args.quiet)
+    trained_minutes = (time.time() - started) / 60
+    dest = SHIPPED_MODEL.parent
+    dest.mkdir(parents=True, exist_ok=True)
+    half_copy(args.work / "model.safetensors", SHIPPED_MODEL)
+    digest = hashlib.sha256(SHIPPED_MODEL.read_bytes()).hexdigest()
+    atomic_write_text(SHIPPED_SHA256, f"{digest}  model.safetensors\n")
+    shutil.copyfile(args.work / "config.yaml", dest / "config.yaml")
+    shutil.copyfile(args.work / "log.csv", dest / "log.csv")
+    started = time.time()
+    lines: list[str] = []
+    result = run_demo(args.work / "demo", progress=not args.quiet, log=lambda line: (print(line), lines.append(line)))
+    demo_minutes = (time.time() - started) / 60
+    size = SHIPPED_MODEL.stat().st_size / 2**20
+    readme = [
+        "# The model `ttpose demo` starts from", "",
+        "Written by `benchmarks/ship_demo_model.py` from the run below; nothing edited by hand.", "",
+        f"- Command: `{command()}`: trains the `DEMO` recipe of `src/ttpose/demo.py` (seed 0, the training of "
+        "`ttpose demo --train`) on the synthetic training people, stores the weights in float16, then runs "
+        "`ttpose demo` on this very file",
+        f"- Files: `model.safetensors` ({size:.1f} MiB, float16 weights; SHA-256 in `model.sha256`: `{digest}`), "
+        "`config.yaml` (the run's full config), `log.csv` (its training log)",
+        f"- Machine: {machine()}",
+        f"- Training: {trained_minutes:.1f} min in this call (0 when a finished run in the work folder was reused); "
+        f"the demo on the shipped file: {demo_minutes:.1f} min; {result.parameters / 1e6:.2f} M parameters",
+        "", "What `ttpose demo` printed on the shipped file:", "", "```", *lines, "```", "",
+        "`ttpose demo` checks the hash before it uses the file; `ttpose demo --train` retrains the model from "
+        "scratch in float32 (its numbers differ from these in the last digits).",
+    ]
+    atomic_write_text(dest / "README.md", "\n".join(readme) + "\n")
+    print(f"shipped {SHIPPED_MODEL} ({size:.1f} MiB, sha256 {digest[:12]}...)")
+
+
+if __name__ == "__main__":
+    main()
