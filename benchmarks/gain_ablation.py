@@ -16,6 +16,7 @@ variants and a last plain run collects the table.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import sys
 import time
@@ -97,12 +98,9 @@ def run_variant(key: str, args) -> dict:
                                      not args.quiet)
     log = Path(cfg.output_dir) / "log.csv"
     if log.is_file():  # the raw reconstruction error at the end of training (mean of the last logged rows)
-        rows = [r.split(",") for r in log.read_text().splitlines()[1:]]
-        header = log.read_text().splitlines()[0].split(",")
-        if "recon_mse" in header:
-            i = header.index("recon_mse")
-            values = [float(r[i]) for r in rows if len(r) > i and r[i]]
-            row["recon_mse_end"] = float(np.mean(values[-3:])) if values else None
+        with open(log, newline="") as f:
+            values = [float(r["recon_mse"]) for r in csv.DictReader(f) if r.get("recon_mse")]
+        row["recon_mse_end"] = float(np.mean(values[-3:])) if values else None
     return row
 
 
