@@ -26,6 +26,7 @@ from safetensors.torch import save_file  # noqa: E402
 
 from benchmarks.common import command, machine  # noqa: E402
 from ttpose.atomic import atomic_path, atomic_write_text  # noqa: E402
+from ttpose.config import dump_yaml  # noqa: E402
 from ttpose.demo import SHIPPED_MODEL, SHIPPED_SHA256, _finished, demo_config, run_demo  # noqa: E402
 from ttpose.training import train  # noqa: E402
 
@@ -56,7 +57,9 @@ def main(argv=None) -> None:
     half_copy(args.work / "model.safetensors", SHIPPED_MODEL)
     digest = hashlib.sha256(SHIPPED_MODEL.read_bytes()).hexdigest()
     atomic_write_text(SHIPPED_SHA256, f"{digest}  model.safetensors\n")
-    shutil.copyfile(args.work / "config.yaml", dest / "config.yaml")
+    # the demo's config as it is now (the training part is the run's, checked by _finished; the TTP settings
+    # are the demo's current ones, which the run may predate)
+    atomic_write_text(dest / "config.yaml", dump_yaml(cfg))
     shutil.copyfile(args.work / "log.csv", dest / "log.csv")
     started = time.time()
     lines: list[str] = []

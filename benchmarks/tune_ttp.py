@@ -3,7 +3,8 @@
 Evaluates a trained checkpoint on the synthetic val population (shifted people disjoint from the test
 population) without TTP and with each candidate setting, online and/or offline, and writes the "tune_ttp"
 section of benchmarks/RESULTS.md: PCK, gain over no TTP, how much L_self fell during the updates, time.
-The chosen setting goes into the ``ttp`` section of configs/synthetic/cpu.yaml, which Table 1 reads.
+The chosen setting goes into the ``ttp`` section of configs/synthetic/cpu.yaml, which Table 1 reads; the gains
+of the plain learning rates also go to benchmarks/tune_ttp.json, which Table 1 quotes beside its aims.
 
     python benchmarks/tune_ttp.py --checkpoint runs/table1/transformer-seed0/model.safetensors
 """
@@ -11,6 +12,7 @@ The chosen setting goes into the ``ttp`` section of configs/synthetic/cpu.yaml, 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -20,11 +22,13 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import command, machine, write_section  # noqa: E402
+from ttpose.atomic import atomic_write_text  # noqa: E402
 from ttpose.checkpoint import load_checkpoint  # noqa: E402
 from ttpose.config import load_config  # noqa: E402
 from ttpose.data.build import load_videos  # noqa: E402
 from ttpose.evaluate import evaluate  # noqa: E402
 
+TUNED = Path(__file__).with_name("tune_ttp.json")
 CANDIDATES = {  # name -> TTPConfig overrides (on top of the config's ttp section)
     "lr 1e-4 (paper)": ["ttp.lr=1e-4"],
     "lr 3e-5": ["ttp.lr=3e-5"],
@@ -68,6 +72,7 @@ def main(argv=None) -> None:
     videos = load_videos(base_cfg.data, "val")[: args.videos]
     none, _ = evaluate(model, videos, "none", base_cfg.ttp, progress=False)
     rows = [("none", "-", none.mean, 0.0, float("nan"), float("nan"), 0.0)]
+    plain: dict[str, dict[str, float]] = {}  # lr -> mode -> gain, of the candidates that only set the lr
     print(f"no TTP: PCK {none.mean:.2f}", flush=True)
     for name in args.candidates:
         cfg = load_config(args.config, [*args.overrides, *CANDIDATES[name]])
@@ -77,6 +82,8 @@ def main(argv=None) -> None:
             drop = loss_drop([p.losses for p in preds])
             mse_drop = loss_drop([p.recon_errors for p in preds])
             rows.append((name, mode, ev.mean, ev.mean - none.mean, drop, mse_drop, time.time() - t0))
+            if all(o.startswith("ttp.lr=") for o in CANDIDATES[name]):  # a plain learning rate
+                plain.setdefault(f"{cfg.ttp.lr:g}", {})[mode] = ev.mean - none.mean
             print(f"{name} {mode}: PCK {ev.mean:.2f} ({ev.mean - none.mean:+.2f}), L_self fell {drop:.1f} %, "
                   f"reconstruction MSE fell {mse_drop:.1f} %", flush=True)
     best = max((r for r in rows if r[1] == "online"), key=lambda r: r[2], default=None)
@@ -100,6 +107,8 @@ def main(argv=None) -> None:
     text = "\n".join(lines)
     print(text)
     write_section(args.section, text, **({"path": args.results} if args.results else {}))
+    if args.section == "tune_ttp" and args.results is None:  # the gains per plain lr, read by table1_synthetic.py
+        atomic_write_text(TUNED, json.dumps({"checkpoint": args.checkpoint, "no_ttp": none.mean, **plain}, indent=1))
 
 
 if __name__ == "__main__":

@@ -44,7 +44,8 @@ from ttpose.viz import affinity_matrix_figure, draw_affinity, image_strip, overl
 # 2 CPU cores: 64 x 64 crops, a ResNet-18 at half width, narrow deconvolutions, encoders and renderer (the
 # reconstruction path about twice the pose path's cost, as in the paper's model), pixel L2 as L_self (no VGG-16
 # weights can be downloaded), 8 test people. It is the "balance" row of benchmarks/gain_ablation.py, the recipe
-# chosen on the validation people (benchmarks/RESULTS.md, section gain_ablation).
+# chosen on the validation people (benchmarks/RESULTS.md, section gain_ablation), with the TTP learning rate
+# chosen there for it (section tune_ttp: 3e-5).
 DEMO = {
     "model": {"backbone": "resnet18", "backbone_width": 32, "skeleton": "penn_action", "input_size": 64,
               "num_maps": 30, "sup_head": "transformer", "self_task": "keypoint", "deconv_channels": 64,
@@ -55,7 +56,7 @@ DEMO = {
              "frame_size": 96, "shift": 0.5},
     "train": {"batch_size": 32, "lr": 1e-3, "steps": 1000, "lr_steps": [750, 900], "log_every": 25, "val_every": 0,
               "checkpoint_every": 200},
-    "ttp": {"lr": 1e-5, "batch_size": 16, "steps_per_frame": 1},
+    "ttp": {"lr": 3e-5, "batch_size": 16, "steps_per_frame": 1},
 }
 # Tiny sizes for tests of the demo's plumbing (seconds, meaningless numbers).
 QUICK = ["train.steps=4", "train.lr_steps=[2]", "data.train_videos=4", "data.test_videos=2",
@@ -123,12 +124,13 @@ def shipped_model(cfg: Config | None = None) -> TTPModel:
 
 
 def _finished(cfg: Config) -> TTPModel | None:
-    """The model of a finished earlier demo run with the same config in ``cfg.output_dir``, else None."""
+    """The model of a finished earlier demo run in ``cfg.output_dir`` trained as ``cfg`` asks (the same
+    `_training_part`: other TTP settings or test people need no retraining), else None."""
     path = Path(cfg.output_dir) / "model.safetensors"
     if not path.is_file():
         return None
     saved, _, _ = read_checkpoint(path)
-    return load_checkpoint(path) if to_dict(saved) == to_dict(cfg) else None
+    return load_checkpoint(path) if _training_part(saved) == _training_part(cfg) else None
 
 
 def _save_png(path: Path, rgb: np.ndarray) -> Path:
