@@ -1,0 +1,84 @@
+"""Live personalization (`ttpose.live`): a synthetic 30 fps camera, predictions on time, updates behind them."""
+
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from tests.test_personalization import tiny_model
+from ttpose.config import TTPConfig
+from ttpose.data.synthetic import SyntheticConfig, make_video, materialize
+from ttpose.inference import predict_video
+from ttpose.live import LivePersonalizer
+
+FPS = 30.0
+
+
+@pytest.fixture(scope="module")
+def clip():
+    return materialize(make_video("test", 1, config=SyntheticConfig(frame_size=48, frames_per_video=60)))
+
+
+def camera(video, fps: float = FPS):
+    """Yields (scheduled arrival time, image, box) at ``fps``, sleeping until each frame is due."""
+    start = time.perf_counter() + 0.05
+    for i in range(len(video)):
+        due = start + i / fps
+        time.sleep(max(0.0, due - time.perf_counter()))
+        yield due, video.images[i], video.boxes[i]
+
+
+@pytest.fixture
+def one_torch_thread():
+    """The two sides on one intra-op thread each, as the module docstring advises on a small CPU."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_live_predicts_every_frame_at_the_camera_rate_while_updates_run(clip, one_torch_thread):
+    model = tiny_model()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    late = []
+    with LivePersonalizer(model, TTPConfig(batch_size=4, lr=1e-3), seed=0) as live:
+        preds = []
+        for due, image, box in camera(clip):
+            preds.append(live.push(image, box))
+            late.append(time.perf_counter() - due)
+        time.sleep(0.3)  # let an update finish on the last frames
+    report = live.report()  # after close: no update in flight
+    assert [p.index for p in preds] == list(range(len(clip)))
+    assert all(p.joints.shape == (13, 2) and np.isfinite(p.joints).all() for p in preds)
+    # no frame waits for an update: on average a prediction is ready within one frame's time of its arrival
+    assert np.mean(late) < 1 / FPS, f"mean lateness {np.mean(late) * 1000:.1f} ms"
+    # updates happened, on the stream's newest frames, and their lag is reported
+    assert report["frames"] == len(clip) and report["updates"] >= 3
+    assert len(live.lags) == report["updates"] and min(live.lags) >= 0
+    served = [p.weights_from for p in preds]
+    assert served[0] == -1 and served[-1] >= 0 and served == sorted(served)
+    assert all(w < p.index for p, w in zip(preds, served, strict=True))  # never weights from the future
+    # the caller's model is unchanged
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
+
+
+def test_first_live_frame_is_the_trained_models_prediction(clip):
+    model = tiny_model()
+    with LivePersonalizer(model, TTPConfig(batch_size=4, lr=1e-3)) as live:
+        first = live.push(clip.images[0], clip.boxes[0])
+    plain = predict_video(model, clip, [0])
+    assert first.weights_from == -1
+    np.testing.assert_allclose(first.joints, plain.joints[0], atol=1e-4)
+
+
+def test_closed_live_personalizer_refuses_frames(clip):
+    live = LivePersonalizer(tiny_model(), TTPConfig(batch_size=4))
+    live.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        live.push(clip.images[0], clip.boxes[0])
+
+
+def test_live_needs_the_self_supervised_task():
+    with pytest.raises(ValueError, match="self-supervised keypoint task"):
+        LivePersonalizer(tiny_model(self_task="none", sup_head="conv"))
