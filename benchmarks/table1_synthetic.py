@@ -92,7 +92,7 @@ def run(args, missing: list[str]) -> dict:
             if args.train_only:
                 continue
             videos = load_videos(cfg.data, "test")
-            for mode in modes_of(cfg):
+            for mode in [m for m in modes_of(cfg) if m in args.modes]:
                 pck, seconds = evaluated(cfg, model, videos, mode, progress=not args.quiet)
                 cell = results.setdefault(method, {}).setdefault(mode, {"pck": [], "seconds": []})
                 cell["pck"].append(pck)
@@ -201,6 +201,9 @@ def main(argv=None) -> None:
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for smoke tests")
     parser.add_argument("--quiet", action="store_true")
     parser.add_argument("--train-only", action="store_true", help="train (or reuse) the models, evaluate nothing")
+    parser.add_argument("--modes", nargs="+", default=["none", "online", "offline"],
+                        choices=["none", "online", "offline"],
+                        help="evaluate only these TTP scenarios (to share one model's cells between processes)")
     parser.add_argument("--collect", action="store_true",
                         help="train and evaluate nothing: write the table from the cells already evaluated, naming "
                              "the (method, seed) runs that are missing")
