@@ -163,6 +163,8 @@ def markdown(results: dict, args, seconds: float, missing: list[str]) -> str:
              "| Method | TTP scenario | PCK | vs. baseline | TTP gain (same model) | eval time / seed (s) |",
              "|---|---|---|---|---|---|"]
     for method, cells in results.items():
+        if "none" not in cells:  # evaluated with --modes that left it out: no paired gain to show
+            continue
         none = np.asarray(cells["none"]["pck"])
         for mode in ("look", "none", "online", "offline"):
             if mode not in cells:
