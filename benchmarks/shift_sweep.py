@@ -34,6 +34,7 @@ from ttpose.evaluate import evaluate  # noqa: E402
 def sweep(args) -> dict[str, dict[float, list[float]]]:
     """method -> shift -> PCK per seed, of the trained models found in ``args.runs``."""
     out: dict[str, dict[float, list[float]]] = {}
+    videos: dict[float, list] = {}  # the val people at each shift, the same for every model: made once
     for method in args.methods:
         for seed in args.seeds:
             path = Path(args.runs) / f"{method}-seed{seed}" / "model.safetensors"
@@ -44,7 +45,9 @@ def sweep(args) -> dict[str, dict[float, list[float]]]:
             for shift in args.shifts:
                 cfg = load_config(args.config, [*METHODS[method], f"seed={seed}", f"data.shift={shift}",
                                                 *args.overrides])
-                ev, _ = evaluate(model, load_videos(cfg.data, "val"), "none", cfg.ttp, progress=False)
+                if shift not in videos:
+                    videos[shift] = load_videos(cfg.data, "val")
+                ev, _ = evaluate(model, videos[shift], "none", cfg.ttp, progress=False)
                 out.setdefault(method, {}).setdefault(shift, []).append(ev.mean)
                 print(f"{method} seed {seed} shift {shift:g}: PCK {ev.mean:.2f}", flush=True)
     return out

@@ -44,36 +44,43 @@ QUICK = ["train.steps=30", "train.lr_steps=[20]", "data.train_videos=6", "data.t
          "data.frames_per_video=6", "train.val_every=0", "ttp.batch_size=4"]
 
 
+def _cell(cfg, mode: str, tag: str = "") -> tuple[str, dict]:
+    """(name, key) of one cell: its files are test-eval-<name>.json and test-predictions-<name>.npz in the run
+    folder; the key holds everything its result depends on."""
+    key = {"mode": mode, "ttp": to_dict(cfg.ttp), "data": to_dict(cfg.data), "seed": cfg.seed}
+    return (f"{tag}-{mode}" if tag else mode), json.loads(json.dumps(key))
+
+
+def saved_cell(cfg, mode: str, tag: str = "") -> dict | None:
+    """The stored result of this cell ({key, pck, seconds}) if it was computed with the same settings."""
+    name, key = _cell(cfg, mode, tag)
+    path = Path(cfg.output_dir) / f"test-eval-{name}.json"
+    saved = json.loads(path.read_text()) if path.is_file() else None
+    return saved if saved is not None and saved["key"] == key else None
+
+
 def evaluated(cfg, model, videos, mode: str, progress: bool, tag: str = "") -> tuple[float, float]:
     """(PCK, seconds) of one cell; reuses the run folder's earlier result for the same TTP settings and test set.
 
     Keeps the test predictions beside the model (test-predictions-<mode>.npz) for the analyses; ``tag`` names
     another test population of the same run (``look``: people drawn like the training people)."""
-    out = Path(cfg.output_dir)
-    key = {"mode": mode, "ttp": to_dict(cfg.ttp), "data": to_dict(cfg.data), "seed": cfg.seed}
-    name = f"{tag}-{mode}" if tag else mode
-    cache = out / f"test-eval-{name}.json"
-    if cached(cfg, mode, tag):
-        saved = json.loads(cache.read_text())
+    saved = saved_cell(cfg, mode, tag)
+    if saved is not None:
         return saved["pck"], saved["seconds"]
+    name, key = _cell(cfg, mode, tag)
+    out = Path(cfg.output_dir)
     started = time.time()
     ev, preds = evaluate(model, videos, mode, cfg.ttp, seed=cfg.seed, progress=progress)
     seconds = time.time() - started
     save_predictions(out / f"test-predictions-{name}.npz", preds)
-    atomic_write_text(cache, json.dumps({"key": key, "pck": ev.mean, "seconds": seconds}, indent=1))
+    record = {"key": key, "pck": ev.mean, "seconds": seconds}
+    atomic_write_text(out / f"test-eval-{name}.json", json.dumps(record, indent=1))
     return ev.mean, seconds
 
 
 def modes_of(cfg) -> list[str]:
     """The TTP scenarios of a method: none only for a model without a self-supervised task."""
     return ["none"] if cfg.model.self_task == "none" else ["none", "online", "offline"]
-
-
-def cached(cfg, mode: str, tag: str = "") -> bool:
-    """Whether `evaluated` would reuse a stored result of this cell (same TTP and data settings)."""
-    path = Path(cfg.output_dir) / f"test-eval-{f'{tag}-{mode}' if tag else mode}.json"
-    key = {"mode": mode, "ttp": to_dict(cfg.ttp), "data": to_dict(cfg.data), "seed": cfg.seed}
-    return path.is_file() and json.loads(path.read_text())["key"] == json.loads(json.dumps(key))
 
 
 def run(args, missing: list[str]) -> dict:
@@ -85,7 +92,7 @@ def run(args, missing: list[str]) -> dict:
             overrides = [*METHODS[method], f"seed={seed}", f"output_dir={args.runs}/{method}-seed{seed}",
                          *(QUICK if args.quick else []), *args.overrides]
             cfg = load_config(args.config, overrides)
-            if args.collect and not all(cached(cfg, m) for m in modes_of(cfg)):
+            if args.collect and any(saved_cell(cfg, m) is None for m in modes_of(cfg)):
                 missing.append(f"{method} seed {seed}")
                 continue
             model, train_seconds = trained(cfg, progress=not args.quiet)

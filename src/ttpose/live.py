@@ -32,12 +32,10 @@ import numpy as np
 import torch
 
 from ttpose.config import TTPConfig
-from ttpose.data.crops import box_to_center_size
-from ttpose.data.types import unlabeled_video
 from ttpose.inference import predict_video
 from ttpose.losses import ReconstructionLoss
 from ttpose.model import TTPModel, personalization_parameters
-from ttpose.personalization import BOX_PADDING, CropStore, Personalizer
+from ttpose.personalization import BOX_PADDING, CropStore, Personalizer, stream_frame
 from ttpose.speed import private_copy
 
 
@@ -87,17 +85,13 @@ class LivePersonalizer:
             raise RuntimeError("this LivePersonalizer is closed")
         started = time.perf_counter()
         image = np.asarray(image)
-        h, w = image.shape[:2]
-        center, size = (box_to_center_size(box, self.padding) if box is not None
-                        else box_to_center_size((0, 0, w - 1, h - 1), 1.0))
-        frame = unlabeled_video([image], self.tuner.model.skeleton, np.zeros((1, 4), np.float32))
-        frame.centers[0], frame.sizes[0] = center, size
+        frame = stream_frame(image, box, self.tuner.model.skeleton, self.padding)
         with self._weights, torch.no_grad():
             pred = predict_video(self.predictor, frame, [0], speed=self.tuner.config.speed)
             weights_from = self.weights_from
         with self._arrived:
             index = self.frames
-            self.store.add(image, center, size)
+            self.store.add(image, frame.centers[0], frame.sizes[0])
             self.frames += 1
             self._arrived.notify()
         return LivePrediction(index, pred.joints[0], pred.scores[0], weights_from, time.perf_counter() - started)

@@ -31,6 +31,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ttpose.config import LossConfig, TTPConfig
+from ttpose.data.crops import box_to_center_size
 from ttpose.data.pairs import Augmentation, offline_batch, online_batch
 from ttpose.data.types import Video, unlabeled_video
 from ttpose.inference import Predictions, predict_video
@@ -295,6 +296,17 @@ class FramePrediction:
     losses: list[float] = field(default_factory=list)  # L_self of every update of this step (ttp.steps_per_frame)
 
 
+def stream_frame(image: np.ndarray, box, skeleton, padding: float = BOX_PADDING) -> Video:
+    """One RGB frame of a stream as a one-frame `Video` whose crop region is the person box x1 y1 x2 y2 padded
+    as in training (default: the whole frame, unpadded)."""
+    h, w = image.shape[:2]
+    center, size = (box_to_center_size(box, padding) if box is not None
+                    else box_to_center_size((0, 0, w - 1, h - 1), 1.0))
+    frame = unlabeled_video([image], skeleton, np.zeros((1, 4), np.float32))
+    frame.centers[0], frame.sizes[0] = center, size
+    return frame
+
+
 class StreamingPersonalizer:
     """Online personalization for live use: ``step(frame)`` updates on the stream so far and predicts it.
 
@@ -313,12 +325,9 @@ class StreamingPersonalizer:
 
     def step(self, image: np.ndarray, box=None) -> FramePrediction:
         """Add one RGB frame (with its person box x1 y1 x2 y2; default: the whole frame) and predict it."""
-        from ttpose.data.crops import box_to_center_size
-
         image = np.asarray(image)
-        h, w = image.shape[:2]
-        center, size = (box_to_center_size(box, self.padding) if box is not None
-                        else box_to_center_size((0, 0, w - 1, h - 1), 1.0))
+        frame = stream_frame(image, box, self.tuner.model.skeleton, self.padding)
+        center, size = frame.centers[0], frame.sizes[0]
         t = len(self.store)
         every = self.tuner.config.reset_every
         if every and t > 0 and t % every == 0:
@@ -326,8 +335,6 @@ class StreamingPersonalizer:
             self.first = t
         self.store.add(image, center, size)
         losses = self.tuner.online_update(self.store.as_video(self.tuner.model.skeleton), t, self.rng, self.first)
-        frame = unlabeled_video([image], self.tuner.model.skeleton, np.zeros((1, 4), np.float32))
-        frame.centers[0], frame.sizes[0] = center, size
         pred = self.tuner.predict(frame, [0])
         return FramePrediction(pred.joints[0], pred.scores[0],
                                None if pred.self_keypoints is None else pred.self_keypoints[0],
@@ -335,4 +342,4 @@ class StreamingPersonalizer:
 
 
 __all__ = ["CropStore", "FramePrediction", "Personalized", "Personalizer", "StreamingPersonalizer", "personalize",
-           "reconstruction_loss_for"]
+           "reconstruction_loss_for", "stream_frame"]
