@@ -43,8 +43,8 @@ class VideoRecord:
     joints: np.ndarray  # N x K x 2 float32, 0-based pixels
     visible: np.ndarray  # N x K bool
     boxes: np.ndarray  # N x 4 float32 (x1, y1, x2, y2), 0-based pixels
-    centers: np.ndarray  # N x 2 float32
-    sizes: np.ndarray  # N float32
+    centers: np.ndarray  # N x 2 float32 (float64 from the authors' box rule, as theirs)
+    sizes: np.ndarray  # N float32 (float64 from the authors' box rule, as theirs)
     frame_ids: np.ndarray  # N int64: the frame's number in its source
 
     def to_video(self, root: str | Path, skeleton: Skeleton) -> Video:

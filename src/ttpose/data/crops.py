@@ -17,16 +17,27 @@ import numpy as np
 
 
 def crop_matrix(center, size: float, output_size: int, rotation: float = 0.0, flip: bool = False) -> np.ndarray:
-    """2 x 3 affine matrix mapping full-frame pixels to crop pixels."""
-    cx, cy = float(center[0]), float(center[1])
-    s = output_size / float(size)
-    theta = np.deg2rad(rotation)
-    c, si = np.cos(theta), np.sin(theta)
-    # counter-clockwise on screen (y down) is the matrix [[c, s], [-s, c]] in (x, y)
-    linear = s * np.array([[c, si], [-si, c]])
-    m = np.zeros((2, 3))
-    m[:, :2] = linear
-    m[:, 2] = np.array([output_size / 2, output_size / 2]) - linear @ np.array([cx, cy])
+    """2 x 3 affine matrix mapping full-frame pixels to crop pixels (the module's formula).
+
+    Solved, as the authors' ``get_affine_transform`` solves it, from three point pairs held in float32: the
+    centre -> the crop's centre, the point half a side above the centre (turned by ``rotation``) -> the middle
+    of the crop's top edge, and a third point at a right angle to both. The closed form gives the same matrix
+    up to the float32 rounding of the points (about 1e-5 px); solving it their way makes a converted
+    checkpoint of theirs see bit for bit the crops their code makes, where a model's heatmaps have near-ties.
+    """
+    theta = np.pi * float(rotation) / 180
+    half = 0.5 * float(size)
+    up = np.array([half * np.sin(theta), -half * np.cos(theta)])  # counter-clockwise on screen (y down)
+    src = np.zeros((3, 2), np.float32)
+    dst = np.zeros((3, 2), np.float32)
+    src[0] = center[0], center[1]
+    src[1] = np.array([float(center[0]), float(center[1])]) + up
+    dst[0] = output_size / 2, output_size / 2
+    dst[1] = output_size / 2, 0.0
+    for points in (src, dst):  # the third point: the first one's offset from the second, turned by 90 degrees
+        d = points[0] - points[1]
+        points[2] = points[1] + np.array([-d[1], d[0]], np.float32)
+    m = cv2.getAffineTransform(src, dst)
     if flip:
         m[0] = -m[0]
         m[0, 2] += output_size - 1

@@ -45,7 +45,9 @@ def authors_box_rule(boxes_1based: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(N, 4) 1-based MATLAB boxes -> (N, 2) 0-based crop centres and (N,) crop sides in pixels.
 
     The rule of the authors' Penn Action and BBC Pose loaders (HRNet's ``_box2cs`` variant with the
-    +15 scale shift downward and the 1.25 padding), see the module docstring.
+    +15 scale shift downward and the 1.25 padding), see the module docstring. Both stay in float64, as
+    theirs do: their crop matrix rounds the centre plus half a side to float32, not the centre alone, and a
+    float32 centre moves the crop by about 1e-5 px, enough to flip a near-tied heatmap maximum.
     """
     b = np.asarray(boxes_1based, np.float64).reshape(-1, 4)
     x1, y1, x2, y2 = b.T
@@ -53,7 +55,7 @@ def authors_box_rule(boxes_1based: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     scale = np.maximum(np.maximum(x2 - x1 + 1, y2 - y1 + 1), 1.0) / 200.0
     center[:, 1] += 15 * scale
     scale = scale * 1.25
-    return (center - 1).astype(np.float32), (scale * 200.0).astype(np.float32)
+    return center - 1, scale * 200.0
 
 
 def _scalar(label: dict, key: str, path: Path) -> int:

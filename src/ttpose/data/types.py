@@ -58,8 +58,8 @@ class Video:
     joints: np.ndarray  # N x K x 2 float32
     visible: np.ndarray  # N x K bool
     boxes: np.ndarray  # N x 4 float32
-    centers: np.ndarray  # N x 2 float32
-    sizes: np.ndarray  # N float32
+    centers: np.ndarray  # N x 2 float32 (float64 from the authors' box rule, as theirs)
+    sizes: np.ndarray  # N float32 (float64 from the authors' box rule, as theirs)
     frame_ids: np.ndarray = field(default=None)  # N int64; defaults to 0..N-1
 
     def __post_init__(self) -> None:
