@@ -47,9 +47,10 @@ from ttpose.viz import affinity_matrix_figure, draw_affinity, image_strip, overl
 # chosen on the validation people (benchmarks/RESULTS.md, section gain_ablation), with the TTP learning rate
 # chosen there for it (section tune_ttp: 3e-5). Two updates per frame gained most online on val (section
 # tune_ttp_steps: +5.2 against +4.1), but on 8 test people the demo then printed +0.59 online and -0.46 offline
-# (one update: +1.87 / +1.98; benchmarks/DEMO_REPEATS.log): 8 people cannot rank settings a point apart nor
-# show a +2 gain reliably, so the demo scores 16 test people (as the synthetic Table 1 does), and with twice
-# the people only one update per frame fits its 10 minutes.
+# (one update: +1.87 / +1.98, benchmarks/DEMO_REPEATS.log at commit ea4da34): 8 people cannot rank settings a
+# point apart nor show a +2 gain reliably, so the demo scores 16 test people (as the synthetic Table 1 does),
+# and with twice the people only one update per frame fits its 10 minutes. Checked on val with this model
+# afterwards: 16 x 48 gains +2.26 online / +4.25 offline, 8 x 96 (the same cost) +3.53 / -3.16.
 DEMO = {
     "model": {"backbone": "resnet18", "backbone_width": 32, "skeleton": "penn_action", "input_size": 64,
               "num_maps": 30, "sup_head": "transformer", "self_task": "keypoint", "deconv_channels": 64,
