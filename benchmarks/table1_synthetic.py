@@ -28,6 +28,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import TITLES, command, machine, mean_std, save_predictions, trained, write_section  # noqa: E402
+from benchmarks.tune_ttp import TUNED  # noqa: E402  (the TTP gains on val per lr, written by tune_ttp.py)
 from ttpose.atomic import atomic_write_text  # noqa: E402
 from ttpose.config import load_config, to_dict  # noqa: E402
 from ttpose.data.build import load_videos  # noqa: E402
@@ -39,7 +40,6 @@ METHODS = {  # the paper's Table 1 rows (Sec. 4.3) as config overrides
     "keypoint": ["model.sup_head=conv", "model.self_task=keypoint"],
     "transformer": ["model.sup_head=transformer", "model.self_task=keypoint"],
 }
-TUNED = Path(__file__).with_name("tune_ttp.json")  # the TTP gains on val per lr, written by tune_ttp.py
 QUICK = ["train.steps=30", "train.lr_steps=[20]", "data.train_videos=6", "data.test_videos=2",
          "data.frames_per_video=6", "train.val_every=0", "ttp.batch_size=4"]
 

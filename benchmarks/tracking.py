@@ -89,7 +89,8 @@ def square(boxes: np.ndarray, padding: float = BOX_PADDING) -> np.ndarray:
 
 def window_search(model, video: Video, sides=(96, 128, 192)) -> dict:
     """Frame 0 of ``video``: the model's confidence on every window of ``sides`` (stride side / 4) against its
-    confidence on the ground-truth crop; the IoU of the most confident window with the ground-truth crop."""
+    confidence on the ground-truth crop (the last region of the same batch); the IoU of the most confident
+    window with the ground-truth crop."""
     image = video.images[0]
     h, w = image.shape[:2]
     centers, sizes = [], []
@@ -98,14 +99,14 @@ def window_search(model, video: Video, sides=(96, 128, 192)) -> dict:
             for x in np.arange(side / 2, w - side / 2 + 1, side / 4):
                 centers.append((x, y))
                 sizes.append(side)
-    centers, sizes = np.asarray(centers, np.float32), np.asarray(sizes, np.float32)
+    centers = np.concatenate([np.asarray(centers, np.float32), video.centers[:1]]).astype(np.float32)
+    sizes = np.concatenate([np.asarray(sizes, np.float32), video.sizes[:1]]).astype(np.float32)
     scores = predict_regions(model, image, centers, sizes).scores.mean(1)
-    truth = float(predict_regions(model, image, video.centers[:1], video.sizes[:1]).scores.mean())
+    scores, truth = scores[:-1], float(scores[-1])
+    regions = np.concatenate([centers - sizes[:, None] / 2, centers + sizes[:, None] / 2], 1)  # as boxes
     best = int(scores.argmax())
-    as_box = lambda c, s: np.array([[c[0] - s / 2, c[1] - s / 2, c[0] + s / 2, c[1] + s / 2]])  # noqa: E731
-    cover = float(iou(as_box(centers[best], sizes[best]), as_box(video.centers[0], video.sizes[0]))[0])
     return {"windows": len(scores), "truth": truth, "best": float(scores[best]), "median": float(np.median(scores)),
-            "rank": int((scores > truth).sum()) + 1, "cover": cover}
+            "rank": int((scores > truth).sum()) + 1, "cover": float(iou(regions[best:best + 1], regions[-1:])[0])}
 
 
 def synthetic(model, args) -> tuple[str, dict]:
