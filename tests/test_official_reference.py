@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from torch import nn
 
@@ -148,6 +148,7 @@ def test_init_follows_spec():
 
 @settings(deadline=None, max_examples=25)
 @given(st.integers(0, 31), st.integers(0, 31), st.integers(0, 29))
+@example(31, 31, 0)  # the last grid row and column: bilinear upsampling clamps there (found by CI)
 def test_bottleneck_of_peaked_map_returns_peak(x0, y0, k):
     logits = torch.zeros(1, 30, 32, 32)
     logits[0, k, y0, x0] = 500.0
@@ -161,7 +162,10 @@ def test_bottleneck_of_peaked_map_returns_peak(x0, y0, k):
     assert up.shape == (1, 30, 128, 128)
     peak = int(up[0, k].argmax())  # bilinear, align_corners=False: grid pixel i covers 4i .. 4i+3
     assert (peak // 128 // 4, peak % 128 // 4) == (y0, x0)
-    assert up[0, k, 4 * y0 + 1, 4 * x0 + 1].item() == pytest.approx(up[0, k].max().item(), abs=0.02)
+    if x0 < 31 and y0 < 31:  # inside, output pixel 4i + 1 samples i - 1/8: next to the maximum; on the last
+        # row/column the coordinates past i clamp to i, so the maximum (1.0) sits at 4i + 2 .. 4i + 3 and 4i + 1
+        # holds 7/8 of the peak plus 1/8 of its neighbour's value per axis (0.97 in the corner)
+        assert up[0, k, 4 * y0 + 1, 4 * x0 + 1].item() == pytest.approx(up[0, k].max().item(), abs=0.02)
 
 
 def test_condense_uses_row_and_column_marginals():
