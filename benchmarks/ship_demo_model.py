@@ -21,6 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import torch  # noqa: E402
 from safetensors import safe_open  # noqa: E402
 from safetensors.torch import save_file  # noqa: E402
 
@@ -42,6 +43,20 @@ def half_copy(source: Path, dest: Path) -> None:
         save_file(tensors, str(tmp), metadata=metadata)
 
 
+def same_checkpoint(a: Path, b: Path) -> bool:
+    """Whether two safetensors files hold the same tensors (names, dtypes, values) and metadata. Their bytes can
+    still differ (the header's layout depends on the safetensors version), so rewriting an unchanged model
+    would add a new 7 MB blob to the repository for nothing."""
+    with safe_open(str(a), framework="pt") as fa, safe_open(str(b), framework="pt") as fb:
+        if fa.metadata() != fb.metadata() or set(fa.keys()) != set(fb.keys()):
+            return False
+        for k in fa.keys():
+            x, y = fa.get_tensor(k), fb.get_tensor(k)
+            if x.dtype != y.dtype or x.shape != y.shape or not torch.equal(x, y):
+                return False
+    return True
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work", type=Path, default=Path("runs/demo-train"), help="training folder")
@@ -54,7 +69,13 @@ def main(argv=None) -> None:
     trained_minutes = (time.time() - started) / 60
     dest = SHIPPED_MODEL.parent
     dest.mkdir(parents=True, exist_ok=True)
-    half_copy(args.work / "model.safetensors", SHIPPED_MODEL)
+    fresh = args.work / "model.half.safetensors"
+    half_copy(args.work / "model.safetensors", fresh)
+    if SHIPPED_MODEL.is_file() and same_checkpoint(fresh, SHIPPED_MODEL):
+        fresh.unlink()  # same tensors and metadata: keep the committed file (its bytes, hence its hash)
+        print(f"{SHIPPED_MODEL} already holds these weights: kept")
+    else:
+        fresh.replace(SHIPPED_MODEL)
     digest = hashlib.sha256(SHIPPED_MODEL.read_bytes()).hexdigest()
     atomic_write_text(SHIPPED_SHA256, f"{digest}  model.safetensors\n")
     # the demo's config as it is now (the training part is the run's, checked by _finished; the TTP settings

@@ -5,6 +5,7 @@ import json
 import cv2
 
 from ttpose.cli import main
+from ttpose.config import SpeedConfig
 from ttpose.demo import demo_config, model_statement, run_demo
 from ttpose.model import TTPModel
 
@@ -118,3 +119,14 @@ def test_fixed_joints_counts_joints_personalization_made_correct():
     before[2, :2] = gt[2, :2]  # frame 2: it breaks 2
     preds = [Predictions(np.arange(3), j, np.ones((3, 13), np.float32)) for j in (before, after)]
     assert fixed_joints(video, preds[0], preds[1], PENN_ACTION).tolist() == [0, 4, -2]
+
+
+def test_demo_personalizes_with_the_machines_speed_options(monkeypatch):
+    import ttpose.demo as demo
+
+    for precision in ("fp32", "bf16"):
+        monkeypatch.setattr(demo, "fast_speed", lambda device, p=precision: SpeedConfig(precision=p))
+        speed = demo_config().ttp.speed
+        assert (speed.precision, speed.channels_last, speed.fold_bn) == (precision, True, True)
+    assert demo_config(overrides=["ttp.speed.precision=fp32"]).ttp.speed.precision == "fp32"  # the user's word wins
+    assert demo_config().ttp.steps_per_frame == 2 and demo_config().ttp.offline_steps is None  # 96 offline updates

@@ -15,7 +15,9 @@ from ttpose.model.heads import TransformerAffinityHead
 from ttpose.personalization import Personalizer, personalize
 from ttpose.speed import (
     autocast,
+    bf16_units,
     describe,
+    fast_speed,
     fold_batchnorm,
     inference_model,
     prediction_model,
@@ -377,3 +379,22 @@ def test_fp16_is_refused_where_gradients_flow(tmp_path):
     cfg = load_config(None, ["train.speed.precision=fp16", f"output_dir={tmp_path}"])
     with pytest.raises(ValueError, match="training \\(train.speed\\).*fp16"):
         train(cfg, progress=False)
+
+
+def test_bf16_units_reads_the_cpu_flags(tmp_path):
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nflags\t\t: fpu sse avx2 avx512f avx512_bf16\n")
+    assert bf16_units(info)
+    info.write_text("processor\t: 0\nflags\t\t: fpu sse avx2 avx512f avx512_vnni\n")
+    assert not bf16_units(info)
+    assert not bf16_units(tmp_path / "missing")  # unreadable: assume no bf16 units (plain float32 is safe)
+
+
+def test_fast_speed_uses_bf16_only_where_it_is_fast(monkeypatch):
+    import ttpose.speed as speed
+
+    monkeypatch.setattr(speed, "bf16_units", lambda: False)
+    assert fast_speed("cpu") == SpeedConfig(precision="fp32", channels_last=True, fold_bn=True)
+    assert fast_speed("cuda").precision == "bf16"
+    monkeypatch.setattr(speed, "bf16_units", lambda: True)
+    assert fast_speed("cpu").precision == "bf16"

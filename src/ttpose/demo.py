@@ -36,6 +36,7 @@ from ttpose.data.build import load_videos
 from ttpose.evaluate import PCK_THRESHOLD, evaluate
 from ttpose.metrics import torso_size
 from ttpose.model import TTPModel
+from ttpose.speed import describe, fast_speed
 from ttpose.training import train as train_model
 from ttpose.viz import affinity_matrix_figure, draw_affinity, image_strip, overlay_two
 
@@ -45,12 +46,14 @@ from ttpose.viz import affinity_matrix_figure, draw_affinity, image_strip, overl
 # reconstruction path about twice the pose path's cost, as in the paper's model), pixel L2 as L_self (no VGG-16
 # weights can be downloaded), 16 test people. It is the "balance" row of benchmarks/gain_ablation.py, the recipe
 # chosen on the validation people (benchmarks/RESULTS.md, section gain_ablation), with the TTP learning rate
-# chosen there for it (section tune_ttp: 3e-5). Two updates per frame gained most online on val (section
-# tune_ttp_steps: +5.2 against +4.1), but on 8 test people the demo then printed +0.59 online and -0.46 offline
-# (one update: +1.87 / +1.98, benchmarks/DEMO_REPEATS.log at commit ea4da34): 8 people cannot rank settings a
-# point apart nor show a +2 gain reliably, so the demo scores 16 test people (as the synthetic Table 1 does),
-# and with twice the people only one update per frame fits its 10 minutes. Checked on val with this model
-# afterwards: 16 x 48 gains +2.26 online / +4.25 offline, 8 x 96 (the same cost) +3.53 / -3.16.
+# chosen there for it (section tune_ttp: 3e-5). Its update budget was chosen on 16 validation people with this very
+# model (sections tune_demo_16x48, tune_demo_fast, tune_demo_fast2, tune_demo_fast3, tune_demo_fast2off): the speed
+# options (channels-last, folded BatchNorm, bf16 autocast where the CPU has bf16 units: `ttpose.speed.fast_speed`)
+# leave the gains as they were (+2.24 / +4.32 against +2.26 / +4.25) and make an update about twice as fast on a
+# 2-core CPU; the time saved buys a second update per frame: +3.52 online (+3.17 with three), and offline, with as
+# many updates as online makes (96 per person), +5.71. Before, with one update per frame in float32, the demo
+# printed +1.32 / +1.18 on its 16 test people (benchmarks/DEMO_REPEATS.log at commit 5bbb792; on its first 8
+# people one update gave +1.87 / +1.98 and two +0.59 / -0.46, commit ea4da34): those runs only reported.
 DEMO = {
     "model": {"backbone": "resnet18", "backbone_width": 32, "skeleton": "penn_action", "input_size": 64,
               "num_maps": 30, "sup_head": "transformer", "self_task": "keypoint", "deconv_channels": 64,
@@ -61,7 +64,7 @@ DEMO = {
              "frame_size": 96, "shift": 0.5},
     "train": {"batch_size": 32, "lr": 1e-3, "steps": 1000, "lr_steps": [750, 900], "log_every": 25, "val_every": 0,
               "checkpoint_every": 200},
-    "ttp": {"lr": 3e-5, "batch_size": 16, "steps_per_frame": 1},
+    "ttp": {"lr": 3e-5, "batch_size": 16, "steps_per_frame": 2, "speed": {"channels_last": True, "fold_bn": True}},
 }
 # Tiny sizes for tests of the demo's plumbing (seconds, meaningless numbers).
 QUICK = ["train.steps=4", "train.lr_steps=[2]", "data.train_videos=4", "data.test_videos=2",
@@ -83,8 +86,10 @@ class DemoResult:
 
 
 def demo_config(out_dir: str | Path = "runs/demo", overrides: list[str] = ()) -> Config:
-    """The demo's `Config` (``DEMO``) with dotted ``overrides`` applied and ``output_dir`` set."""
-    return config_from_dict({**DEMO, "output_dir": str(out_dir)}, list(overrides))
+    """The demo's `Config` (``DEMO``, with bf16 autocast for personalization where the CPU has bf16 units) with
+    dotted ``overrides`` applied and ``output_dir`` set."""
+    machine = [f"ttp.speed.precision={fast_speed('cpu').precision}"]
+    return config_from_dict({**DEMO, "output_dir": str(out_dir)}, [*machine, *overrides])
 
 
 def model_statement(model: TTPModel, perceptual: str = "pixel") -> str:
@@ -202,7 +207,7 @@ def run_demo(out_dir: str | Path = "runs/demo", overrides: list[str] = (), quick
     videos = load_videos(cfg.data, "test")
     log(f"personalizing to {len(videos)} unseen test people ({cfg.data.frames_per_video} frames each, "
         f"appearance shift {cfg.data.shift:g}) with L_self only, lr {cfg.ttp.lr:g}, batch {cfg.ttp.batch_size}, "
-        f"{cfg.ttp.steps_per_frame} update(s) per frame")
+        f"{cfg.ttp.steps_per_frame} update(s) per frame ({describe(cfg.ttp.speed)})")
     pck, preds = {}, {}
     for mode in ("none", "online", "offline"):
         evaluation, preds[mode] = evaluate(model, videos, mode, cfg.ttp, seed=cfg.seed, progress=progress)
