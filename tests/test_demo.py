@@ -23,6 +23,11 @@ def test_demo_runs_end_to_end_and_reuses_its_training(tmp_path):
         assert image is not None and image.shape[0] > 32 and image.shape[1] > 32
     summary = json.loads((tmp_path / "demo" / "demo.json").read_text())
     assert summary["pck"] == result.pck and summary["parameters"] == result.parameters > 0
+    people = summary["per_person"]  # each test person's PCK per mode; the pooled PCK is a weighted mean of them
+    assert len(people) == 2 and all(set(p) == {"none", "online", "offline"} for p in people.values())
+    for mode in result.pck:
+        values = [p[mode] for p in people.values()]
+        assert min(values) - 0.01 <= result.pck[mode] <= max(values) + 0.01
     assert any("PCK@0.2" in line for line in lines) and any("tiny" in line for line in lines)
     weights = (tmp_path / "demo" / "model.safetensors").stat().st_mtime_ns
     # a second run reuses the finished training (same weights file, same numbers)
@@ -129,4 +134,4 @@ def test_demo_personalizes_with_the_machines_speed_options(monkeypatch):
         speed = demo_config().ttp.speed
         assert (speed.precision, speed.channels_last, speed.fold_bn) == (precision, True, True)
     assert demo_config(overrides=["ttp.speed.precision=fp32"]).ttp.speed.precision == "fp32"  # the user's word wins
-    assert demo_config().ttp.steps_per_frame == 2 and demo_config().ttp.offline_steps is None  # 96 offline updates
+    assert demo_config().ttp.steps_per_frame == 1 and demo_config().ttp.offline_updates(48) == 48

@@ -117,6 +117,35 @@ def test_reset_every_n_frames_online(video, monkeypatch):
     assert firsts == [(0, 0), (1, 0), (2, 2), (3, 2), (4, 4)]  # sources only since the last reset
 
 
+def test_update_every_k_frames_online_offline_and_streaming(video, monkeypatch):
+    model = tiny_model()
+    updated = []
+    original = Personalizer.online_update
+    monkeypatch.setattr(Personalizer, "online_update",
+                        lambda self, v, t, rng, first=0: (updated.append((t, first)), original(self, v, t, rng,
+                                                                                                 first))[1])
+    sparse = personalize(model, video, "online", FAST, update_every=2, progress=False)
+    assert updated == [(0, 0), (2, 0), (4, 0)] and len(sparse.losses) == 3
+    assert np.array_equal(sparse.frame_index, np.arange(5))  # every frame still predicted
+    updated.clear()
+    personalize(model, video, "online", FAST, update_every=2, reset_every=3, progress=False)
+    assert updated == [(0, 0), (2, 0), (3, 3)]  # counted from the last reset (frames 3, 5, ...)
+    assert len(personalize(model, video, "offline", FAST, update_every=2, steps_per_frame=2,
+                           progress=False).losses) == 3 * 2  # as many as online makes: ceil(5 / 2) x 2
+    updated.clear()
+    stream = StreamingPersonalizer(model, TTPConfig(batch_size=4, lr=1e-3, update_every=2), seed=0)
+    preds = [stream.step(video.images[t], video.boxes[t]) for t in range(4)]
+    assert updated == [(0, 0), (2, 0)]
+    assert [len(p.losses) for p in preds] == [1, 0, 1, 0] and np.isnan(preds[1].loss) and np.isfinite(preds[2].loss)
+
+
+def test_update_every_is_checked():
+    from ttpose.config import ConfigError, load_config
+
+    with pytest.raises(ConfigError, match="update_every"):
+        load_config(None, ["ttp.update_every=0"])
+
+
 def test_unordered_images_and_baseline_refusal(video):
     model = tiny_model()
     images = [video.images[i] for i in (4, 0, 2)]

@@ -143,7 +143,11 @@ class TTPConfig:
     lr: float = 1e-4
     batch_size: int = 32
     steps_per_frame: int = 1  # Table 2's "update iterations"
-    offline_steps: int | None = None  # default: as many as online would take (frames x steps_per_frame)
+    # online: update on every k-th frame only (frames 0, k, 2k, ... since the last reset); the frames between are
+    # predicted with the weights as they are (a cheaper schedule, issue 16; 1 = the paper's rule). Live use
+    # (ttpose.live) updates as fast as the machine allows instead and does not read it.
+    update_every: int = 1
+    offline_steps: int | None = None  # default: as many as online would make (see `offline_updates`)
     reset_every: int | None = None  # None: reset per video only; N: also every N frames
     augment: bool = True  # augment slots 1.. of each online batch (slot 0 is the plain frame)
     weight_decay: float = 0.0
@@ -158,6 +162,13 @@ class TTPConfig:
     affinity_from: Literal["personalized", "trained"] = "personalized"
     source_crop: Literal["own", "target"] = "own"  # the pair rule of `DataConfig.source_crop`, for TTP's pairs
     speed: SpeedConfig = field(default_factory=SpeedConfig)  # e.g. ttp.speed.precision=bf16 ttp.speed.fold_bn=true
+
+    def offline_updates(self, frames: int) -> int:
+        """Offline updates on a video (or reset chunk) of ``frames`` frames: ``offline_steps`` if set, else as many
+        as the online rule would make on it (``steps_per_frame`` on every ``update_every``-th frame)."""
+        if self.offline_steps is not None:
+            return self.offline_steps
+        return -(-frames // self.update_every) * self.steps_per_frame
 
 
 @dataclass
@@ -302,6 +313,8 @@ def validate(cfg: Config) -> None:
         raise ConfigError("loss.running_mean_init needs 6 values (pixel + 5 VGG-16 terms)")
     if cfg.ttp.batch_size < 1 or cfg.train.batch_size < 1:
         raise ConfigError("batch sizes must be >= 1")
+    if cfg.ttp.update_every < 1 or cfg.ttp.steps_per_frame < 1:
+        raise ConfigError("ttp.update_every and ttp.steps_per_frame must be >= 1")
 
 
 def to_dict(cfg: Any) -> dict:

@@ -33,7 +33,7 @@ from ttpose.atomic import atomic_path, atomic_write_text
 from ttpose.checkpoint import CheckpointError, load_checkpoint, read_checkpoint
 from ttpose.config import Config, ConfigError, config_from_dict, to_dict
 from ttpose.data.build import load_videos
-from ttpose.evaluate import PCK_THRESHOLD, evaluate
+from ttpose.evaluate import PCK_THRESHOLD, evaluate, evaluate_predictions
 from ttpose.metrics import torso_size
 from ttpose.model import TTPModel
 from ttpose.speed import describe, fast_speed
@@ -49,11 +49,13 @@ from ttpose.viz import affinity_matrix_figure, draw_affinity, image_strip, overl
 # chosen there for it (section tune_ttp: 3e-5). Its update budget was chosen on 16 validation people with this very
 # model (sections tune_demo_16x48, tune_demo_fast, tune_demo_fast2, tune_demo_fast3, tune_demo_fast2off): the speed
 # options (channels-last, folded BatchNorm, bf16 autocast where the CPU has bf16 units: `ttpose.speed.fast_speed`)
-# leave the gains as they were (+2.24 / +4.32 against +2.26 / +4.25) and make an update about twice as fast on a
-# 2-core CPU; the time saved buys a second update per frame: +3.52 online (+3.17 with three), and offline, with as
-# many updates as online makes (96 per person), +5.71. Before, with one update per frame in float32, the demo
-# printed +1.32 / +1.18 on its 16 test people (benchmarks/DEMO_REPEATS.log at commit 5bbb792; on its first 8
-# people one update gave +1.87 / +1.98 and two +0.59 / -0.46, commit ea4da34): those runs only reported.
+# leave the gains as they were (+2.24 / +4.32 against +2.26 / +4.25) and make an update about twice as fast; the
+# time saved seemed to buy a second update per frame (+3.52 online, three: +3.17; offline with 96 updates per
+# person: +5.71). But a fresh-clone `make demo` with two took 616 s (over its 10 minutes) and printed only
+# +0.52 / +0.12 on the 16 test people (benchmarks/DEMO_REPEATS.log, commit f0d3974): over its time limit, so the
+# demo keeps one update per frame, now with the speed options. The val gains did not carry over to the test
+# people (one update in float32 printed +1.32 / +1.18 there, commit 5bbb792; on the first 8 people one update
+# gave +1.87 / +1.98 and two +0.59 / -0.46, commit ea4da34): those test runs only reported, none chose.
 DEMO = {
     "model": {"backbone": "resnet18", "backbone_width": 32, "skeleton": "penn_action", "input_size": 64,
               "num_maps": 30, "sup_head": "transformer", "self_task": "keypoint", "deconv_channels": 64,
@@ -64,7 +66,7 @@ DEMO = {
              "frame_size": 96, "shift": 0.5},
     "train": {"batch_size": 32, "lr": 1e-3, "steps": 1000, "lr_steps": [750, 900], "log_every": 25, "val_every": 0,
               "checkpoint_every": 200},
-    "ttp": {"lr": 3e-5, "batch_size": 16, "steps_per_frame": 2, "speed": {"channels_last": True, "fold_bn": True}},
+    "ttp": {"lr": 3e-5, "batch_size": 16, "steps_per_frame": 1, "speed": {"channels_last": True, "fold_bn": True}},
 }
 # Tiny sizes for tests of the demo's plumbing (seconds, meaningless numbers).
 QUICK = ["train.steps=4", "train.lr_steps=[2]", "data.train_videos=4", "data.test_videos=2",
@@ -218,8 +220,12 @@ def run_demo(out_dir: str | Path = "runs/demo", overrides: list[str] = (), quick
             for mode, name in (("none", "without personalization"), ("online", "online personalization"),
                                ("offline", "offline personalization"))]
     log("\n".join(["results on the unseen test people:", *rows]))
-    summary = {"pck": pck, "parameters": result.parameters, "seconds": round(result.seconds, 1),
-               "pictures": [p.name for p in pictures], "statement": model_statement(model, cfg.loss.perceptual)}
+    per_person = {v.video_id: {mode: round(evaluate_predictions([(v, preds[mode][i].frame_index, preds[mode][i])],
+                                                                model.skeleton).mean, 2) for mode in preds}
+                  for i, v in enumerate(videos)}
+    summary = {"pck": pck, "per_person": per_person, "parameters": result.parameters,
+               "seconds": round(result.seconds, 1), "pictures": [p.name for p in pictures],
+               "statement": model_statement(model, cfg.loss.perceptual)}
     atomic_write_text(out / "demo.json", json.dumps(summary, indent=2))
     log(f"pictures: {', '.join(str(p) for p in pictures)}; summary: {out / 'demo.json'} "
         f"({result.seconds / 60:.1f} min)")

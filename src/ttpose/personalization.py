@@ -9,9 +9,11 @@ model stays in eval mode, as in the authors' code. Adam, lr 1e-4, batch 32 by de
 
 - online: frames arrive in order; for frame t, `steps_per_frame` updates on batches whose targets are
   frame t (slot 0 plain, the others augmented) and whose sources are drawn from frames 0..t; then frame
-  t is predicted. A prediction never depends on a later frame.
-- offline: `offline_steps` updates (default: as many as online would make) on random pairs from the
-  whole set, shuffled, then every frame is predicted. Works on any unordered set of one person's images.
+  t is predicted. A prediction never depends on a later frame. With `update_every` = k > 1 (not in the paper;
+  a cheaper schedule) only every k-th frame is updated on; the frames between are predicted as they come.
+- offline: `offline_steps` updates (default: as many as online would make, `TTPConfig.offline_updates`) on
+  random pairs from the whole set, then every frame is predicted. Works on any unordered set of one person's
+  images.
 - reset: the weights, the optimizer state and the loss's running means go back to the trained ones at
   the start of every call (one person / video), and also every `reset_every` frames when set (offline:
   the set is split into consecutive chunks of that many frames, each personalized from the trained model).
@@ -125,6 +127,10 @@ class Personalizer:
             self.recon_errors.append(losses.recon_error.item())
         return losses.total.item()
 
+    def due(self, t: int, first: int = 0) -> bool:
+        """Whether the online rule updates at frame ``t``: on every ``update_every``-th frame since ``first``."""
+        return (t - first) % self.config.update_every == 0
+
     def online_update(self, video: Video, t: int, rng: np.random.Generator, first: int = 0) -> list[float]:
         """The online rule for frame t: ``steps_per_frame`` updates, targets frame t, sources first..t."""
         cfg, size = self.config, self.model.config.input_size
@@ -217,7 +223,9 @@ def _online(tuner: Personalizer, video: Video, rng: np.random.Generator, progres
     for t in tqdm(range(len(video)), desc=f"online TTP {video.video_id}", unit="frame", disable=not progress):
         if every and t > 0 and t % every == 0:
             tuner.reset()
-        losses += tuner.online_update(video, t, rng, first=(t // every) * every if every else 0)
+        first = (t // every) * every if every else 0
+        if tuner.due(t, first):
+            losses += tuner.online_update(video, t, rng, first=first)
         parts.append(tuner.predict(video, [t]))
     return Predictions.concat(parts), losses
 
@@ -231,7 +239,7 @@ def _offline(tuner: Personalizer, video: Video, rng: np.random.Generator, progre
         indices = np.arange(first, min(first + chunk, n))
         if first > 0:
             tuner.reset()
-        steps = cfg.offline_steps if cfg.offline_steps is not None else len(indices) * cfg.steps_per_frame
+        steps = cfg.offline_updates(len(indices))
         for _ in tqdm(range(steps), desc=f"offline TTP {video.video_id}", unit="step", disable=not progress):
             batch = offline_batch(video, cfg.batch_size, rng, size, tuner.augmentation, indices=indices)
             losses.append(tuner.update(batch))
@@ -292,7 +300,7 @@ class FramePrediction:
     scores: np.ndarray  # K
     self_keypoints: np.ndarray | None
     affinity: np.ndarray | None
-    loss: float  # L_self of the last update
+    loss: float  # L_self of the last update (nan: no update on this frame, ttp.update_every)
     losses: list[float] = field(default_factory=list)  # L_self of every update of this step (ttp.steps_per_frame)
 
 
@@ -334,11 +342,14 @@ class StreamingPersonalizer:
             self.tuner.reset()
             self.first = t
         self.store.add(image, center, size)
-        losses = self.tuner.online_update(self.store.as_video(self.tuner.model.skeleton), t, self.rng, self.first)
+        losses = []
+        if self.tuner.due(t, self.first):
+            losses = self.tuner.online_update(self.store.as_video(self.tuner.model.skeleton), t, self.rng, self.first)
         pred = self.tuner.predict(frame, [0])
         return FramePrediction(pred.joints[0], pred.scores[0],
                                None if pred.self_keypoints is None else pred.self_keypoints[0],
-                               None if pred.affinity is None else pred.affinity[0], losses[-1], list(losses))
+                               None if pred.affinity is None else pred.affinity[0],
+                               losses[-1] if losses else float("nan"), list(losses))
 
 
 __all__ = ["CropStore", "FramePrediction", "Personalized", "Personalizer", "StreamingPersonalizer", "personalize",

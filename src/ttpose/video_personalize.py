@@ -709,7 +709,7 @@ def _offline(stream: StreamingPersonalizer, rec: _Record, state: _Resume, save_e
     g = 0  # updates before the current chunk
     for first in range(0, n, chunk):
         indices = np.arange(first, min(first + chunk, n))
-        steps = cfg.offline_steps if cfg.offline_steps is not None else len(indices) * cfg.steps_per_frame
+        steps = cfg.offline_updates(len(indices))
         if len(rec.pers_joints) >= indices[-1] + 1:  # predicted before a resume
             g += steps
             continue
