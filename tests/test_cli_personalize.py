@@ -15,9 +15,9 @@ from test_video_personalize import FAST, MODEL, TINY, N, person_frames, write_vi
 
 from ttpose.checkpoint import save_checkpoint
 from ttpose.cli import main
-from ttpose.config import Config, LossConfig
+from ttpose.config import Config, LossConfig, SpeedConfig
 from ttpose.export import read_coco_keypoints
-from ttpose.personalization import StreamingPersonalizer
+from ttpose.personalization import StreamingPersonalizer, schedule_overrides
 from ttpose.video_personalize import RESUME_DIR
 
 
@@ -48,6 +48,20 @@ def test_personalize_a_video(files, tmp_path, capsys):
     assert summary["mode"] == "offline" and summary["checkpoint"] == str(files["checkpoint"])
     joints, _, frames = read_coco_keypoints(out / "personalized.json")
     assert joints.shape == (N, 13, 2) and frames.tolist() == list(range(N))
+
+
+def test_fast_schedule_and_the_expected_time(files, tmp_path, capsys, monkeypatch):
+    import ttpose.personalization as personalization
+
+    monkeypatch.setattr(personalization, "fast_speed", lambda device: SpeedConfig(fold_bn=True))
+    out = tmp_path / "fast"
+    code, _, stderr = cli(capsys, files["clip"], "ttp.batch_size=3", "--checkpoint", files["checkpoint"], "--out", out,
+                          "--box", "4,2,44,46", "--schedule", "fast")
+    assert code == 0, stderr
+    ttp = json.loads((out / "summary.json").read_text())["settings"]["ttp"]
+    assert ttp["update_every"] == 8 and ttp["speed"]["fold_bn"] is True
+    assert ttp["batch_size"] == 3  # the user's override wins over the preset's 4
+    assert f"for {-(-N // 8)} updates" in stderr and "expected time" in stderr
 
 
 def test_whole_frame_flag_replaces_the_model_s_track(files, tmp_path, capsys):
@@ -150,3 +164,12 @@ def test_folder_of_videos_sharded_with_torchrun_equals_one_process(files, tmp_pa
             assert one.read_text() == two.read_text(), (i, name)
     joints, _, _ = read_coco_keypoints(tmp_path / "two" / "v2" / "personalized.json")
     assert joints.shape == (3, 13, 2) and np.isfinite(joints).all()
+
+
+def test_schedule_overrides():
+    assert schedule_overrides("paper") == []
+    fast = schedule_overrides("fast")
+    assert "ttp.update_every=8" in fast and "ttp.speed.fold_bn=true" in fast
+    with pytest.raises(ValueError, match="schedule"):
+        schedule_overrides("turbo")
+

@@ -180,6 +180,25 @@ def test_online_records_every_update_with_several_steps_per_frame(clip, tmp_path
     assert len(r.losses) == 2 * N and r.summary["updates"] == 2 * N
 
 
+def test_expected_time_is_printed_first_and_counts_the_updates_ahead(clip, tmp_path):
+    messages = []
+    cfg = replace(FAST, steps_per_frame=2, update_every=3)
+    r = run(clip, tmp_path / "out", overlay=False, config=cfg, log=messages.append)
+    expected = [m for m in messages if m.startswith("expected time")]
+    updates = 2 * -(-N // 3)  # every 3rd frame, 2 updates each
+    assert len(expected) == 1 and f"for {updates} updates" in expected[0]
+    assert len(r.losses) == r.summary["updates"] == updates  # the estimate counts what the run then does
+    messages.clear()
+    run(clip, tmp_path / "off", "offline", overlay=False, config=replace(FAST, offline_steps=7), log=messages.append)
+    assert any("for 7 updates" in m for m in messages)
+
+
+def test_total_updates_with_resets():
+    assert replace(FAST, reset_every=4, update_every=3).total_updates(10, "online") == 2 + 2 + 1  # chunks 4, 4, 2
+    assert replace(FAST, reset_every=4, steps_per_frame=2).total_updates(10, "offline") == 2 * 10
+    assert FAST.total_updates(10, "none") == 0
+
+
 def test_offline_maps_store_predictions_back_to_the_frame(clip, tmp_path):
     # margin 1 and raw crops: the stored crop is exactly the model's input, so without updates the
     # personalized prediction must equal the generic one: this checks the store -> frame mapping

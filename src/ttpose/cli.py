@@ -69,10 +69,12 @@ def _cmd_convert(args: argparse.Namespace) -> int:
 
 
 def _cmd_personalize(args: argparse.Namespace) -> int:
+    from ttpose.personalization import schedule_overrides
     from ttpose.video_personalize import input_kind, personalize_many, personalize_video
 
+    overrides = [*schedule_overrides(args.schedule), *args.overrides]  # the user's own overrides win
     options = dict(mode=args.mode, smooth=args.smooth, resume=args.resume, progress=not args.quiet,
-                   overrides=args.overrides, seed=args.seed, box_smooth=args.box_smooth, save_every=args.save_every)
+                   overrides=overrides, seed=args.seed, box_smooth=args.box_smooth, save_every=args.save_every)
     if args.whole_frame:
         options["tracking"] = None  # no box given: the whole frame instead of the model's own track
     try:
@@ -178,6 +180,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a ttpose .safetensors checkpoint or the authors' .pth")
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--mode", choices=["online", "offline"], default="online")
+    p.add_argument("--schedule", choices=["paper", "fast"], default="paper",
+                   help="online updates: on every frame with the checkpoint's settings (paper), or a small update on "
+                        "every 8th frame with the speed options (fast: about 2 frames/s with the paper's model on 2 "
+                        "CPU cores, most of the gain given up; benchmarks/RESULTS.md, section throughput)")
     p.add_argument("--boxes", type=Path, help="person boxes: COCO JSON, JSON list or CSV (a folder of them, "
                                               "named after the videos, for a folder of videos)")
     p.add_argument("--box", metavar="X1,Y1,X2,Y2", help="one fixed person box for every frame")

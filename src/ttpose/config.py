@@ -170,6 +170,17 @@ class TTPConfig:
             return self.offline_steps
         return -(-frames // self.update_every) * self.steps_per_frame
 
+    def total_updates(self, frames: int, mode: str) -> int:
+        """How many updates personalizing ``frames`` frames makes in ``mode`` (online/offline; 0 for none),
+        resets (``reset_every``) included."""
+        if mode not in ("online", "offline"):
+            return 0
+        chunk = self.reset_every or max(frames, 1)
+        sizes = [min(chunk, frames - first) for first in range(0, frames, chunk)]
+        if mode == "offline":
+            return sum(self.offline_updates(n) for n in sizes)
+        return sum(-(-n // self.update_every) * self.steps_per_frame for n in sizes)
+
 
 @dataclass
 class Config:

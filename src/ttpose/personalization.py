@@ -43,7 +43,15 @@ from ttpose.model.bottleneck import condensed_keypoints, gaussian_maps
 from ttpose.model.heads import TransformerAffinityHead, mix_heatmaps
 from ttpose.model.ttp import TTPOutput
 from ttpose.objective import self_supervised_loss
-from ttpose.speed import autocast, prediction_model, prepare_batch, prepare_model, private_copy, require_trainable
+from ttpose.speed import (
+    autocast,
+    fast_speed,
+    prediction_model,
+    prepare_batch,
+    prepare_model,
+    private_copy,
+    require_trainable,
+)
 
 MODES = ("online", "offline", "none")
 BOX_PADDING = 1.25  # crop side = longer side of a person box x this, as for the training crops (Penn Action)
@@ -140,6 +148,43 @@ class Personalizer:
     @torch.no_grad()
     def predict(self, video: Video, indices) -> Predictions:
         return predict_video(self.predictor, video, indices, speed=self.config.speed)
+
+
+# Named online schedules for `ttpose personalize --schedule`: "paper" keeps the checkpoint's own TTP settings (an
+# update on every frame); "fast" is the preset chosen on validation people by benchmarks/throughput.py (section
+# throughput of benchmarks/RESULTS.md): an update of 4 pairs on every 8th frame, with this machine's speed options,
+# the only measured schedule that runs the paper-size model at 2 frames/s or more on a 2-core CPU. It gives up most
+# of the online gain there (see that section); use it when speed matters more than the last points.
+SCHEDULES = {"paper": (), "fast": ("ttp.update_every=8", "ttp.batch_size=4")}
+
+
+def schedule_overrides(name: str, device: torch.device | str = "cpu") -> list[str]:
+    """Dotted TTP overrides of the named schedule (``SCHEDULES``); "fast" adds `ttpose.speed.fast_speed`."""
+    if name not in SCHEDULES:
+        raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {name!r}")
+    if name == "paper":
+        return []
+    speed = fast_speed(device)
+    return [*SCHEDULES[name], f"ttp.speed.precision={speed.precision}",
+            f"ttp.speed.channels_last={str(speed.channels_last).lower()}",
+            f"ttp.speed.fold_bn={str(speed.fold_bn).lower()}"]
+
+
+def seconds_per_update(model: TTPModel, config: TTPConfig, repeats: int = 1) -> float:
+    """Seconds one update of ``config`` takes with ``model`` on this machine: the median of ``repeats`` timed
+    updates (after one untimed warm-up) of a throwaway `Personalizer` on a blank frame (the cost does not depend
+    on what the frame shows). For estimates such as `ttpose personalize`'s expected time."""
+    tuner = Personalizer(model, replace(config, mode="online"))
+    size = model.config.input_size
+    video = stream_frame(np.zeros((size, size, 3), np.uint8), None, model.skeleton)
+    rng = np.random.default_rng(0)
+    seconds = []
+    for i in range(repeats + 1):
+        started = time.perf_counter()
+        tuner.update(online_batch(video, 0, tuner.config.batch_size, rng, size, tuner.augmentation))
+        if i > 0:
+            seconds.append(time.perf_counter() - started)
+    return float(np.median(seconds))
 
 
 class TrainedAffinity(torch.nn.Module):
@@ -353,4 +398,4 @@ class StreamingPersonalizer:
 
 
 __all__ = ["CropStore", "FramePrediction", "Personalized", "Personalizer", "StreamingPersonalizer", "personalize",
-           "reconstruction_loss_for", "stream_frame"]
+           "SCHEDULES", "reconstruction_loss_for", "schedule_overrides", "seconds_per_update", "stream_frame"]

@@ -77,7 +77,7 @@ from ttpose.data.types import unlabeled_video
 from ttpose.data.video import IMAGE_SUFFIXES, FrameReader, FrameSkippedWarning, VideoError, natural_key, open_frames
 from ttpose.inference import Predictions, decode_output, predict_images
 from ttpose.model import TTPModel
-from ttpose.personalization import BOX_PADDING, StreamingPersonalizer
+from ttpose.personalization import BOX_PADDING, StreamingPersonalizer, seconds_per_update
 from ttpose.speed import describe, prediction_model
 from ttpose.tracking import TrackingOptions, track_frames, tracked_boxes
 
@@ -601,6 +601,8 @@ def personalize_video(
         state.remove()
 
     k = model.skeleton.num_joints
+    if log and rec.phase == "frames":  # offline: every update comes after all the frames
+        log(_expected_time(model, cfg, mode, count - resumed_at if mode == "online" else count))
     pass1_started = time.time()
     if rec.phase == "frames":
         notes: list[str] = []
@@ -633,6 +635,17 @@ def personalize_video(
     result.files["summary"] = out_dir / "summary.json"
     state.remove()
     return result
+
+
+def _expected_time(model: TTPModel, cfg: TTPConfig, mode: str, frames: int) -> str:
+    """One line: the updates ahead and the time they will take, from one timed trial update (decoding,
+    prediction and writing come on top)."""
+    updates = cfg.total_updates(frames, mode)
+    seconds = seconds_per_update(model, cfg)
+    total = updates * seconds
+    when = f"{total / 3600:.1f} h" if total >= 3600 else f"{total / 60:.1f} min" if total >= 60 else f"{total:.0f} s"
+    return (f"expected time: about {when} for {updates} updates ({seconds:.2f} s each, timed on a trial update; "
+            f"decoding and predicting the frames come on top)")
 
 
 def _track(reader: FrameReader, model: TTPModel, speed: SpeedConfig, options: TrackingOptions, count: int,

@@ -1,0 +1,280 @@
+"""Online personalization: gain against frames/s for cheaper update schedules (issue 16, points 1 and 2).
+
+    python benchmarks/throughput.py                   # timing alone first, then 2 one-thread worker processes
+    python benchmarks/throughput.py --collect         # rewrite the section from the cached cells
+
+Two measurements, kept apart because the paper-size model cannot be trained here:
+
+- **Gain** (synthetic benchmark): the Transformer models of the synthetic Table 1 (`runs/table1/transformer-seed*`,
+  configs/synthetic/cpu.yaml, trained by benchmarks/table1_synthetic.py), personalized online to the shifted
+  people with the config's TTP settings and the speed options of this machine (`ttpose.speed.fast_speed`),
+  under each schedule of ``SCHEDULES``: an update on every k-th frame (``ttp.update_every``, the frames between
+  predicted with the current weights) and a smaller TTP batch. Every schedule is scored on the validation
+  people; the preset is chosen there (the schedule with the largest val gain among those that reach
+  ``TARGET_FPS``, kept only if it holds ``KEEP`` of the full protocol's val gain); the test people are scored
+  with the full protocol and the preset only, for every seed.
+- **Frames/s** (paper-size model: ResNet-50, 128 x 128 crops, 256-channel deconvolutions, VGG-16 perceptual
+  loss at random weights, which cost the same as ImageNet ones): one online update per batch size and one
+  prediction at batch 1 are timed in this process alone (2 torch threads, nothing else running, the same speed
+  options), and a schedule's frames/s is 1 / (prediction + update(batch) / k), amortized over a video.
+
+Writes the "throughput" section of benchmarks/RESULTS.md and docs/images/throughput.png (val gain against
+frames/s). Cells are cached under runs/throughput/, so a stopped run resumes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.common import command, machine, mean_std, write_section  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+CACHE = ROOT / "runs" / "throughput"
+CONFIG = ROOT / "configs" / "synthetic" / "cpu.yaml"
+PLOT = ROOT / "docs" / "images" / "throughput.png"
+SCHEDULES = {  # name -> (update_every, batch_size); "full" is the synthetic benchmark's own protocol
+    "full": (1, 16),
+    "every 2": (2, 16),
+    "every 4": (4, 16),
+    "every 8": (8, 16),
+    "batch 8": (1, 8),
+    "every 4, batch 8": (4, 8),
+    "every 8, batch 8": (8, 8),
+    "every 4, batch 4": (4, 4),
+    "every 8, batch 4": (8, 4),
+}
+PAPER_BATCH = 32  # the paper's online protocol: batch 32, an update on every frame
+TARGET_FPS, KEEP = 2.0, 0.8  # the preset's aims (issue 16, point 2)
+
+
+# ------------------------------------------------------------------------------------------------ gains
+
+
+def _config(overrides: list[str]):
+    from ttpose.config import load_config
+    from ttpose.speed import fast_speed
+
+    cfg = load_config(CONFIG, overrides)
+    speed = fast_speed("cpu")
+    return cfg, [f"ttp.speed.precision={speed.precision}", "ttp.speed.channels_last=true", "ttp.speed.fold_bn=true"]
+
+
+def cell(split: str, seed: int, schedule: str) -> dict:
+    """PCK of one model (seed) on one split without TTP ("none") or online under a schedule (cached)."""
+    path = CACHE / f"{split}-seed{seed}-{schedule.replace(', ', '-').replace(' ', '')}.json"
+    if path.is_file():
+        return json.loads(path.read_text())
+    import torch
+
+    from ttpose.atomic import atomic_write_text
+    from ttpose.checkpoint import load_checkpoint
+    from ttpose.data.build import load_videos
+    from ttpose.evaluate import evaluate
+
+    torch.set_num_threads(1)
+    base, fast = _config([])
+    every, batch = SCHEDULES.get(schedule, (1, base.ttp.batch_size))
+    cfg, _ = _config([*fast, f"ttp.update_every={every}", f"ttp.batch_size={batch}"])
+    model = load_checkpoint(ROOT / "runs" / "table1" / f"transformer-seed{seed}" / "model.safetensors")
+    videos = load_videos(cfg.data, split)
+    started = time.time()
+    mode = "none" if schedule == "none" else "online"
+    ev, preds = evaluate(model, videos, mode, cfg.ttp, seed=seed, progress=False)
+    result = {"split": split, "seed": seed, "schedule": schedule, "pck": ev.mean, "seconds": time.time() - started,
+              "updates": int(sum(len(p.losses) for p in preds)) if mode == "online" else 0,
+              "videos": len(videos), "frames": cfg.data.frames_per_video}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, json.dumps(result))
+    print(f"{split} seed {seed} {schedule}: PCK {ev.mean:.2f} ({result['seconds']:.0f} s)", flush=True)
+    return result
+
+
+def run_cells(tasks: list[tuple[str, int, str]], processes: int) -> dict[tuple[str, int, str], dict]:
+    if processes <= 1:
+        return {t: cell(*t) for t in tasks}
+    os.environ["OMP_NUM_THREADS"] = "1"
+    with ProcessPoolExecutor(processes, mp_context=get_context("spawn")) as pool:
+        futures = {t: pool.submit(cell, *t) for t in tasks}
+        return {t: f.result() for t, f in futures.items()}
+
+
+# ---------------------------------------------------------------------------------------------- frames/s
+
+
+def paper_timing(batches: list[int], repeats: int = 3) -> dict:
+    """Seconds of one online update per TTP batch size and of one prediction at batch 1, paper-size model."""
+    import torch
+
+    from benchmarks.speed import our_loss, vgg_state
+    from ttpose.config import ModelConfig, TTPConfig
+    from ttpose.data.synthetic import SyntheticConfig, make_video, materialize
+    from ttpose.model import TTPModel
+    from ttpose.personalization import Personalizer
+    from ttpose.speed import describe, fast_speed
+
+    torch.set_num_threads(2)
+    torch.manual_seed(0)
+    model = TTPModel(ModelConfig(backbone="resnet50", input_size=128)).eval()
+    video = materialize(make_video("test", 0, config=SyntheticConfig(frame_size=160, frames_per_video=8)))
+    speed = fast_speed("cpu")
+    out = {"speed": describe(speed), "update_s": {}, "threads": torch.get_num_threads()}
+    rng = np.random.default_rng(0)
+    for b in batches:
+        tuner = Personalizer(model, TTPConfig(batch_size=b, lr=1e-4, speed=speed), loss=our_loss(vgg_state()))
+        tuner.online_update(video, 1, rng)  # warm-up (oneDNN primitives, first allocations)
+        seconds = []
+        for t in range(repeats):
+            t0 = time.perf_counter()
+            tuner.online_update(video, 2 + t, rng)
+            seconds.append(time.perf_counter() - t0)
+        out["update_s"][str(b)] = statistics.median(seconds)
+        print(f"paper-size model, batch {b}: {out['update_s'][str(b)]:.2f} s per update", flush=True)
+    tuner.predict(video, [0])  # warm-up
+    seconds = []
+    for t in range(10):
+        t0 = time.perf_counter()
+        tuner.predict(video, [t % len(video)])
+        seconds.append(time.perf_counter() - t0)
+    out["predict_s"] = statistics.median(seconds)
+    return out
+
+
+def fps(timing: dict, every: int, batch: int) -> float:
+    return 1.0 / (timing["predict_s"] + timing["update_s"][str(batch)] / every)
+
+
+# ------------------------------------------------------------------------------------------------ report
+
+
+def report(timing: dict, val: dict, test: dict, seeds: list[int], val_seeds: list[int], preset: str | None,
+           wall_min: float) -> str:
+    def gain(cells, split, s, name):
+        return cells[(split, s, name)]["pck"] - cells[(split, s, "none")]["pck"]
+
+    full_val = np.mean([gain(val, "val", s, "full") for s in val_seeds])
+    lines = ["## Online TTP: gain against frames/s for cheaper update schedules (issue 16)", "",
+             "Gain: the synthetic Table 1 Transformer (configs/synthetic/cpu.yaml, lr "
+             f"{_config([])[0].ttp.lr:g}, speed options {timing['speed']}), online, paired with the same model "
+             f"without TTP; validation people (model seeds {', '.join(map(str, val_seeds))}) for every schedule, "
+             f"test people (seeds {', '.join(map(str, seeds))}) for the full protocol and the preset. Frames/s: the "
+             f"paper-size model (ResNet-50, 128 x 128, VGG-16 perceptual loss) on this machine, {timing['threads']} "
+             "torch threads, nothing else running: 1 / (prediction + update / k), amortized over a video.", "",
+             f"Paper-size model: prediction {timing['predict_s'] * 1000:.0f} ms per frame; one update "
+             + ", ".join(f"batch {b}: {s:.2f} s" for b, s in timing["update_s"].items())
+             + f". The paper's own protocol (batch {PAPER_BATCH}, every frame): "
+             f"{fps(timing, 1, PAPER_BATCH):.2f} frames/s.", "",
+             "| schedule | update every k frames | TTP batch | updates per frame | paper-size frames/s | val gain "
+             "| share of the full protocol's val gain | val time (s) |",
+             "|---|---|---|---|---|---|---|---|"]
+    for name, (every, batch) in SCHEDULES.items():
+        g = np.mean([gain(val, "val", s, name) for s in val_seeds])
+        secs = np.mean([val[("val", s, name)]["seconds"] for s in val_seeds])
+        share = f"{100 * g / full_val:.0f} %" if full_val > 0 else "n/a"
+        lines.append(f"| {name} | {every} | {batch} | {1 / every:.3g} | {fps(timing, every, batch):.2f} | {g:+.2f} | "
+                     f"{share} | {secs:.0f} |")
+    lines += ["", f"No TTP on val: PCK {np.mean([val[('val', s, 'none')]['pck'] for s in val_seeds]):.2f}."]
+    lines += ["", "Test people (never used for a choice), mean ± std over seeds of the paired gains:", "",
+              "| schedule | PCK w/o TTP | PCK online | gain | paper-size frames/s |", "|---|---|---|---|---|"]
+    shown = ["full"] + ([preset] if preset and preset != "full" else [])
+    none = [test[("test", s, "none")]["pck"] for s in seeds]
+    for name in shown:
+        pcks = [test[("test", s, name)]["pck"] for s in seeds]
+        gains = [p - n for p, n in zip(pcks, none, strict=True)]
+        every, batch = SCHEDULES[name]
+        lines.append(f"| {name} | {mean_std(none)} | {mean_std(pcks)} | {mean_std(gains)} | "
+                     f"{fps(timing, every, batch):.2f} |")
+    if preset:
+        full_test = np.mean([gain(test, "test", s, "full") for s in seeds])
+        preset_test = np.mean([gain(test, "test", s, preset) for s in seeds])
+        every, batch = SCHEDULES[preset]
+        share = 100 * preset_test / full_test if full_test > 0 else float("nan")
+        ok = fps(timing, every, batch) >= TARGET_FPS and full_test > 0 and preset_test >= KEEP * full_test
+        lines += ["", f"Preset chosen on val: **{preset}** (update every {every} frames, batch {batch}). On the test "
+                  f"people it keeps {share:.0f} % of the full protocol's online gain ({preset_test:+.2f} vs "
+                  f"{full_test:+.2f}) at {fps(timing, every, batch):.2f} paper-size frames/s. Aim (at least "
+                  f"{TARGET_FPS:g} frames/s and {100 * KEEP:.0f} % of the gain): **{'met' if ok else 'NOT met'}**."]
+    else:
+        lines += ["", f"No schedule reaches {TARGET_FPS:g} paper-size frames/s: no preset."]
+    lines += ["", f"Command: `{command()}`", f"Machine: {machine()} (gains: 2 worker processes of 1 torch thread; "
+              "timing: this process alone, 2 threads)", f"Wall time of this run: {wall_min:.1f} min (cached cells "
+              "are reused)", f"Plot: docs/images/{PLOT.name}"]
+    return "\n".join(lines)
+
+
+def plot(timing: dict, val: dict, val_seeds: list[int]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ttpose.atomic import atomic_path
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, (every, batch) in SCHEDULES.items():
+        g = np.mean([val[("val", s, name)]["pck"] - val[("val", s, "none")]["pck"] for s in val_seeds])
+        x = fps(timing, every, batch)
+        ax.scatter(x, g, color="C0" if name == "full" else "C1")
+        ax.annotate(name, (x, g), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    ax.axvline(TARGET_FPS, color="grey", lw=0.8, ls="--")
+    ax.set_xscale("log")
+    ax.set_xlabel("paper-size model, frames/s on this CPU (log)")
+    ax.set_ylabel("online TTP gain on val people (PCK@0.2)")
+    ax.set_title("Cheaper update schedules: gain vs. speed")
+    fig.tight_layout()
+    PLOT.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(PLOT) as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
+    plt.close(fig)
+
+
+def choose(timing: dict, val: dict, val_seeds: list[int]) -> str | None:
+    """The schedule with the largest val gain among those at TARGET_FPS or more (None: none is that fast)."""
+    fast = [n for n, (k, b) in SCHEDULES.items() if fps(timing, k, b) >= TARGET_FPS]
+    if not fast:
+        return None
+    return max(fast, key=lambda n: np.mean([val[("val", s, n)]["pck"] - val[("val", s, "none")]["pck"]
+                                            for s in val_seeds]))
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="model seeds for the test people")
+    parser.add_argument("--val-seeds", type=int, nargs="+", default=[0], help="model seeds for the choice on val")
+    parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--collect", action="store_true", help="only cached cells and timing")
+    args = parser.parse_args(argv)
+    started = time.time()
+    timing_file = CACHE / "timing.json"
+    if timing_file.is_file():
+        timing = json.loads(timing_file.read_text())
+    else:
+        from ttpose.atomic import atomic_write_text
+
+        timing = paper_timing(sorted({PAPER_BATCH, *(b for _, b in SCHEDULES.values())}, reverse=True))
+        CACHE.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(timing_file, json.dumps(timing))
+    val_tasks = [("val", s, n) for s in args.val_seeds for n in ("none", *SCHEDULES)]
+    val = run_cells(val_tasks, args.processes)
+    preset = choose(timing, val, args.val_seeds)
+    test_tasks = [("test", s, n) for s in args.seeds for n in dict.fromkeys(("none", "full", preset or "full"))]
+    test = run_cells(test_tasks, args.processes)
+    text = report(timing, val, test, args.seeds, args.val_seeds, preset, (time.time() - started) / 60)
+    plot(timing, val, args.val_seeds)
+    print(text)
+    write_section("throughput", text)
+
+
+if __name__ == "__main__":
+    main()
