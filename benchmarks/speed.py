@@ -9,8 +9,9 @@ variant (the reference, ours with every speed option off, ours with the fast opt
 ours with frozen compiled weights, and in the full run each option alone on the TTP update) lives in its own
 worker process, so that its peak memory
 (``VmHWM``, or ``max_memory_allocated`` on CUDA) is its own. The parent asks the workers for one
-step each in turn (reference, ours, ours fast, reference, ...) so that the load of other users of the
-machine falls on all of them alike; every figure is a median over the repeats, and every ratio is
+step each in turn, the order rotated every round (ours, ours fast, ..., reference; then ours fast, ...,
+reference, ours; ...), so that the load of other users of the machine falls on all of them alike and no
+variant is always the first after a pause or right after the workers start; every figure is a median over the repeats, and every ratio is
 reference time / our time. FLOPs are counted once per worker with ``torch.utils.flop_counter`` and set
 against a large matrix multiply on the same cores (fp32, and bf16 for the bf16 variants).
 
@@ -310,8 +311,9 @@ def run_case(args, backbone: str, case: str) -> list[dict]:
                 "warmup": 1 if speed.get("compile") else 0, "calls": 20 if case == "infer1" else 1}
         workers.append((label, speed, Worker(spec)))
     repeats = {"infer1": max(args.repeats, 10), "infer32": max(args.repeats, 5)}.get(case, args.repeats)
-    for _ in range(repeats):  # interleaved: one step of each variant in turn
-        for _, _, w in workers:
+    for r in range(repeats):  # interleaved: one step of each variant in turn, the order rotated every round so
+        start = (r + 1) % len(workers)  # that no variant is always first (the reference never right after start-up)
+        for _, _, w in workers[start:] + workers[:start]:
             w.step()
     rows = []
     for label, speed, w in workers:
