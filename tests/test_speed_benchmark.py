@@ -1,0 +1,33 @@
+"""benchmarks/speed.py's timing order: the variants interleave and no variant is always first (issue 16)."""
+
+import argparse
+
+import benchmarks.speed as speed
+
+
+def test_interleaved_order_rotates_and_the_reference_is_not_first(monkeypatch):
+    order = []
+
+    class FakeWorker:
+        def __init__(self, spec):
+            self.label = "reference" if spec["variant"] == "reference" else f"ours {spec['speed']}"
+            self.flops, self.first_s, self.seconds = 1e9, 0.0, []
+
+        def step(self):
+            order.append(self.label)
+            self.seconds.append(1.0)
+
+        def finish(self):
+            return 0.0
+
+    monkeypatch.setattr(speed, "Worker", FakeWorker)
+    args = argparse.Namespace(fast_precision="bf16", compile=False, no_frozen=True, quick=True, batch=2,
+                              device="cpu", repeats=3)
+    rows = speed.run_case(args, "resnet18", "train")
+    n = len(rows)
+    assert n == 3 and len(order) == 3 * n
+    rounds = [order[i * n:(i + 1) * n] for i in range(3)]
+    assert all(sorted(r) == sorted(rounds[0]) for r in rounds)  # every variant once per round
+    assert rounds[0][0] != "reference"  # not first right after the workers start
+    assert len({r[0] for r in rounds}) == 3  # a different variant leads each round
+    assert rows[0]["variant"] == "reference" and rows[0]["ratio"] == 1.0
