@@ -11,9 +11,10 @@ worker process, so that its peak memory
 (``VmHWM``, or ``max_memory_allocated`` on CUDA) is its own. The parent asks the workers for one
 step each in turn, the order rotated every round (ours, ours fast, ..., reference; then ours fast, ...,
 reference, ours; ...), so that the load of other users of the machine falls on all of them alike and no
-variant is always the first after a pause or right after the workers start; every figure is a median over the repeats, and every ratio is
-reference time / our time. FLOPs are counted once per worker with ``torch.utils.flop_counter`` and set
-against a large matrix multiply on the same cores (fp32, and bf16 for the bf16 variants).
+variant is always the first after a pause or right after the workers start; every figure is a median
+over the repeats, and every ratio is reference time / our time. FLOPs are counted once per worker with
+``torch.utils.flop_counter`` and set against a large matrix multiply on the same cores (fp32, and bf16 for
+the bf16 variants).
 
 Before timing, the reference and ours are loaded with the same weights (through ``ttpose.convert``) and
 the same random VGG-16, and their outputs and losses are compared: the timed computations are the same

@@ -62,13 +62,15 @@ TARGET_FPS, KEEP = 2.0, 0.8  # the preset's aims (issue 16, point 2)
 # ------------------------------------------------------------------------------------------------ gains
 
 
-def _config(overrides: list[str]):
+def schedule_config(schedule: str):
+    """The benchmark's config with this machine's speed options and the schedule's TTP settings ("none": the
+    full protocol's, unused without TTP)."""
     from ttpose.config import load_config
-    from ttpose.speed import fast_speed
+    from ttpose.speed import fast_speed, speed_overrides
 
-    cfg = load_config(CONFIG, overrides)
-    speed = fast_speed("cpu")
-    return cfg, [f"ttp.speed.precision={speed.precision}", "ttp.speed.channels_last=true", "ttp.speed.fold_bn=true"]
+    every, batch = SCHEDULES.get(schedule, SCHEDULES["full"])
+    return load_config(CONFIG, [*speed_overrides(fast_speed("cpu")), f"ttp.update_every={every}",
+                                f"ttp.batch_size={batch}"])
 
 
 def cell(split: str, seed: int, schedule: str) -> dict:
@@ -84,9 +86,7 @@ def cell(split: str, seed: int, schedule: str) -> dict:
     from ttpose.evaluate import evaluate
 
     torch.set_num_threads(1)
-    base, fast = _config([])
-    every, batch = SCHEDULES.get(schedule, (1, base.ttp.batch_size))
-    cfg, _ = _config([*fast, f"ttp.update_every={every}", f"ttp.batch_size={batch}"])
+    cfg = schedule_config(schedule)
     model = load_checkpoint(ROOT / "runs" / "table1" / f"transformer-seed{seed}" / "model.safetensors")
     videos = load_videos(cfg.data, split)
     started = time.time()
@@ -166,7 +166,8 @@ def report(timing: dict, val: dict, test: dict, seeds: list[int], val_seeds: lis
     full_val = np.mean([gain(val, "val", s, "full") for s in val_seeds])
     lines = ["## Online TTP: gain against frames/s for cheaper update schedules (issue 16)", "",
              "Gain: the synthetic Table 1 Transformer (configs/synthetic/cpu.yaml, lr "
-             f"{_config([])[0].ttp.lr:g}, speed options {timing['speed']}), online, paired with the same model "
+             f"{schedule_config('full').ttp.lr:g}, speed options {timing['speed']}), online, paired with the same "
+             "model "
              f"without TTP; validation people (model seeds {', '.join(map(str, val_seeds))}) for every schedule, "
              f"test people (seeds {', '.join(map(str, seeds))}) for the full protocol and the preset. Frames/s: the "
              f"paper-size model (ResNet-50, 128 x 128, VGG-16 perceptual loss) on this machine, {timing['threads']} "

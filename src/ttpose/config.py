@@ -163,12 +163,15 @@ class TTPConfig:
     source_crop: Literal["own", "target"] = "own"  # the pair rule of `DataConfig.source_crop`, for TTP's pairs
     speed: SpeedConfig = field(default_factory=SpeedConfig)  # e.g. ttp.speed.precision=bf16 ttp.speed.fold_bn=true
 
+    def online_updates(self, frames: int) -> int:
+        """Updates the online rule makes on ``frames`` frames after a reset: ``steps_per_frame`` on every
+        ``update_every``-th frame."""
+        return -(-frames // self.update_every) * self.steps_per_frame
+
     def offline_updates(self, frames: int) -> int:
         """Offline updates on a video (or reset chunk) of ``frames`` frames: ``offline_steps`` if set, else as many
-        as the online rule would make on it (``steps_per_frame`` on every ``update_every``-th frame)."""
-        if self.offline_steps is not None:
-            return self.offline_steps
-        return -(-frames // self.update_every) * self.steps_per_frame
+        as the online rule would make on it."""
+        return self.offline_steps if self.offline_steps is not None else self.online_updates(frames)
 
     def total_updates(self, frames: int, mode: str) -> int:
         """How many updates personalizing ``frames`` frames makes in ``mode`` (online/offline; 0 for none),
@@ -177,9 +180,8 @@ class TTPConfig:
             return 0
         chunk = self.reset_every or max(frames, 1)
         sizes = [min(chunk, frames - first) for first in range(0, frames, chunk)]
-        if mode == "offline":
-            return sum(self.offline_updates(n) for n in sizes)
-        return sum(-(-n // self.update_every) * self.steps_per_frame for n in sizes)
+        per_chunk = self.offline_updates if mode == "offline" else self.online_updates
+        return sum(per_chunk(n) for n in sizes)
 
 
 @dataclass

@@ -51,6 +51,7 @@ from ttpose.speed import (
     prepare_model,
     private_copy,
     require_trainable,
+    speed_overrides,
 )
 
 MODES = ("online", "offline", "none")
@@ -164,17 +165,14 @@ def schedule_overrides(name: str, device: torch.device | str = "cpu") -> list[st
         raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {name!r}")
     if name == "paper":
         return []
-    speed = fast_speed(device)
-    return [*SCHEDULES[name], f"ttp.speed.precision={speed.precision}",
-            f"ttp.speed.channels_last={str(speed.channels_last).lower()}",
-            f"ttp.speed.fold_bn={str(speed.fold_bn).lower()}"]
+    return [*SCHEDULES[name], *speed_overrides(fast_speed(device))]
 
 
 def seconds_per_update(model: TTPModel, config: TTPConfig, repeats: int = 1) -> float:
     """Seconds one update of ``config`` takes with ``model`` on this machine: the median of ``repeats`` timed
     updates (after one untimed warm-up) of a throwaway `Personalizer` on a blank frame (the cost does not depend
     on what the frame shows). For estimates such as `ttpose personalize`'s expected time."""
-    tuner = Personalizer(model, replace(config, mode="online"))
+    tuner = Personalizer(model, config)
     size = model.config.input_size
     video = stream_frame(np.zeros((size, size, 3), np.uint8), None, model.skeleton)
     rng = np.random.default_rng(0)

@@ -343,6 +343,16 @@ def fast_speed(device: torch.device | str = "cpu") -> SpeedConfig:
     return SpeedConfig(precision="bf16" if bf16 else "fp32", channels_last=True, fold_bn=True)
 
 
+FAST_OPTIONS = ("precision", "channels_last", "fold_bn")  # what `fast_speed` decides (compiling is left as it is)
+
+
+def speed_overrides(speed: SpeedConfig, fields=FAST_OPTIONS, prefix: str = "ttp.speed") -> list[str]:
+    """``fields`` of ``speed`` as dotted config overrides (``ttp.speed.precision=bf16`` ...), for `load_config`
+    and the CLI."""
+    values = {name: getattr(speed, name) for name in fields}
+    return [f"{prefix}.{name}={str(v).lower() if isinstance(v, bool) else v}" for name, v in values.items()]
+
+
 def describe(speed: SpeedConfig | None) -> str:
     """A short label such as ``bf16+fold_bn`` (``fp32`` when every option is off)."""
     if speed is None:
@@ -353,4 +363,4 @@ def describe(speed: SpeedConfig | None) -> str:
 
 __all__ = ["SpeedConfig", "autocast", "bake_batchnorm", "bf16_units", "compile_model", "describe", "fast_speed",
            "fold_batchnorm", "inference_model", "prediction_model", "prepare_batch", "prepare_input", "prepare_model",
-           "private_copy", "require_compiler", "require_trainable", "unfold_batchnorm"]
+           "private_copy", "require_compiler", "require_trainable", "speed_overrides", "unfold_batchnorm"]
