@@ -42,8 +42,9 @@ CANDIDATES = {  # name -> TTPConfig overrides (on top of the config's ttp sectio
     "lr 1e-5, 2 steps/frame": ["ttp.lr=1e-5", "ttp.steps_per_frame=2"],
     "lr 3e-5, 2 steps/frame": ["ttp.lr=3e-5", "ttp.steps_per_frame=2"],
     "lr 3e-5, batch 32": ["ttp.lr=3e-5", "ttp.batch_size=32"],
-    # the speed options (bf16 autocast, channels-last, folded BatchNorm: about 1.5x per update for the demo's
-    # model on a 2-core CPU without AMX) and what the saved time buys: a second update per frame online
+    # the speed options (bf16 autocast, channels-last, folded BatchNorm; for the demo's model on val the online
+    # pass took 249 s with them against 552 s without, sections tune_demo_fast and tune_demo_16x48) and what the
+    # saved time buys: more updates per frame
     "lr 3e-5, speed options": ["ttp.lr=3e-5", *FAST],
     "lr 3e-5, speed options, 2 steps/frame online": ["ttp.lr=3e-5", *FAST, "ttp.steps_per_frame=2",
                                                      "ttp.offline_steps=48"],
