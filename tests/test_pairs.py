@@ -16,6 +16,8 @@ from ttpose.data.pairs import (
     normalize,
     offline_batch,
     online_batch,
+    sample_augmentation,
+    sample_translation,
 )
 from ttpose.data.types import Video
 from ttpose.skeletons import PENN_ACTION
@@ -85,6 +87,31 @@ def test_shared_augmentation_between_target_and_source():
     video.images = np.repeat(video.images[:1], len(video), axis=0)  # two frames with identical pixels
     pair = make_pair(video, 1, 3, 64, 16, np.random.default_rng(5), Augmentation(rotation_prob=1.0))
     assert torch.allclose(pair["target"], pair["source"])  # same pose, same augmentation -> same crop
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000))
+def test_translation_moves_the_crop_and_its_heatmaps_together(seed):
+    """data.translate_factor: the crop centre moves by at most the factor x the crop side, target and source
+    alike, and the heatmap labels follow the pixels; factor 0 draws nothing (the authors' stream is kept)."""
+    video = dot_video()
+    video.images = np.repeat(video.images[:1], len(video), axis=0)
+    video.joints[:] = video.joints[:1]
+    plain = Augmentation(scale_factor=0.0, rotation_factor=0.0, flip_prob=0.0)
+    moved = Augmentation(scale_factor=0.0, rotation_factor=0.0, flip_prob=0.0, translate_factor=0.2)
+    a, b = make_pair(video, 1, 3, 64, 16, np.random.default_rng(seed), plain), make_pair(
+        video, 1, 3, 64, 16, np.random.default_rng(seed), moved)
+    assert torch.allclose(b["target"], b["source"])  # the source moved with the target
+    rng = np.random.default_rng(seed)
+    sample_augmentation(rng, moved)
+    offset = sample_translation(rng, moved)  # what make_pair drew: a fraction of the crop side, x and y
+    assert np.all(np.abs(offset) <= 0.2)
+    ja, jb = (np.stack([np.unravel_index(h.argmax(), h.shape)[::-1] for h in p["heatmaps"].numpy()]) for p in (a, b))
+    assert np.all(np.abs((ja - jb) - offset * 16) <= 1.0)  # the labels moved by the offset (16 x 16 grid)
+    rng0, rng1 = np.random.default_rng(seed), np.random.default_rng(seed)
+    make_pair(video, 1, 3, 64, 16, rng0, Augmentation())
+    make_pair(video, 1, 3, 64, 16, rng1, Augmentation(translate_factor=0.0))
+    assert rng0.random() == rng1.random()
 
 
 def test_online_batch_rule():

@@ -222,6 +222,31 @@ def test_anchor_option_pulls_updates_back_to_the_trained_weights(video):
     assert 0 < drifts[1] < drifts[0]
 
 
+def test_pull_back_moves_each_update_that_fraction_back_to_the_trained_weights(video):
+    """ttp.pull_back = a: after one update from the trained weights, theta = free update + a (trained - free)."""
+    model = tiny_model()
+    trained = {k: v.clone() for k, v in model.state_dict().items()}
+    tuned = {}
+    for pull in (0.0, 0.25):
+        tuner = Personalizer(model, TTPConfig(batch_size=4, lr=1e-3, pull_back=pull), seed=0)
+        tuner.online_update(video, 2, np.random.default_rng(0))
+        tuned[pull] = {n: p.detach().clone() for n, p in tuner.model.named_parameters() if p.requires_grad}
+    moved = [n for n in tuned[0.0] if not torch.equal(tuned[0.0][n], trained[n])]
+    assert moved and all(n in tuned[0.25] for n in moved)
+    for n in moved:
+        expected = tuned[0.0][n] + 0.25 * (trained[n] - tuned[0.0][n])
+        assert torch.allclose(tuned[0.25][n], expected, atol=1e-6)
+    frozen = [n for n, p in model.named_parameters() if n not in tuned[0.0]]  # the Transformer, the sup. head
+    assert frozen and all(torch.equal(dict(tuner.model.named_parameters())[n], trained[n]) for n in frozen)
+
+
+def test_pull_back_is_checked():
+    from ttpose.config import ConfigError, load_config
+
+    with pytest.raises(ConfigError, match="pull_back"):
+        load_config(None, ["ttp.pull_back=1"])
+
+
 def test_affinity_from_trained_keeps_w_and_uses_the_personalized_self_maps(video):
     model = tiny_model()
     generic = personalize(model, video, "none", progress=False)

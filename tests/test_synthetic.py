@@ -21,6 +21,7 @@ from ttpose.data.synthetic import (
     Body,
     SyntheticConfig,
     forward_kinematics,
+    make_long_video,
     make_population,
     make_video,
     materialize,
@@ -236,3 +237,22 @@ def test_bad_arguments_are_rejected():
         SyntheticConfig(shift=-1.0)
     with pytest.raises(ValueError, match="frame_size"):
         SyntheticConfig(frame_size=8)
+
+
+def test_long_video_is_one_person_whose_scene_changes_per_segment():
+    """make_long_video: segment 0 is make_video's video; later segments keep the look and draw new scenes;
+    frames, labels and boxes line up across the segment boundaries."""
+    config = SyntheticConfig(frame_size=48, frames_per_video=6)
+    long = make_long_video("val", 3, 0, config, segments=4)
+    short = make_video("val", 3, 0, config)
+    assert len(long) == 24 and long.joints.shape == (24, 13, 2) and long.person_id == short.person_id
+    assert np.array_equal(long.images[0], short.images[0]) and np.array_equal(long.joints[:6], short.joints)
+    parts = long.images.sources
+    assert all(p.look == parts[0].look for p in parts)  # one person
+    assert len({(p.scene.motion, p.scene.phase) for p in parts}) == 4  # a new scene per segment
+    assert np.array_equal(long.images[13], parts[2][1]) and np.array_equal(long.images[-1], parts[3][5])
+    assert np.array_equal(make_long_video("val", 3, 0, config, segments=4).joints, long.joints)  # deterministic
+    with pytest.raises(IndexError):
+        long.images[24]
+    with pytest.raises(ValueError, match="segments"):
+        make_long_video("val", 3, 0, config, segments=0)

@@ -14,7 +14,17 @@ import torch
 from ttpose.boxes import kind_runs
 from ttpose.config import ModelConfig
 from ttpose.model import TTPModel
-from ttpose.tracking import Track, Tracker, TrackingOptions, joints_box, predict_regions, track_frames, tracked_boxes
+from ttpose.tracking import (
+    SEARCH_BATCH,
+    Track,
+    Tracker,
+    TrackingOptions,
+    joints_box,
+    predict_regions,
+    search_windows,
+    track_frames,
+    tracked_boxes,
+)
 
 W, H, K = 400, 300, 13
 SHAPE = np.array([[0, -40], [-12, -25], [12, -25], [-18, -5], [18, -5], [-20, 12], [20, 12],
@@ -85,22 +95,44 @@ def test_joints_box_uses_confident_joints_grown_to_the_body():
                                atol=1e-4)
 
 
-def test_start_goes_from_the_whole_frame_to_the_small_person():
+def search_calls(options=TrackingOptions()) -> int:
+    return -(-len(search_windows(H, W, options.search_sides)[1]) // SEARCH_BATCH)
+
+
+def test_search_windows_cover_the_frame_at_each_side():
+    centers, sides = search_windows(H, W, (0.5, 0.25))
+    assert sides[0] == W and tuple(centers[0]) == ((W - 1) / 2, (H - 1) / 2)  # the whole frame first
+    for fraction in (0.5, 0.25):
+        side = fraction * H
+        mine = centers[sides == side]
+        assert len(mine) > 1
+        assert np.all(mine - side / 2 >= -0.5 - 1e-4) and np.all(mine[:, 0] + side / 2 <= W - 0.5 + 1e-4)
+        assert np.all(mine[:, 1] + side / 2 <= H - 0.5 + 1e-4)  # inside the frame
+        points = np.random.default_rng(0).uniform([0, 0], [W - 1, H - 1], (200, 2))
+        inside = np.all(np.abs(points[:, None] - mine[None]) <= side / 2, axis=-1)
+        assert inside.any(1).all()  # every pixel is in a window
+        # a quarter side apart: a window's centre lies within side / 8 of any point away from the borders
+        inner = np.random.default_rng(1).uniform([side / 2, side / 2], [W - side / 2, H - side / 2], (200, 2))
+        assert np.all(np.abs(inner[:, None] - mine[None]).max(-1).min(1) <= side / 8 + 0.5)
+
+
+def test_start_searches_the_windows_then_refines_on_the_small_person():
     model = FakeModel([(300, 200)])
     frame = Tracker(model).step(frames(1)[0])
-    assert frame.source == "start" and model.calls == 3  # whole frame, then two finer crops
+    assert frame.source == "start" and model.calls == search_calls() + 2  # the window batches, two finer crops
     assert iou(frame.box, true_box(300, 200)) > 0.99 and frame.confidence > 0.9
-    one = Tracker(FakeModel([(300, 200)]), TrackingOptions(refine_steps=0)).step(frames(1)[0])
-    assert one.confidence < 0.5  # the whole-frame look alone is unsure of the small person
+    whole = Tracker(FakeModel([(300, 200)]), TrackingOptions(refine_steps=0, search_sides=())).step(frames(1)[0])
+    assert whole.confidence < 0.5  # the whole-frame look alone is unsure of the small person
 
 
 def test_follows_a_moving_person_with_one_look_per_frame():
     path = [(60 + 8 * t, 150 + 2 * t) for t in range(20)]
-    model = FakeModel(path)
-    track = track_frames(model, frames(20))
-    assert track.sources == ["start"] + ["tracked"] * 19
-    assert model.calls == 3 + 19
-    assert min(iou(b, true_box(*p)) for b, p in zip(track.boxes, path, strict=True)) > 0.99
+    for refine in (0, 1):
+        model = FakeModel(path)
+        track = track_frames(model, frames(20), TrackingOptions(track_refine=refine))
+        assert track.sources == ["start"] + ["tracked"] * 19
+        assert model.calls == search_calls() + 2 + 19 * (1 + refine)
+        assert min(iou(b, true_box(*p)) for b, p in zip(track.boxes, path, strict=True)) > 0.99
 
 
 def test_widens_then_restarts_when_the_person_is_lost():

@@ -153,10 +153,14 @@ def test_online_equals_streaming_personalizer_and_generic_equals_predict(clip, t
 def test_without_boxes_the_person_is_tracked_by_the_generic_model(clip, tmp_path):
     from ttpose.tracking import track_frames
 
-    r = run(clip, tmp_path / "out", overlay=False, box_smooth=1)
+    r = run(clip, tmp_path / "out", overlay=False)
     track = track_frames(MODEL, decoded(clip))
     np.testing.assert_allclose(r.boxes, np.clip(track.boxes, 0, SIZE - 1), atol=1e-4)  # the track, clamped
     assert r.box_sources == track.sources
+    # online, tracked boxes are not averaged by default (a trailing average lags a moving person), unless asked
+    assert r.summary["settings"]["box_smooth"] == 1 and r.summary["box_smoothing"] == "none"
+    asked = run(clip, tmp_path / "asked", overlay=False, box_smooth=3)
+    assert asked.summary["box_smoothing"] == "moving average, trailing, window 3"
 
 
 def test_generic_predictions_use_the_ttp_speed_options_once_per_model(clip, tmp_path):
@@ -265,7 +269,7 @@ def test_online_crops_do_not_look_ahead_and_photo_sets_are_not_smoothed(clip, tm
     a = run(clip, tmp_path / "a", boxes=files[0], overlay=False)
     b = run(clip, tmp_path / "b", boxes=files[1], overlay=False)
     np.testing.assert_array_equal(a.personalized.joints[: N // 2], b.personalized.joints[: N // 2])
-    assert "trailing" in a.summary["box_smoothing"]
+    assert a.summary["settings"]["box_smooth"] == 9 and "trailing" in a.summary["box_smoothing"]  # given boxes
     folder = tmp_path / "photos"
     folder.mkdir()
     for i, frame in enumerate(person_frames(3)):

@@ -190,8 +190,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--whole-frame", action="store_true",
                    help="without --boxes/--box: use the whole frame instead of tracking the person with the model")
     p.add_argument("--smooth", type=int, metavar="WINDOW", help="Savitzky-Golay smoothing window (odd frames)")
-    p.add_argument("--box-smooth", type=int, default=9, metavar="WINDOW",
-                   help="moving-average window for the boxes (1: off; default 9)")
+    p.add_argument("--box-smooth", type=int, default=None, metavar="WINDOW",
+                   help="moving-average window for the boxes (1: off; default 9, and off for boxes tracked online)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in OUT")
     p.add_argument("--save-every", type=int, default=256, metavar="N", help="save resume state every N frames")
     p.add_argument("--seed", type=int, default=0)

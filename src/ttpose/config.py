@@ -98,6 +98,9 @@ class DataConfig:
     scale_factor: float = 0.25
     rotation_factor: float = 30.0
     flip: bool = True
+    # not in the paper: training crops' centres shifted by up to this fraction of the crop side per axis (models
+    # for boxes the pose model tracks itself, ttpose.tracking; benchmarks/TRACKING.md)
+    translate_factor: float = 0.0
     heatmap_sigma: float | None = None  # target heatmaps' std, heatmap pixels; None: input_size / 64 (2 at 128 px)
     # which box crops the source frame of a (target, source) pair: its own ("own"), or the target's ("target",
     # as in the authors' code: the source is seen through the target's crop window, so camera motion shows)
@@ -155,6 +158,10 @@ class TTPConfig:
     # ones (L2-SP, Li et al. 2018; loss += anchor/2 * ||theta - theta_trained||^2), and keeping the ResNet
     # backbone frozen so that only the deconvolutions, the self-supervised head and the reconstruction path adapt.
     anchor: float = 0.0
+    # A drift control for long videos (not in the paper; benchmarks/drift.py): after every update the weights
+    # move this fraction of the way back to the trained ones, theta <- theta + pull_back * (theta_trained - theta),
+    # an exponential moving average towards the trained model. 0: off (the paper).
+    pull_back: float = 0.0
     freeze_backbone: bool = False
     # Where the affinity W of Eq. 7 comes from when predicting during/after personalization: the personalized
     # encoder's features (the paper) or the trained model's (W stays what training made it for this image;
@@ -328,6 +335,10 @@ def validate(cfg: Config) -> None:
         raise ConfigError("batch sizes must be >= 1")
     if cfg.ttp.update_every < 1 or cfg.ttp.steps_per_frame < 1:
         raise ConfigError("ttp.update_every and ttp.steps_per_frame must be >= 1")
+    if not 0 <= cfg.ttp.pull_back < 1:
+        raise ConfigError(f"ttp.pull_back: {cfg.ttp.pull_back} is not in [0, 1)")
+    if not 0 <= cfg.data.translate_factor < 0.5:
+        raise ConfigError(f"data.translate_factor: {cfg.data.translate_factor} is not in [0, 0.5)")
 
 
 def to_dict(cfg: Any) -> dict:

@@ -93,7 +93,8 @@ class Personalizer:
             for p in self.model.encoder.backbone.parameters():
                 p.requires_grad_(False)
             self.params = [p for p in self.params if id(p) not in backbone]
-        self._anchor = [p.detach().clone() for p in self.params] if self.config.anchor > 0 else None
+        keep = self.config.anchor > 0 or self.config.pull_back > 0
+        self._anchor = [p.detach().clone() for p in self.params] if keep else None  # the trained weights
         self.loss = copy.deepcopy(loss) if loss is not None else reconstruction_loss_for(model)
         self._trained = copy.deepcopy(self.model.state_dict())
         self.predictor = self.model
@@ -125,16 +126,23 @@ class Personalizer:
         with autocast(self.config.speed, self.params[0].device):
             losses = self_supervised_loss(self.model, prepare_batch(batch, self.config.speed), self.loss, generator)
         total = losses.total
-        if self._anchor is not None:  # L2-SP (TTPConfig.anchor); not part of the reported L_self
+        if self.config.anchor > 0:  # L2-SP (TTPConfig.anchor); not part of the reported L_self
             drift = sum(((p - p0) ** 2).sum() for p, p0 in zip(self.params, self._anchor, strict=True))
             total = total + 0.5 * self.config.anchor * drift
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
         self.optimizer.step()
+        if self.config.pull_back > 0:
+            self._pull_back()
         self.updates += 1
         if losses.recon_error is not None:
             self.recon_errors.append(losses.recon_error.item())
         return losses.total.item()
+
+    @torch.no_grad()
+    def _pull_back(self) -> None:
+        """TTPConfig.pull_back: theta <- theta + pull_back * (theta_trained - theta), every personalized weight."""
+        torch._foreach_lerp_(self.params, self._anchor, self.config.pull_back)
 
     def due(self, t: int, first: int = 0) -> bool:
         """Whether the online rule updates at frame ``t``: on every ``update_every``-th frame since ``first``."""

@@ -3,12 +3,15 @@
 The model sees a square crop around one person; a crop of the whole frame makes a small person smaller
 still, and the skeleton collapses. `Tracker` turns the model into its own person tracker:
 
-1. **Start** (first frame): the whole frame, centred and padded to a square, is a coarse first look; the
-   box of its confident joints gives a finer crop, and so on for ``refine_steps`` passes (coarse to fine).
-   The pass with the highest confidence wins.
+1. **Start** (first frame): a search over square windows: the whole frame, centred and padded to a square,
+   and windows whose side is each of ``search_sides`` x the frame's shorter side, a quarter side apart. The
+   model looks at all of them (one batch) and the most confident window wins; the box of its confident joints
+   gives a finer crop, and so on for ``refine_steps`` passes (coarse to fine). The pass with the highest
+   confidence wins.
 2. **Track** (every later frame): the crop is the previous frame's box with the training padding
    (`BOX_PADDING`, as the model's training crops), and the frame's box is the extent of the joints
-   predicted in it, grown by ``body_scale`` (joint centres -> the body around them).
+   predicted in it, grown by ``body_scale`` (joint centres -> the body around them); ``track_refine``
+   more looks at the same frame, each around the box the look before found, follow a person who moved.
 3. **Widen, then restart** when confidence drops: a frame is *lost* when fewer than ``min_joints`` joints
    are confident or its mean joint confidence falls below ``drop`` x the track's reference (the median of
    the last ``reference_frames`` accepted frames). A lost frame is tried again with a crop ``widen`` times
@@ -57,7 +60,9 @@ class TrackingOptions:
     drop: float = 0.6  # mean joint score below drop x the reference: the frame is lost
     reference_frames: int = 10  # the reference is the median mean score of this many recent accepted frames
     widen: float = 1.6  # a lost frame is tried again with a crop this many times larger
-    refine_steps: int = 2  # coarse-to-fine passes after the whole-frame look (start and restart)
+    refine_steps: int = 2  # coarse-to-fine passes after the window search (start and restart)
+    search_sides: tuple[float, ...] = (0.5, 0.35, 0.25)  # start windows' sides / the frame's shorter side
+    track_refine: int = 1  # more looks at a tracked frame, each around the box the look before found
     body_scale: float = 1.15  # joint extent -> person box (median 1.13 on synthetic training people)
     padding: float = BOX_PADDING  # crop side = box's longer side x this
 
@@ -65,6 +70,7 @@ class TrackingOptions:
         checks = {"joint_threshold": 0 <= self.joint_threshold <= 1, "min_joints": self.min_joints >= 1,
                   "drop": 0 <= self.drop <= 1, "reference_frames": self.reference_frames >= 1,
                   "widen": self.widen >= 1, "refine_steps": self.refine_steps >= 0,
+                  "search_sides": all(0 < f <= 1 for f in self.search_sides), "track_refine": self.track_refine >= 0,
                   "body_scale": self.body_scale > 0, "padding": self.padding > 0}
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
@@ -107,6 +113,26 @@ def joints_box(joints: np.ndarray, scores: np.ndarray, options: TrackingOptions)
     lo, hi = points.min(0), points.max(0)
     center, half = (lo + hi) / 2, np.maximum((hi - lo) / 2, 0.5) * options.body_scale
     return np.concatenate([center - half, center + half]).astype(np.float32), count
+
+
+SEARCH_BATCH = 64  # start windows per model call
+
+
+def search_windows(height: int, width: int, sides: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Centres (R x 2) and sides (R,) of the start search: the whole frame (centred, padded to a square) and,
+    for each fraction in ``sides``, the square windows of side fraction x the shorter side of the frame that
+    lie inside it, a quarter side apart (the last ones flush with the right and bottom edges)."""
+    centers = [((width - 1) / 2, (height - 1) / 2)]
+    lengths = [float(max(width, height))]
+    for fraction in sides:
+        side = fraction * min(width, height)
+        xs, ys = (np.unique(np.append(np.arange(side / 2, n - side / 2, side / 4), n - side / 2))
+                  for n in (width, height))
+        for y in ys:
+            for x in xs:
+                centers.append((x - 0.5, y - 0.5))
+                lengths.append(side)
+    return np.asarray(centers, np.float32), np.asarray(lengths, np.float32)
 
 
 def predict_regions(model: TTPModel, image: np.ndarray, centers: np.ndarray, sizes: np.ndarray,
@@ -154,11 +180,23 @@ class Tracker:
         reference = float(np.median(recent)) if recent else 0.0
         return count < self.options.min_joints or frame.confidence < self.options.drop * reference
 
+    def _search(self, image: np.ndarray, source: str) -> TrackedFrame:
+        """The most confident of the start windows (`search_windows`), looked at in batches."""
+        centers, sides = search_windows(*image.shape[:2], self.options.search_sides)
+        joints, scores = [], []
+        for i in range(0, len(sides), SEARCH_BATCH):
+            j, s = self.predict(image, centers[i:i + SEARCH_BATCH], sides[i:i + SEARCH_BATCH])
+            joints.append(np.asarray(j, np.float32))
+            scores.append(np.asarray(s, np.float32))
+        joints, scores = np.concatenate(joints), np.concatenate(scores)
+        k = int(scores.mean(1).argmax())
+        box, _ = joints_box(joints[k], scores[k], self.options)
+        return TrackedFrame(box, source, float(scores[k].mean()), joints[k], scores[k])
+
     def _start(self, image: np.ndarray, source: str) -> TrackedFrame:
-        """Whole frame first, then ``refine_steps`` crops around the joints found; the most confident pass."""
-        h, w = image.shape[:2]
-        center, side = np.array([(w - 1) / 2, (h - 1) / 2], np.float32), float(max(w, h))
-        best = frame = self._look(image, center, side, source)
+        """The window search first, then ``refine_steps`` crops around the joints found; the most confident
+        pass."""
+        best = frame = self._search(image, source)
         for _ in range(self.options.refine_steps):
             frame = self._look(image, *box_to_center_size(frame.box, self.options.padding), source)
             if frame.confidence > best.confidence:
@@ -172,6 +210,8 @@ class Tracker:
         else:
             center, side = box_to_center_size(self.box, self.options.padding)
             result = self._look(image, center, side, "tracked")
+            for _ in range(self.options.track_refine):
+                result = self._look(image, *box_to_center_size(result.box, self.options.padding), "tracked")
             if self._lost(result):
                 attempts = [result, self._look(image, center, side * self.options.widen, "widened")]
                 if self._lost(attempts[-1]):

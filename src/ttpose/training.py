@@ -63,7 +63,8 @@ def _dist() -> tuple[int, int]:
 def augmentation(config: Config) -> Augmentation:
     d = config.data
     return Augmentation(scale_factor=d.scale_factor, rotation_factor=d.rotation_factor,
-                        flip_prob=0.5 if d.flip else 0.0, source_crop=d.source_crop)
+                        flip_prob=0.5 if d.flip else 0.0, source_crop=d.source_crop,
+                        translate_factor=d.translate_factor)
 
 
 def _generator(*key: int) -> torch.Generator:

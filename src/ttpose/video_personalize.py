@@ -15,8 +15,10 @@ The pipeline, built so that memory stays bounded on long videos (only crops and 
    (`ttpose.tracking`: one decode pass with the generic model before pass 1), or with ``tracking=None`` the
    whole frame (centred and padded to a square); the choice is printed and recorded in summary.json
    (each frame's box source too, ``box_sources``), never a silent guess. The track is
-   smoothed over time (moving average of ``box_smooth`` frames: trailing online, centred offline; a folder
-   of photos personalized offline is an unordered set and is not smoothed) and clamped to the frame.
+   smoothed over time (moving average of ``box_smooth`` frames, default `BOX_SMOOTH`: trailing online,
+   centred offline; a folder of photos personalized offline is an unordered set and is not smoothed; tracked
+   boxes online are not smoothed unless ``box_smooth`` is given, since a trailing average lags behind a
+   moving person) and clamped to the frame.
 3. Pass 1, one decode pass: per frame, the generic prediction (the checkpoint as trained, ``model.predict``
    on the crop), and
    - online: `StreamingPersonalizer.step`, i.e. updates on frames 0..t, then frame t is predicted from the
@@ -85,6 +87,7 @@ MODES = ("online", "offline")
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".flv", ".ts")
 SMOOTH_ORDER = 2  # Savitzky-Golay polynomial order
 GENERIC_BATCH = 16  # generic predictions are made in batches of this many frames; saves happen at multiples of it
+BOX_SMOOTH = 9  # default moving-average window of the boxes, frames (see the module docstring)
 FOLDER_FPS = 10.0  # frame rate of the overlay video of an image folder
 RESUME_DIR = ".ttpose-resume"
 RESUME_FORMAT = "ttpose-video-resume-2"  # 2: the fingerprint holds the boxes before smoothing
@@ -511,7 +514,7 @@ def personalize_video(
     *,
     overrides: Sequence[str] = (),
     seed: int = 0,
-    box_smooth: int = 9,
+    box_smooth: int | None = None,
     save_every: int = 256,
     overlay: bool = True,
     margin: float = 1.5,
@@ -538,7 +541,7 @@ def personalize_video(
         raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     if smooth is not None and (int(smooth) < 3 or int(smooth) % 2 == 0):
         raise ValueError(f"smoothing window must be an odd number of frames >= 3, got {smooth}")
-    if int(box_smooth) < 1:
+    if box_smooth is not None and int(box_smooth) < 1:
         raise ValueError(f"box smoothing window must be at least 1 frame, got {box_smooth}")
     created = check_writable(out_dir)
     try:
@@ -566,6 +569,9 @@ def personalize_video(
             log(f"{source}: no box given; tracking the person with the model (--whole-frame to use the whole frame)")
         track = _track(reader, loaded.generic(cfg.speed), cfg.speed, tracking, count, progress, source.name)
         whole = False
+        if box_smooth is None and mode == "online":  # the tracker's own box follows the person; a trailing
+            box_smooth = 1  # average lags behind one who moves (val people: benchmarks/TRACKING.md, "tracked + ")
+    box_smooth = BOX_SMOOTH if box_smooth is None else int(box_smooth)
     # online: a trailing average (no crop may depend on a later frame); an unordered set of photos (a folder
     # of images, offline) is no time series: not smoothed
     if mode == "offline" and source.is_dir():

@@ -48,6 +48,9 @@ class Augmentation:
     flip_prob: float = 0.5
     enabled: bool = True
     source_crop: str = "own"  # the source frame's crop window: its own box ("own") or the target's ("target")
+    # not in the authors' recipe (0): shift the crop centre by up to this fraction of the crop side per axis, so
+    # the model meets people off the crop's centre, as boxes tracked by the model itself give (ttpose.tracking)
+    translate_factor: float = 0.0
 
 
 def sample_augmentation(rng: np.random.Generator, aug: Augmentation) -> tuple[float, float, bool]:
@@ -59,6 +62,14 @@ def sample_augmentation(rng: np.random.Generator, aug: Augmentation) -> tuple[fl
     rotation = float(np.clip(rng.standard_normal() * rf, -2 * rf, 2 * rf)) if rng.random() <= aug.rotation_prob else 0.0
     flip = bool(rng.random() < aug.flip_prob)
     return scale, rotation, flip
+
+
+def sample_translation(rng: np.random.Generator, aug: Augmentation) -> np.ndarray:
+    """Crop-centre offset (2,) as a fraction of the crop side, uniform in +-``aug.translate_factor`` per axis;
+    zeros, drawing nothing, when the factor is 0 (the authors' recipe keeps its random stream)."""
+    if not aug.enabled or aug.translate_factor <= 0:
+        return np.zeros(2)
+    return rng.uniform(-aug.translate_factor, aug.translate_factor, 2)
 
 
 def heatmap_targets(joints: np.ndarray, visible: np.ndarray, heatmap_size: int, stride: float,
@@ -107,10 +118,12 @@ def make_pair(video: Video, target: int, source: int, input_size: int, heatmap_s
               rng: np.random.Generator, aug: Augmentation, sigma: float = 2.0) -> dict:
     """One (target, source) training pair with a shared augmentation and the target's heatmaps."""
     scale, rotation, flip = sample_augmentation(rng, aug)
-    t_img, m = crop_frame(video.images[target], video.centers[target], video.sizes[target], input_size,
-                          scale, rotation, flip)
+    offset = sample_translation(rng, aug)  # shared by target and source, as the rest of the augmentation
+    t_img, m = crop_frame(video.images[target], video.centers[target] + offset * video.sizes[target],
+                          video.sizes[target], input_size, scale, rotation, flip)
+    s_center, s_size = source_window(video, target, source, aug)
     s_img = t_img if source == target else crop_frame(
-        video.images[source], *source_window(video, target, source, aug), input_size, scale, rotation, flip)[0]
+        video.images[source], s_center + offset * s_size, s_size, input_size, scale, rotation, flip)[0]
     joints = transform_points(video.joints[target], m).astype(np.float32)
     visible = video.visible[target].copy()
     if flip:  # the person's left wrist now looks like a right wrist: swap the labels

@@ -75,6 +75,7 @@ from ttpose.data.types import Video
 from ttpose.skeletons import PENN_ACTION
 
 SPLIT_CODES = {"train": 0, "val": 1, "test": 2}
+LONG_VIDEO_KEY = 7  # random-stream key of `make_long_video`'s later scenes (apart from make_video's streams)
 MOTIONS = ("walk", "wave", "squat", "throw", "jumping_jacks", "punch", "bend", "swing")
 TRAIN_TEXTURES = ("solid", "stripes", "gradient")
 NOVEL_TEXTURES = ("checks", "noise", "diagonal")
@@ -955,6 +956,51 @@ def make_video(split: str, index: int, seed: int = 0, config: SyntheticConfig | 
     """Video ``index`` of population ``split`` ("train", "val", "test"); deterministic in its arguments."""
     config = config or SyntheticConfig()
     look, scene = person_parameters(split, index, seed, config)
+    return _render(look, scene, config, f"{split}-{index:04d}", f"{split}-person-{index:04d}")
+
+
+def make_long_video(split: str, index: int, seed: int = 0, config: SyntheticConfig | None = None,
+                    segments: int = 8) -> Video:
+    """One person over ``segments`` x ``config.frames_per_video`` frames, the motion varying over time: person
+    ``index`` of ``split`` (the look of `make_video`'s video, whose scene is the first segment), then a new
+    scene per segment (motion, its speed and amplitude, framing, camera, occluder: as if the recording cut to
+    another action of the same person in the same place). Labels and boxes are concatenated with the frames."""
+    config = config or SyntheticConfig()
+    if segments < 1:
+        raise ValueError(f"make_long_video: segments must be >= 1, got {segments}")
+    look, first = person_parameters(split, index, seed, config)
+    scenes = [first] + [sample_scene(np.random.default_rng(np.random.SeedSequence(
+        [int(seed), SPLIT_CODES[split], int(index), LONG_VIDEO_KEY, k])), config) for k in range(1, segments)]
+    parts = [_render(look, scene, config, "", "") for scene in scenes]
+    return Video(
+        video_id=f"{split}-long-{index:04d}", person_id=f"{split}-person-{index:04d}", skeleton=PENN_ACTION,
+        images=ConcatFrames([v.images for v in parts]),
+        **{name: np.concatenate([getattr(v, name) for v in parts])
+           for name in ("joints", "visible", "boxes", "centers", "sizes")},
+    )
+
+
+class ConcatFrames:
+    """The frames of several image sources, one after another (`make_long_video`)."""
+
+    def __init__(self, sources: list):
+        self.sources = sources
+        self.starts = np.cumsum([0] + [len(x) for x in sources])
+
+    def __len__(self) -> int:
+        return int(self.starts[-1])
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        n = len(self)
+        if not -n <= i < n:
+            raise IndexError(f"frame {i} out of range for a video of {n} frames")
+        i %= n
+        k = int(np.searchsorted(self.starts, i, side="right")) - 1
+        return self.sources[k][i - int(self.starts[k])]
+
+
+def _render(look: Appearance, scene: Scene, config: SyntheticConfig, video_id: str, person_id: str) -> Video:
+    """The labelled frames of one person (``look``) in one ``scene``: geometry now, pixels on demand."""
     f, n = config.frame_size, config.frames_per_video
     body = Body.of(look)
     ang, plane = _angles(scene, n)
@@ -1049,8 +1095,8 @@ def make_video(split: str, index: int, seed: int = 0, config: SyntheticConfig | 
     frames = SyntheticFrames(look, scene, f, img_pts, depth, half, cameras, margin_px, ground_y - 0.12 * f,
                              occluder, face_visible)
     return Video(
-        video_id=f"{split}-{index:04d}",
-        person_id=f"{split}-person-{index:04d}",
+        video_id=video_id,
+        person_id=person_id,
         skeleton=PENN_ACTION,
         images=frames,
         joints=joints.astype(np.float32),

@@ -1,0 +1,209 @@
+"""Drift of online personalization on long videos (issue 16, point 4), and a control for it.
+
+    python benchmarks/drift.py --split val --controls plain "pull 1e-3" "pull 1e-2"
+    python benchmarks/drift.py --split test --controls plain "pull 1e-2"
+
+Long videos: `ttpose.data.synthetic.make_long_video`, one shifted person (the benchmark's val or test look,
+configs/synthetic/cpu.yaml) over ``--segments`` scenes of ``--segment-frames`` frames (2,000 frames by
+default): the motion, its speed, the framing, the camera and the occluder change every 250 frames. Model: the
+synthetic Table 1 Transformer (runs/table1/transformer-seed0), the config's TTP settings with this machine's
+speed options and an update on every 2nd frame (``ttp.update_every=2``: the schedule with the best val gain in
+benchmarks/throughput.py, and half the time; noted in the results).
+
+Each control (``CONTROLS``) runs online TTP on every video from its first frame to its last, with no reset;
+"none" predicts without TTP. The gain of a window of ``--window`` frames is the pooled PCK@0.2 (authors'
+convention) of the window's frames of all videos minus that of "none" on the same frames, so it is paired. The
+aim, printed met / NOT met per control: the gain over frames 1,000-2,000 is at least the gain over frames 0-500.
+A control is kept (for `ttpose personalize` on long videos) only if it beats "plain" on the val people.
+
+Cells (one control x one video) are cached in runs/drift/ and run in ``--processes`` worker processes of one
+torch thread each; the results go to the section ``drift_<split>`` of benchmarks/RESULTS.md and the plot to
+docs/images/drift_<split>.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.common import command, machine, write_section  # noqa: E402
+
+CONFIG = ROOT / "configs" / "synthetic" / "cpu.yaml"
+CHECKPOINT = ROOT / "runs" / "table1" / "transformer-seed0" / "model.safetensors"
+CACHE = ROOT / "runs" / "drift"
+BASE = ["ttp.update_every=2"]  # on top of the config's TTP settings and this machine's speed options
+CONTROLS = {  # name -> TTPConfig overrides; "none" predicts without TTP
+    "none": [],
+    "plain": [],
+    "pull 1e-3": ["ttp.pull_back=1e-3"],
+    "pull 1e-2": ["ttp.pull_back=1e-2"],
+    "anchor 1e2": ["ttp.anchor=100"],
+    "reset 500": ["ttp.reset_every=500"],
+}
+EARLY, LATE = (0, 500), (1000, 2000)  # frames compared by the aim
+
+
+def slug(name: str) -> str:
+    return name.replace(" ", "-")
+
+
+def cell(split: str, control: str, index: int, segments: int, segment_frames: int) -> dict:
+    """Per-frame joint hits of one control on one long video (cached in runs/drift/)."""
+    path = CACHE / f"{split}-{segments}x{segment_frames}" / slug(control) / f"video{index}.npz"
+    if path.is_file():
+        with np.load(path) as f:
+            return {k: f[k] for k in f.files}
+    import torch
+
+    from ttpose.atomic import atomic_path
+    from ttpose.checkpoint import load_checkpoint
+    from ttpose.config import load_config
+    from ttpose.data.synthetic import SyntheticConfig, make_long_video, materialize
+    from ttpose.metrics import torso_size
+    from ttpose.personalization import personalize
+    from ttpose.speed import fast_speed, speed_overrides
+
+    torch.set_num_threads(1)
+    cfg = load_config(CONFIG, [*speed_overrides(fast_speed("cpu")), *BASE, *CONTROLS[control]])
+    synth = SyntheticConfig(frame_size=cfg.data.frame_size, frames_per_video=segment_frames, shift=cfg.data.shift)
+    video = materialize(make_long_video(split, index, cfg.data.seed, synth, segments))
+    model = load_checkpoint(CHECKPOINT)
+    started = time.time()
+    mode = "none" if control == "none" else "online"
+    pred = personalize(model, video, mode, cfg.ttp, seed=cfg.seed, progress=False)
+    norm = torso_size(video.joints, video.skeleton)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.linalg.norm(pred.joints.astype(np.float64) - video.joints, axis=-1) / norm[:, None]
+    result = {"hits": ratio <= 0.2, "valid": video.visible & (norm > 0)[:, None],
+              "seconds": np.float64(time.time() - started), "updates": np.int64(len(pred.losses)),
+              "recon": pred.recon_errors}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, **result)
+    print(f"{split} {control} video {index}: PCK {100 * result['hits'][result['valid']].mean():.2f} "
+          f"({result['seconds']:.0f} s)", flush=True)
+    return result
+
+
+def run_cells(tasks: list[tuple], processes: int) -> dict:
+    if processes <= 1:
+        return {t: cell(*t) for t in tasks}
+    os.environ["OMP_NUM_THREADS"] = "1"
+    with ProcessPoolExecutor(processes, mp_context=get_context("spawn")) as pool:
+        futures = {t: pool.submit(cell, *t) for t in tasks}
+        return {t: f.result() for t, f in futures.items()}
+
+
+def window_pck(results: list[dict], start: int, stop: int) -> float:
+    """Pooled PCK over frames start..stop-1 of every video."""
+    hits = sum(int((r["hits"][start:stop] & r["valid"][start:stop]).sum()) for r in results)
+    return 100.0 * hits / max(sum(int(r["valid"][start:stop].sum()) for r in results), 1)
+
+
+def report(args, cells: dict, controls: list[str], wall_min: float) -> tuple[str, dict]:
+    n = args.segments * args.segment_frames
+    windows = [(s, min(s + args.window, n)) for s in range(0, n, args.window)]
+    per = {c: [cells[(args.split, c, i, args.segments, args.segment_frames)] for i in range(args.videos)]
+           for c in ["none", *controls]}
+    gains = {c: [window_pck(per[c], a, b) - window_pck(per["none"], a, b) for a, b in windows] for c in controls}
+
+    def gain(c, span, video=None):
+        rs = per[c] if video is None else [per[c][video]]
+        base = per["none"] if video is None else [per["none"][video]]
+        return window_pck(rs, *span) - window_pck(base, *span)
+
+    lines = [f"## Drift on long videos: online TTP gain per {args.window}-frame window ({args.split} people)", "",
+             f"{args.videos} {args.split}-split synthetic people (shift of configs/synthetic/cpu.yaml), each over "
+             f"{args.segments} scenes of {args.segment_frames} frames ({n} frames; the motion, framing, camera and "
+             "occluder change at each scene, `make_long_video`). Model: the synthetic Table 1 Transformer "
+             f"(`{CHECKPOINT.relative_to(ROOT)}`), TTP as in the config (lr, batch) with this machine's speed options "
+             "and one update on every 2nd frame, from the first frame to the last with no reset (unless the control "
+             "resets). Gain: pooled PCK@0.2 of the window's frames minus that of the same model without TTP on "
+             "the same frames.", "",
+             "| control | " + " | ".join(f"{a}-{b - 1}" for a, b in windows) + " | gain 0-499 | gain 1000-1999 | aim |",
+             "|---|" + "---:|" * (len(windows) + 3)]
+    lines.append("| no TTP (PCK) | " + " | ".join(f"{window_pck(per['none'], a, b):.1f}" for a, b in windows)
+                 + " | | | |")
+    aims = {}
+    for c in controls:
+        early, late = gain(c, EARLY), gain(c, LATE)
+        aims[c] = late >= early
+        lines.append(f"| {c} | " + " | ".join(f"{g:+.2f}" for g in gains[c]) + f" | {early:+.2f} | {late:+.2f} | "
+                     f"{'met' if aims[c] else 'NOT met'} |")
+    lines += ["", "Per video (gain over frames 0-499 / 1000-1999), to show the spread:", "",
+              "| control | " + " | ".join(f"video {i}" for i in range(args.videos)) + " |",
+              "|---|" + "---:|" * args.videos]
+    for c in controls:
+        lines.append(f"| {c} | " + " | ".join(f"{gain(c, EARLY, i):+.1f} / {gain(c, LATE, i):+.1f}"
+                                              for i in range(args.videos)) + " |")
+    seconds = {c: float(np.mean([r["seconds"] for r in per[c]])) for c in controls}
+    lines += ["", "Seconds per video (one worker, 1 thread): " + ", ".join(f"{c} {s:.0f}" for c, s in seconds.items()),
+              "", "Aim (issue 16): gain over frames 1000-1999 >= gain over frames 0-499. Whole-video gain: "
+              + ", ".join(f"{c} {gain(c, (0, n)):+.2f}" for c in controls) + ".", "",
+              f"Command: `{command()}`", f"Machine: {machine()} ({args.processes} worker processes of 1 torch "
+              "thread)", f"Wall time of this run: {wall_min:.1f} min (cached cells are reused)",
+              f"Plot: docs/images/drift_{args.split}.png"]
+    return "\n".join(lines), {"windows": windows, "gains": gains}
+
+
+def plot(args, data: dict) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ttpose.atomic import atomic_path
+
+    fig, ax = plt.subplots(figsize=(6.5, 3.8))
+    mids = [(a + b) / 2 for a, b in data["windows"]]
+    for k, (name, g) in enumerate(data["gains"].items()):
+        ax.plot(mids, g, marker="o", ms=3, color=f"C{k}", label=name)
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.set_xlabel("frame (window centre)")
+    ax.set_ylabel("online TTP gain, PCK@0.2")
+    ax.set_title(f"Gain over a long video ({args.split} people)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    out = ROOT / "docs" / "images" / f"drift_{args.split}.png"
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
+    plt.close(fig)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--split", choices=["val", "test"], default="val")
+    parser.add_argument("--controls", nargs="+", default=["plain", "pull 1e-3", "pull 1e-2"],
+                        choices=[c for c in CONTROLS if c != "none"])
+    parser.add_argument("--videos", type=int, default=3)
+    parser.add_argument("--segments", type=int, default=8)
+    parser.add_argument("--segment-frames", type=int, default=250)
+    parser.add_argument("--window", type=int, default=250)
+    parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--results", type=Path, default=None, help="results file (default benchmarks/RESULTS.md)")
+    args = parser.parse_args(argv)
+    if args.segments * args.segment_frames < LATE[1]:
+        parser.error(f"the aim compares frames {LATE[0]}-{LATE[1] - 1}: make videos of at least {LATE[1]} frames")
+    started = time.time()
+    tasks = [(args.split, c, i, args.segments, args.segment_frames) for c in ["none", *args.controls]
+             for i in range(args.videos)]
+    tasks.sort(key=lambda t: t[1] == "none")  # the long cells first, the cheap ones fill in
+    cells = run_cells(tasks, args.processes)
+    text, data = report(args, cells, args.controls, (time.time() - started) / 60)
+    print(text)
+    write_section(f"drift_{args.split}", text, **({"path": args.results} if args.results else {}))
+    plot(args, data)
+
+
+if __name__ == "__main__":
+    main()
