@@ -47,6 +47,7 @@ CONTROLS = {  # name -> TTPConfig overrides; "none" predicts without TTP
     "plain": [],
     "pull 1e-3": ["ttp.pull_back=1e-3"],
     "pull 1e-2": ["ttp.pull_back=1e-2"],
+    "pull 3e-2": ["ttp.pull_back=3e-2"],
     "anchor 1e2": ["ttp.anchor=100"],
     "reset 500": ["ttp.reset_every=500"],
 }
