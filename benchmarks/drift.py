@@ -14,7 +14,9 @@ Each control (``CONTROLS``) runs online TTP on every video from its first frame 
 "none" predicts without TTP. The gain of a window of ``--window`` frames is the pooled PCK@0.2 (authors'
 convention) of the window's frames of all videos minus that of "none" on the same frames, so it is paired. The
 aim, printed met / NOT met per control: the gain over frames 1,000-2,000 is at least the gain over frames 0-500.
-A control is kept (for `ttpose personalize` on long videos) only if it beats "plain" on the val people.
+A control is kept (for `ttpose personalize` on long videos) only if it beats "plain" on the val people. Chosen
+on val (section drift_val): ``pull 1e-2`` (the best gain over frames 1,000-1,999 and over the whole video
+among plain, pull 1e-3 / 1e-2 / 3e-2 and a reset every 500 frames); the test run measures it beside plain.
 
 Cells (one control x one video) are cached in runs/drift/ and run in ``--processes`` worker processes of one
 torch thread each; the results go to the section ``drift_<split>`` of benchmarks/RESULTS.md and the plot to
