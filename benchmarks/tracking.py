@@ -155,7 +155,8 @@ def synthetic(model, args) -> tuple[str, dict]:
           (("gt", "ground truth (renderer's body box, padding 1.25)"), ("tracked", "tracked (ttpose.tracking)"),
            ("smoothed", "tracked + trailing 9-frame average (personalize's default online)"),
            ("whole", "whole frame (the old default)"))), "",
-        f"Aim (read on the test people): tracked >= 95 % of ground truth: **{'met' if total['tracked'] >= 0.95 * total['gt'] else 'not met'}** "
+        "Aim (read on the test people): tracked >= 95 % of ground truth: "
+        f"**{'met' if total['tracked'] >= 0.95 * total['gt'] else 'not met'}** "
         f"({100 * total['tracked'] / total['gt']:.1f} %; with the average "
         f"{100 * total['smoothed'] / total['gt']:.1f} %).", "",
         "Box sources over all frames: " + ", ".join(f"{k} {v}" for k, v in sources.items()) + ".", "",

@@ -95,8 +95,9 @@ def test_joints_box_uses_confident_joints_grown_to_the_body():
                                atol=1e-4)
 
 
-def search_calls(options=TrackingOptions()) -> int:
-    return -(-len(search_windows(H, W, options.search_sides)[1]) // SEARCH_BATCH)
+def search_calls() -> int:
+    """Model calls of the default start search (the window batches) on a W x H frame."""
+    return -(-len(search_windows(H, W, TrackingOptions().search_sides)[1]) // SEARCH_BATCH)
 
 
 def test_search_windows_cover_the_frame_at_each_side():
