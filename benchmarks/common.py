@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import fcntl
+import os
 import platform
 import re
 import shlex
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -69,6 +72,17 @@ def write_section(name: str, markdown: str, path: Path = RESULTS) -> None:
         pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.S)
         text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
         atomic_write_text(path, text)
+
+
+def run_cells(cell, tasks: list[tuple], processes: int) -> dict:
+    """``cell(*task)`` for every task, here (``processes`` <= 1) or in that many spawned worker processes of
+    one torch thread each (OMP_NUM_THREADS=1); results keyed by task."""
+    if processes <= 1:
+        return {t: cell(*t) for t in tasks}
+    os.environ["OMP_NUM_THREADS"] = "1"
+    with ProcessPoolExecutor(processes, mp_context=get_context("spawn")) as pool:
+        futures = {t: pool.submit(cell, *t) for t in tasks}
+        return {t: f.result() for t, f in futures.items()}
 
 
 def trained(cfg: Config, progress: bool = False):

@@ -26,11 +26,8 @@ docs/images/drift_<split>.png.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +35,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import command, machine, write_section  # noqa: E402
+from benchmarks.common import command, machine, run_cells, write_section  # noqa: E402
 
 CONFIG = ROOT / "configs" / "synthetic" / "cpu.yaml"
 CHECKPOINT = ROOT / "runs" / "table1" / "transformer-seed0" / "model.safetensors"
@@ -72,7 +69,7 @@ def cell(split: str, control: str, index: int, segments: int, segment_frames: in
     from ttpose.checkpoint import load_checkpoint
     from ttpose.config import load_config
     from ttpose.data.synthetic import SyntheticConfig, make_long_video, materialize
-    from ttpose.metrics import torso_size
+    from ttpose.metrics import pck_hits, torso_size
     from ttpose.personalization import personalize
     from ttpose.speed import fast_speed, speed_overrides
 
@@ -84,10 +81,8 @@ def cell(split: str, control: str, index: int, segments: int, segment_frames: in
     started = time.time()
     mode = "none" if control == "none" else "online"
     pred = personalize(model, video, mode, cfg.ttp, seed=cfg.seed, progress=False)
-    norm = torso_size(video.joints, video.skeleton)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ratio = np.linalg.norm(pred.joints.astype(np.float64) - video.joints, axis=-1) / norm[:, None]
-    result = {"hits": ratio <= 0.2, "valid": video.visible & (norm > 0)[:, None],
+    hits, valid = pck_hits(pred.joints, video.joints, video.visible, torso_size(video.joints, video.skeleton))
+    result = {"hits": hits, "valid": valid,
               "seconds": np.float64(time.time() - started), "updates": np.int64(len(pred.losses)),
               "recon": pred.recon_errors}
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -97,14 +92,6 @@ def cell(split: str, control: str, index: int, segments: int, segment_frames: in
           f"({result['seconds']:.0f} s)", flush=True)
     return result
 
-
-def run_cells(tasks: list[tuple], processes: int) -> dict:
-    if processes <= 1:
-        return {t: cell(*t) for t in tasks}
-    os.environ["OMP_NUM_THREADS"] = "1"
-    with ProcessPoolExecutor(processes, mp_context=get_context("spawn")) as pool:
-        futures = {t: pool.submit(cell, *t) for t in tasks}
-        return {t: f.result() for t, f in futures.items()}
 
 
 def window_pck(results: list[dict], start: int, stop: int) -> float:
@@ -201,7 +188,7 @@ def main(argv=None) -> None:
     tasks = [(args.split, c, i, args.segments, args.segment_frames) for c in ["none", *args.controls]
              for i in range(args.videos)]
     tasks.sort(key=lambda t: t[1] == "none")  # the long cells first, the cheap ones fill in
-    cells = run_cells(tasks, args.processes)
+    cells = run_cells(cell, tasks, args.processes)
     text, data = report(args, cells, args.controls, (time.time() - started) / 60)
     print(text)
     write_section(f"drift_{args.split}", text, **({"path": args.results} if args.results else {}))

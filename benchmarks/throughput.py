@@ -26,19 +26,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import command, machine, mean_std, write_section  # noqa: E402
+from benchmarks.common import command, machine, mean_std, run_cells, write_section  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / "runs" / "throughput"
@@ -100,14 +97,6 @@ def cell(split: str, seed: int, schedule: str) -> dict:
     print(f"{split} seed {seed} {schedule}: PCK {ev.mean:.2f} ({result['seconds']:.0f} s)", flush=True)
     return result
 
-
-def run_cells(tasks: list[tuple[str, int, str]], processes: int) -> dict[tuple[str, int, str], dict]:
-    if processes <= 1:
-        return {t: cell(*t) for t in tasks}
-    os.environ["OMP_NUM_THREADS"] = "1"
-    with ProcessPoolExecutor(processes, mp_context=get_context("spawn")) as pool:
-        futures = {t: pool.submit(cell, *t) for t in tasks}
-        return {t: f.result() for t, f in futures.items()}
 
 
 # ---------------------------------------------------------------------------------------------- frames/s
@@ -267,10 +256,10 @@ def main(argv=None) -> None:
         CACHE.mkdir(parents=True, exist_ok=True)
         atomic_write_text(timing_file, json.dumps(timing))
     val_tasks = [("val", s, n) for s in args.val_seeds for n in ("none", *SCHEDULES)]
-    val = run_cells(val_tasks, args.processes)
+    val = run_cells(cell, val_tasks, args.processes)
     preset = choose(timing, val, args.val_seeds)
     test_tasks = [("test", s, n) for s in args.seeds for n in dict.fromkeys(("none", "full", preset or "full"))]
-    test = run_cells(test_tasks, args.processes)
+    test = run_cells(cell, test_tasks, args.processes)
     text = report(timing, val, test, args.seeds, args.val_seeds, preset, (time.time() - started) / 60)
     plot(timing, val, args.val_seeds)
     print(text)

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ttpose.metrics import accuracy_within, decode_heatmaps, pck, pck_table, torso_size
+from ttpose.metrics import accuracy_within, decode_heatmaps, pck, pck_hits, pck_table, torso_size
 from ttpose.skeletons import BBC_POSE, MPII, PENN_ACTION
 
 
@@ -131,3 +131,18 @@ def test_human36m_is_scored_as_the_authors_score_it():
     pred[0, 8] += [0, 11]  # upper neck off by 0.22 torso, head top right
     table = pck_table(pred, gt, np.ones((1, 16), bool), MPII)
     assert table["Head"] == 100.0 and table["Mean"] == pytest.approx(100 * 15 / 16)
+
+
+def test_pck_hits_per_frame_pool_to_pck():
+    """pck_hits is pck before pooling: any split of the frames pools back to the same authors' PCK."""
+    rng = np.random.default_rng(0)
+    gt = rng.uniform(0, 100, (10, 13, 2))
+    pred = gt + rng.normal(0, 4, gt.shape)
+    visible = rng.random((10, 13)) > 0.2
+    norm = rng.uniform(10, 30, 10)
+    norm[3] = 0  # a frame without a torso is not scored
+    hit, scored = pck_hits(pred, gt, visible, norm)
+    assert hit.shape == scored.shape == (10, 13) and not scored[3].any()
+    assert np.isclose(100 * (hit & scored).sum() / scored.sum(), pck(pred, gt, visible, norm).mean)
+    first = pck(pred[:4], gt[:4], visible[:4], norm[:4])
+    assert np.isclose(100 * (hit[:4] & scored[:4]).sum() / scored[:4].sum(), first.mean)

@@ -81,16 +81,24 @@ def _score(hit: np.ndarray, valid: np.ndarray, convention: str) -> JointAccuracy
     return JointAccuracy(per_joint, counts, hits, float(mean))
 
 
-def pck(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray, norm: np.ndarray, threshold: float = 0.2,
-        convention: str = "authors") -> JointAccuracy:
-    """PCK of N x K x 2 predictions against the ground truth, normalised per frame by ``norm`` (N,)."""
+def pck_hits(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray, norm: np.ndarray, threshold: float = 0.2,
+             convention: str = "authors") -> tuple[np.ndarray, np.ndarray]:
+    """(hit, scored), each N x K bool: whether each joint of N x K x 2 predictions lies within ``threshold`` x
+    its frame's ``norm`` (N,) of the ground truth (authors: <=, standard: <), and whether it is scored (visible,
+    in a frame with a positive norm). `pck` pools them; per-frame hits let a caller pool any span of frames."""
     pred, gt = np.asarray(pred, np.float64), np.asarray(gt, np.float64)
     norm = np.asarray(norm, np.float64)
     valid = np.asarray(visible, bool) & (norm > 0)[:, None]
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = np.linalg.norm(pred - gt, axis=-1) / norm[:, None]
     hit = ratio <= threshold if convention == "authors" else ratio < threshold
-    return _score(hit, valid, convention)
+    return hit, valid
+
+
+def pck(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray, norm: np.ndarray, threshold: float = 0.2,
+        convention: str = "authors") -> JointAccuracy:
+    """PCK of N x K x 2 predictions against the ground truth, normalised per frame by ``norm`` (N,)."""
+    return _score(*pck_hits(pred, gt, visible, norm, threshold, convention), convention)
 
 
 def pck_table(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray, skeleton: Skeleton, threshold: float = 0.2,
