@@ -3,7 +3,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ttpose.smoothing import savgol_smooth
+from ttpose.smoothing import savgol_smooth, smoothing_window
 
 
 @settings(max_examples=30, deadline=None)
@@ -29,3 +29,14 @@ def test_short_tracks_and_bad_windows():
     assert np.array_equal(savgol_smooth(short[:2], 9), short[:2])  # too short to smooth
     with pytest.raises(ValueError, match="odd"):
         savgol_smooth(short, 8)
+
+
+def test_the_window_used_is_capped_and_a_window_of_three_is_refused():
+    """Bug (issue 15): a window of 3 was accepted by the command and "applied", yet a quadratic fit over 3
+    points is the identity; it is refused, and the window reported is the one the filter uses."""
+    with pytest.raises(ValueError, match=">= polyorder"):
+        savgol_smooth(np.zeros((10, 1, 2)), 3)
+    assert smoothing_window(31, 9) == 9 and smoothing_window(31, 10) == 9 and smoothing_window(5, 100) == 5
+    assert smoothing_window(9, 3) is None  # too short: unchanged
+    line = np.linspace(0, 10, 9)[:, None, None] * np.ones((1, 2, 2))  # a quadratic fit keeps a line
+    np.testing.assert_allclose(savgol_smooth(line, 31), line, atol=1e-9)  # window capped to the track

@@ -126,6 +126,40 @@ def test_start_searches_the_windows_then_refines_on_the_small_person():
     assert whole.confidence < 0.5  # the whole-frame look alone is unsure of the small person
 
 
+class DistractedModel(FakeModel):
+    """`FakeModel` plus one background window (``distractor``: centre, side) that scores higher than any crop
+    of the person, by chance: a crop closing in on the joints guessed there is unsure again."""
+
+    def __init__(self, positions, distractor):
+        super().__init__(positions)
+        self.distractor = distractor
+
+    def __call__(self, image, centers, sizes):
+        joints, scores = super().__call__(image, centers, sizes)
+        (dx, dy), side = self.distractor
+        for i, (c, s) in enumerate(zip(centers, sizes, strict=True)):
+            if np.allclose(c, (dx, dy)) and np.isclose(s, side):
+                joints[i] = SHAPE * side / 160 + c  # a person-like guess filling the window
+                scores[i] = 0.999
+        return joints, scores
+
+
+def test_start_refines_several_windows_so_a_lucky_background_window_loses():
+    """Issue 14: the most confident window was background for people the model poses badly; the candidates'
+    refined looks decide (``start_candidates``), and the background window's refined look is unsure."""
+    centers, sides = search_windows(H, W, TrackingOptions().search_sides)
+    far = int(np.argmax(np.linalg.norm(centers - (300, 200), axis=1) * (sides == sides[1])))  # a window far away
+    distractor = (tuple(centers[far]), float(sides[far]))
+    one = Tracker(DistractedModel([(300, 200)], distractor), TrackingOptions(start_candidates=1)).step(frames(1)[0])
+    assert iou(one.box, true_box(300, 200)) == 0  # the lucky window alone: the track starts on the background
+    model = DistractedModel([(300, 200)], distractor)
+    frame = Tracker(model).step(frames(1)[0])
+    assert iou(frame.box, true_box(300, 200)) > 0.99 and frame.confidence > 0.9
+    assert model.calls == search_calls() + 2  # the candidates are refined together: one call per pass
+    with pytest.raises(ValueError, match="start_candidates"):
+        TrackingOptions(start_candidates=0)
+
+
 def test_follows_a_moving_person_with_one_look_per_frame():
     path = [(60 + 8 * t, 150 + 2 * t) for t in range(20)]
     for refine in (0, 1):

@@ -53,6 +53,20 @@ def test_train_writes_outputs_and_logs(tmp_path):
         assert torch.equal(model.state_dict()[k], v), k
 
 
+def test_checkpoint_every_zero_writes_only_the_final_checkpoint(tmp_path):
+    """Bug: train.checkpoint_every=0 divided by zero; 0 now means "only at the end" (as val_every=0 means off)."""
+    cfg = tiny_config(tmp_path / "run", train=dict(steps=3, lr_steps=[2], checkpoint_every=0, val_every=0))
+    result = train(cfg, progress=False)
+    assert result.step == 3 and (tmp_path / "run" / "model.safetensors").is_file()
+
+
+@pytest.mark.parametrize("bad", ["train.checkpoint_every=-1", "train.val_every=-5", "train.log_every=0"])
+def test_training_intervals_are_checked(bad):
+    from ttpose.config import ConfigError, load_config
+    with pytest.raises(ConfigError, match="train."):
+        load_config(None, [bad])
+
+
 @pytest.mark.parametrize("method,stop", [(dict(sup_head="transformer", self_task="keypoint"), 3),
                                          (dict(sup_head="transformer", self_task="keypoint"), 2),
                                          (dict(sup_head="conv", self_task="rotation"), 3)])

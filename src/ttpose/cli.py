@@ -189,7 +189,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--box", metavar="X1,Y1,X2,Y2", help="one fixed person box for every frame")
     p.add_argument("--whole-frame", action="store_true",
                    help="without --boxes/--box: use the whole frame instead of tracking the person with the model")
-    p.add_argument("--smooth", type=int, metavar="WINDOW", help="Savitzky-Golay smoothing window (odd frames)")
+    p.add_argument("--smooth", type=int, metavar="WINDOW",
+                   help="Savitzky-Golay smoothing window (odd, >= 5 frames; quadratic)")
     p.add_argument("--box-smooth", type=int, default=None, metavar="WINDOW",
                    help="moving-average window for the boxes (1: off; default 9, and off for boxes tracked online)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in OUT")

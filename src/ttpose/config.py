@@ -132,7 +132,7 @@ class TrainConfig:
     lr_factor: float = 0.1
     log_every: int = 50
     val_every: int = 5_000
-    checkpoint_every: int = 1_000
+    checkpoint_every: int = 1_000  # 0: only the final checkpoint
     val_frames: int = 0  # 0: all validation frames
     accumulate: int = 1  # micro-batches per optimizer step (global batch = batch_size)
     speed: SpeedConfig = field(default_factory=SpeedConfig)  # e.g. train.speed.precision=bf16
@@ -339,6 +339,10 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"ttp.pull_back: {cfg.ttp.pull_back} is not in [0, 1)")
     if not 0 <= cfg.data.translate_factor < 0.5:
         raise ConfigError(f"data.translate_factor: {cfg.data.translate_factor} is not in [0, 0.5)")
+    t = cfg.train
+    if t.log_every < 1 or t.val_every < 0 or t.checkpoint_every < 0:
+        raise ConfigError("train.log_every must be >= 1; train.val_every and train.checkpoint_every >= 0 (0: off; "
+                          "the final checkpoint is always written)")
 
 
 def to_dict(cfg: Any) -> dict:

@@ -5,9 +5,11 @@ still, and the skeleton collapses. `Tracker` turns the model into its own person
 
 1. **Start** (first frame): a search over square windows: the whole frame, centred and padded to a square,
    and windows whose side is each of ``search_sides`` x the frame's shorter side, a quarter side apart. The
-   model looks at all of them (one batch) and the most confident window wins; the box of its confident joints
-   gives a finer crop, and so on for ``refine_steps`` passes (coarse to fine). The pass with the highest
-   confidence wins.
+   model looks at all of them (in batches); the ``start_candidates`` most confident windows are each refined:
+   the box of their confident joints gives a finer crop, and so on for ``refine_steps`` passes (coarse to
+   fine). The most confident pass of all candidates wins. A window on the person stays confident when the
+   crop closes in on the joints it found; a background window that scored by chance rarely does, so the
+   refined confidence picks the person more often than the window's own score.
 2. **Track** (every later frame): the crop is the previous frame's box with the training padding
    (`BOX_PADDING`, as the model's training crops), and the frame's box is the extent of the joints
    predicted in it, grown by ``body_scale`` (joint centres -> the body around them); ``track_refine``
@@ -62,6 +64,7 @@ class TrackingOptions:
     widen: float = 1.6  # a lost frame is tried again with a crop this many times larger
     refine_steps: int = 2  # coarse-to-fine passes after the window search (start and restart)
     search_sides: tuple[float, ...] = (0.5, 0.35, 0.25)  # start windows' sides / the frame's shorter side
+    start_candidates: int = 4  # the most confident start windows refined before one is chosen
     track_refine: int = 1  # more looks at a tracked frame, each around the box the look before found
     body_scale: float = 1.15  # joint extent -> person box (median 1.13 on synthetic training people)
     padding: float = BOX_PADDING  # crop side = box's longer side x this
@@ -71,6 +74,7 @@ class TrackingOptions:
                   "drop": 0 <= self.drop <= 1, "reference_frames": self.reference_frames >= 1,
                   "widen": self.widen >= 1, "refine_steps": self.refine_steps >= 0,
                   "search_sides": all(0 < f <= 1 for f in self.search_sides), "track_refine": self.track_refine >= 0,
+                  "start_candidates": self.start_candidates >= 1,
                   "body_scale": self.body_scale > 0, "padding": self.padding > 0}
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
@@ -168,11 +172,17 @@ class Tracker:
         self.box: np.ndarray | None = None  # the last frame's box; None before the first frame
         self.history: list[float] = []  # mean joint scores of accepted frames
 
-    def _look(self, image: np.ndarray, center, side: float, source: str) -> TrackedFrame:
-        joints, scores = self.predict(image, np.asarray([center], np.float32), np.asarray([side], np.float32))
-        joints, scores = np.asarray(joints[0], np.float32), np.asarray(scores[0], np.float32)
-        box, _ = joints_box(joints, scores, self.options)
-        return TrackedFrame(box, source, float(scores.mean()), joints, scores)
+    def _looks(self, image: np.ndarray, boxes: list[np.ndarray], scale: float, source: str) -> list[TrackedFrame]:
+        """One model call on the crops around ``boxes`` (training padding, side x ``scale``)."""
+        regions = [box_to_center_size(b, self.options.padding) for b in boxes]
+        joints, scores = self.predict(image, np.asarray([c for c, _ in regions], np.float32),
+                                      np.asarray([s * scale for _, s in regions], np.float32))
+        joints, scores = np.asarray(joints, np.float32), np.asarray(scores, np.float32)
+        return [TrackedFrame(joints_box(j, s, self.options)[0], source, float(s.mean()), j, s)
+                for j, s in zip(joints, scores, strict=True)]
+
+    def _look(self, image: np.ndarray, box: np.ndarray, source: str, scale: float = 1.0) -> TrackedFrame:
+        return self._looks(image, [box], scale, source)[0]
 
     def _lost(self, frame: TrackedFrame) -> bool:
         _, count = joints_box(frame.joints, frame.scores, self.options)
@@ -180,8 +190,9 @@ class Tracker:
         reference = float(np.median(recent)) if recent else 0.0
         return count < self.options.min_joints or frame.confidence < self.options.drop * reference
 
-    def _search(self, image: np.ndarray, source: str) -> TrackedFrame:
-        """The most confident of the start windows (`search_windows`), looked at in batches."""
+    def _search(self, image: np.ndarray, source: str) -> list[TrackedFrame]:
+        """The ``start_candidates`` most confident start windows (`search_windows`), looked at in batches,
+        most confident first."""
         centers, sides = search_windows(*image.shape[:2], self.options.search_sides)
         joints, scores = [], []
         for i in range(0, len(sides), SEARCH_BATCH):
@@ -189,31 +200,30 @@ class Tracker:
             joints.append(np.asarray(j, np.float32))
             scores.append(np.asarray(s, np.float32))
         joints, scores = np.concatenate(joints), np.concatenate(scores)
-        k = int(scores.mean(1).argmax())
-        box, _ = joints_box(joints[k], scores[k], self.options)
-        return TrackedFrame(box, source, float(scores[k].mean()), joints[k], scores[k])
+        best = np.argsort(-scores.mean(1), kind="stable")[:self.options.start_candidates]
+        return [TrackedFrame(joints_box(joints[k], scores[k], self.options)[0], source, float(scores[k].mean()),
+                             joints[k], scores[k]) for k in best]
 
     def _start(self, image: np.ndarray, source: str) -> TrackedFrame:
-        """The window search first, then ``refine_steps`` crops around the joints found; the most confident
-        pass."""
-        best = frame = self._search(image, source)
+        """The window search first, then ``refine_steps`` crops around the joints found, for every candidate
+        window at once; the most confident refined pass of them all (the best window when there are none)."""
+        frames = self._search(image, source)
+        passes = [] if self.options.refine_steps else frames
         for _ in range(self.options.refine_steps):
-            frame = self._look(image, *box_to_center_size(frame.box, self.options.padding), source)
-            if frame.confidence > best.confidence:
-                best = frame
-        return best
+            frames = self._looks(image, [f.box for f in frames], 1.0, source)
+            passes += frames
+        return max(passes, key=lambda p: p.confidence)
 
     def step(self, image: np.ndarray) -> TrackedFrame:
         """The person box of the next frame (H x W x 3 RGB uint8)."""
         if self.box is None:
             result = self._start(image, "start")
         else:
-            center, side = box_to_center_size(self.box, self.options.padding)
-            result = self._look(image, center, side, "tracked")
+            result = self._look(image, self.box, "tracked")
             for _ in range(self.options.track_refine):
-                result = self._look(image, *box_to_center_size(result.box, self.options.padding), "tracked")
+                result = self._look(image, result.box, "tracked")
             if self._lost(result):
-                attempts = [result, self._look(image, center, side * self.options.widen, "widened")]
+                attempts = [result, self._look(image, self.box, "widened", self.options.widen)]
                 if self._lost(attempts[-1]):
                     attempts.append(self._start(image, "restart"))
                     result = max(attempts, key=lambda a: a.confidence)

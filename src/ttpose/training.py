@@ -157,7 +157,7 @@ def train(config: Config, resume: bool = False, stop_at: int | None = None, prog
                 row = logger.flush(step, scheduler.get_last_lr()[0], time.time() - started)
                 bar.set_postfix(loss=f"{row['loss']:.4g}")
             validate_now = t.val_every > 0 and (step % t.val_every == 0 or step == t.steps)
-            save_now = step % t.checkpoint_every == 0 or step == last
+            save_now = (t.checkpoint_every > 0 and step % t.checkpoint_every == 0) or step == last
             if world > 1 and (validate_now or save_now):
                 _average_buffers(model)
             if validate_now and rank == 0:

@@ -80,12 +80,12 @@ from ttpose.data.video import IMAGE_SUFFIXES, FrameReader, FrameSkippedWarning, 
 from ttpose.inference import Predictions, decode_output, predict_images
 from ttpose.model import TTPModel
 from ttpose.personalization import BOX_PADDING, StreamingPersonalizer, seconds_per_update
+from ttpose.smoothing import SMOOTH_ORDER, savgol_smooth, smoothing_window
 from ttpose.speed import describe, prediction_model
 from ttpose.tracking import TrackingOptions, track_frames, tracked_boxes
 
 MODES = ("online", "offline")
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".flv", ".ts")
-SMOOTH_ORDER = 2  # Savitzky-Golay polynomial order
 GENERIC_BATCH = 16  # generic predictions are made in batches of this many frames; saves happen at multiples of it
 BOX_SMOOTH = 9  # default moving-average window of the boxes, frames (see the module docstring)
 FOLDER_FPS = 10.0  # frame rate of the overlay video of an image folder
@@ -294,24 +294,6 @@ def _predict_crops(model: TTPModel, crops: list[np.ndarray], centers: np.ndarray
     model.eval()
     out = predict_images(model, normalize(np.stack(crops)), speed)  # B x 3 x S x S
     return decode_output(out, video, np.arange(n), size, model.config.label_origin)
-
-
-def savgol_window(window: int, n: int, order: int = SMOOTH_ORDER) -> int | None:
-    """The Savitzky-Golay window actually used on a track of ``n`` frames (capped to the track, odd), or
-    None when the track is too short to smooth."""
-    window = min(int(window), n if n % 2 else n - 1)
-    return window if window > order else None
-
-
-def savgol_joints(joints: np.ndarray, window: int, order: int = SMOOTH_ORDER) -> np.ndarray:
-    """Savitzky-Golay filter of a track N x K x 2 along time (Table 5); the window is capped to the track."""
-    from scipy.signal import savgol_filter
-
-    joints = np.asarray(joints, np.float64)
-    window = savgol_window(window, len(joints), order)
-    if window is None:
-        return joints.astype(np.float32)
-    return savgol_filter(joints, window, order, axis=0, mode="interp").astype(np.float32)
 
 
 # -------------------------------------------------------------------------------------------- run record
@@ -539,8 +521,9 @@ def personalize_video(
     source, out_dir = Path(source), Path(out_dir)
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
-    if smooth is not None and (int(smooth) < 3 or int(smooth) % 2 == 0):
-        raise ValueError(f"smoothing window must be an odd number of frames >= 3, got {smooth}")
+    if smooth is not None and (int(smooth) < SMOOTH_ORDER + 2 or int(smooth) % 2 == 0):
+        raise ValueError(f"smoothing window must be an odd number of frames >= {SMOOTH_ORDER + 2} (a quadratic "
+                         f"fit over fewer points changes nothing), got {smooth}")
     if box_smooth is not None and int(box_smooth) < 1:
         raise ValueError(f"box smoothing window must be at least 1 frame, got {box_smooth}")
     created = check_writable(out_dir)
@@ -627,8 +610,8 @@ def personalize_video(
     generic = Predictions(a["frame_ids"], a["generic_joints"], a["generic_scores"])
     personalized = Predictions(a["frame_ids"], a["pers_joints"], a["pers_scores"])
     if smooth is not None:
-        generic.joints = savgol_joints(generic.joints, smooth)
-        personalized.joints = savgol_joints(personalized.joints, smooth)
+        generic.joints = savgol_smooth(generic.joints, smooth).astype(np.float32)
+        personalized.joints = savgol_smooth(personalized.joints, smooth).astype(np.float32)
     result = VideoResult(source, out_dir, mode, a["frame_ids"], generic, personalized, a["boxes"], track.source,
                          rec.skipped, a["losses"], 0.0, {},
                          box_sources=[track.kinds[min(int(i), len(track.kinds) - 1)] for i in a["frame_ids"]])
@@ -821,7 +804,7 @@ def _summary(result: VideoResult, loaded: LoadedModel, cfg: TTPConfig, info, cou
         "box_smoothing": (f"moving average, {'trailing' if online else 'centred'}, window {box_used}"
                           if (box_used := box_window(box_smooth, len(track.boxes), online)) > 1 else "none"),
         "smoothing": (f"Savitzky-Golay, window {used}, order {SMOOTH_ORDER}, applied to generic and "
-                      "personalized joints" if (used := smooth and savgol_window(smooth, len(result.frame_ids)))
+                      "personalized joints" if (used := smooth and smoothing_window(smooth, len(result.frame_ids)))
                       else "none"),
         "updates": int(len(result.losses)),
         "resumed_from_frame": resumed_at or None,
@@ -910,5 +893,4 @@ def personalize_many(
 
 
 __all__ = ["LoadedModel", "ManyResult", "OutputError", "ResumeError", "VideoResult", "check_writable",
-           "count_frames", "input_kind", "list_videos", "personalize_many", "personalize_video", "rank_and_world",
-           "savgol_joints"]
+           "count_frames", "input_kind", "list_videos", "personalize_many", "personalize_video", "rank_and_world"]
