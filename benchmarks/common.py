@@ -18,7 +18,7 @@ import torch
 
 from ttpose.atomic import atomic_path, atomic_write_text
 from ttpose.checkpoint import load_checkpoint
-from ttpose.config import Config
+from ttpose.config import Config, load_config, to_dict
 from ttpose.training import train
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
@@ -85,14 +85,37 @@ def run_cells(cell, tasks: list[tuple], processes: int) -> dict:
         return {t: f.result() for t, f in futures.items()}
 
 
+# settings that do not change the trained weights: how often to log, validate and save; who is evaluated
+NOT_TRAINING = {"train": ("log_every", "val_every", "checkpoint_every", "val_frames"),
+                "data": ("val_videos", "test_videos", "shift")}
+
+
+def training_settings(cfg: Config) -> dict:
+    """What decides a run's trained weights: the config without its output folder, TTP settings and the keys
+    of ``NOT_TRAINING``."""
+    values = to_dict(cfg)
+    for key in ("output_dir", "ttp"):
+        values.pop(key)
+    for section, keys in NOT_TRAINING.items():
+        for key in keys:
+            values[section].pop(key)
+    return values
+
+
 def trained(cfg: Config, progress: bool = False):
     """Train ``cfg`` unless its output folder already holds the finished model (then load it).
 
-    Returns (model, seconds spent training now, or the recorded time of the earlier run)."""
+    A finished run whose saved config.yaml trained differently (`training_settings`) is an error, never reused
+    silently: a changed recipe needs another output folder. Returns (model, seconds spent training now, or the
+    recorded time of the earlier run)."""
     out = Path(cfg.output_dir)
     done = out / "model.safetensors"
     timing = out / "train_seconds.txt"
     if done.is_file():
+        saved = out / "config.yaml"
+        if saved.is_file() and training_settings(load_config(saved)) != training_settings(cfg):
+            raise RuntimeError(f"{out} holds a model trained with other settings than asked for; remove it or use "
+                               "another output folder (--runs)")
         seconds = float(timing.read_text()) if timing.is_file() else float("nan")
         return load_checkpoint(done), seconds
     started = time.time()

@@ -55,10 +55,13 @@ def sweep(args) -> dict[str, dict[float, list[float]]]:
 
 def markdown(results: dict, args, seconds: float) -> str:
     cfg = load_config(args.config, args.overrides)
+    runs = sorted(Path(args.runs).glob("*-seed*/config.yaml"))
+    steps = sorted({load_config(r).train.steps for r in runs})
     lines = [f"## PCK without TTP as the appearance shift grows (validation people, {cfg.data.val_videos} x "
              f"{cfg.data.frames_per_video} frames; mean ± std over the seeds found)", "",
              "Shift 0 draws new people like the training people; the benchmark's test and validation people use "
-             f"`data.shift` = {cfg.data.shift:g}. Models: the Table 1 runs in `{args.runs}`.", "",
+             f"`data.shift` = {cfg.data.shift:g}. Models: the Table 1 runs in `{args.runs}` "
+             f"({' / '.join(map(str, steps))} training steps).", "",
              "| Method | seeds | " + " | ".join(f"shift {s:g}" for s in args.shifts) + " |",
              "|---|---|" + "---|" * len(args.shifts)]
     for method, cells in results.items():

@@ -46,6 +46,8 @@ CANDIDATES = {  # name -> TTPConfig overrides (on top of the config's ttp sectio
     # pass took 249 s with them against 552 s without, sections tune_demo_fast and tune_demo_16x48) and what the
     # saved time buys: more updates per frame
     "lr 3e-5, speed options": ["ttp.lr=3e-5", *FAST],
+    "lr 1e-4, speed options": ["ttp.lr=1e-4", *FAST],
+    "lr 1e-5, speed options": ["ttp.lr=1e-5", *FAST],
     "lr 3e-5, speed options, 2 steps/frame online": ["ttp.lr=3e-5", *FAST, "ttp.steps_per_frame=2",
                                                      "ttp.offline_steps=48"],
     "lr 3e-5, speed options, 2 steps/frame": ["ttp.lr=3e-5", *FAST, "ttp.steps_per_frame=2"],

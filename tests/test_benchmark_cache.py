@@ -1,0 +1,25 @@
+"""The benchmarks' cache of trained runs (benchmarks.common.trained): reused only for the same recipe."""
+
+import pytest
+
+from benchmarks.common import trained, training_settings
+from ttpose.config import config_from_dict
+
+TINY = {
+    "model": dict(backbone="resnet18", backbone_width=8, deconv_channels=16, input_size=32, num_maps=6,
+                  encoder_widths=[4, 4, 8, 8], renderer_widths=[8, 4, 4, 4], transformer_heads=2, transformer_ff=32),
+    "loss": dict(perceptual="pixel", lam=0.1),
+    "data": dict(dataset="synthetic", train_videos=2, val_videos=1, test_videos=1, frames_per_video=6, frame_size=64),
+    "train": dict(batch_size=4, steps=2, lr_steps=[1], log_every=1, val_every=0, checkpoint_every=0),
+}
+
+
+def test_a_finished_run_is_reused_only_for_the_same_training(tmp_path):
+    """Bug: a changed recipe (train.steps 1000 -> 3000) silently reused the old run's model."""
+    out = f"output_dir={tmp_path / 'run'}"
+    model, _ = trained(config_from_dict(TINY, [out]))
+    again, _ = trained(config_from_dict(TINY, [out, "train.log_every=5", "data.shift=0.2", "ttp.lr=1e-3"]))
+    assert all((a == b).all() for a, b in zip(model.state_dict().values(), again.state_dict().values(), strict=True))
+    with pytest.raises(RuntimeError, match="other settings"):
+        trained(config_from_dict(TINY, [out, "train.steps=3"]))
+    assert training_settings(config_from_dict(TINY, ["train.steps=3"])) != training_settings(config_from_dict(TINY))
