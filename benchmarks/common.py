@@ -18,8 +18,8 @@ import torch
 
 from ttpose.atomic import atomic_path, atomic_write_text
 from ttpose.checkpoint import load_checkpoint
-from ttpose.config import Config, load_config, to_dict
-from ttpose.training import train
+from ttpose.config import Config, load_config
+from ttpose.training import train, training_settings
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 TITLES = {  # the paper's Table 1 rows
@@ -90,30 +90,19 @@ NOT_TRAINING = {"train": ("log_every", "val_every", "checkpoint_every", "val_fra
                 "data": ("val_videos", "test_videos", "shift")}
 
 
-def training_settings(cfg: Config) -> dict:
-    """What decides a run's trained weights: the config without its output folder, TTP settings and the keys
-    of ``NOT_TRAINING``."""
-    values = to_dict(cfg)
-    for key in ("output_dir", "ttp"):
-        values.pop(key)
-    for section, keys in NOT_TRAINING.items():
-        for key in keys:
-            values[section].pop(key)
-    return values
-
-
 def trained(cfg: Config, progress: bool = False):
     """Train ``cfg`` unless its output folder already holds the finished model (then load it).
 
-    A finished run whose saved config.yaml trained differently (`training_settings`) is an error, never reused
-    silently: a changed recipe needs another output folder. Returns (model, seconds spent training now, or the
-    recorded time of the earlier run)."""
+    A finished run whose saved config.yaml trained differently (`ttpose.training.training_settings` without
+    ``NOT_TRAINING``) is an error, never reused silently: a changed recipe needs another output folder.
+    Returns (model, seconds spent training now, or the recorded time of the earlier run)."""
     out = Path(cfg.output_dir)
     done = out / "model.safetensors"
     timing = out / "train_seconds.txt"
     if done.is_file():
         saved = out / "config.yaml"
-        if saved.is_file() and training_settings(load_config(saved)) != training_settings(cfg):
+        asked = training_settings(cfg, NOT_TRAINING)
+        if saved.is_file() and training_settings(load_config(saved), NOT_TRAINING) != asked:
             raise RuntimeError(f"{out} holds a model trained with other settings than asked for; remove it or use "
                                "another output folder (--runs)")
         seconds = float(timing.read_text()) if timing.is_file() else float("nan")

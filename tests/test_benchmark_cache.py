@@ -2,8 +2,9 @@
 
 import pytest
 
-from benchmarks.common import trained, training_settings
+from benchmarks.common import NOT_TRAINING, trained
 from ttpose.config import config_from_dict
+from ttpose.training import training_settings
 
 TINY = {
     "model": dict(backbone="resnet18", backbone_width=8, deconv_channels=16, input_size=32, num_maps=6,
@@ -22,4 +23,5 @@ def test_a_finished_run_is_reused_only_for_the_same_training(tmp_path):
     assert all((a == b).all() for a, b in zip(model.state_dict().values(), again.state_dict().values(), strict=True))
     with pytest.raises(RuntimeError, match="other settings"):
         trained(config_from_dict(TINY, [out, "train.steps=3"]))
-    assert training_settings(config_from_dict(TINY, ["train.steps=3"])) != training_settings(config_from_dict(TINY))
+    assert (training_settings(config_from_dict(TINY, ["train.steps=3"]), NOT_TRAINING)
+            != training_settings(config_from_dict(TINY), NOT_TRAINING))

@@ -31,13 +31,14 @@ import numpy as np
 
 from ttpose.atomic import atomic_path, atomic_write_text
 from ttpose.checkpoint import CheckpointError, load_checkpoint, read_checkpoint
-from ttpose.config import Config, ConfigError, config_from_dict, to_dict
+from ttpose.config import Config, ConfigError, config_from_dict
 from ttpose.data.build import load_videos
 from ttpose.evaluate import PCK_THRESHOLD, evaluate, evaluate_predictions
 from ttpose.metrics import torso_size
 from ttpose.model import TTPModel
 from ttpose.speed import describe, fast_speed
 from ttpose.training import train as train_model
+from ttpose.training import training_settings
 from ttpose.viz import affinity_matrix_figure, draw_affinity, image_strip, overlay_two
 
 # The demo's configuration: the paper's recipe (Transformer head, 30 self-supervised keypoints, Adam, joint loss,
@@ -106,16 +107,14 @@ def model_statement(model: TTPModel, perceptual: str = "pixel") -> str:
             f"GPU. Its numbers show the mechanics, not the paper's accuracy.")
 
 
+# the test people (how many, how long, how far their look is shifted: training people are always drawn unshifted)
+NOT_DEMO_TRAINING = {"data": ("test_videos", "val_videos", "frames_per_video", "shift"), "train": ("val_every",)}
+
+
 def _training_part(cfg: Config) -> dict:
-    """What decides the trained weights: everything but the output folder, the TTP settings and the test people
-    (how many, how long, how far their look is shifted: training people are always drawn unshifted)."""
-    values = to_dict(cfg)
-    for key in ("output_dir", "ttp"):
-        values.pop(key)
-    for key in ("test_videos", "val_videos", "frames_per_video", "shift"):
-        values["data"].pop(key)
-    values["train"].pop("val_every")
-    return values
+    """What decides the trained weights: everything but the output folder, the TTP settings and
+    ``NOT_DEMO_TRAINING``."""
+    return training_settings(cfg, NOT_DEMO_TRAINING)
 
 
 def shipped_model(cfg: Config | None = None) -> TTPModel:

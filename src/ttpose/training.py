@@ -72,6 +72,18 @@ def _generator(*key: int) -> torch.Generator:
     return torch.Generator().manual_seed(int(np.random.SeedSequence(list(key)).generate_state(1)[0]))
 
 
+def training_settings(cfg: Config, ignore: dict[str, tuple[str, ...]]) -> dict:
+    """What decides a run's trained weights, as a plain dict: the config without its output folder, its TTP
+    settings and the keys of ``ignore`` (section -> keys that the caller knows leave the weights unchanged)."""
+    values = to_dict(cfg)
+    for key in ("output_dir", "ttp"):
+        values.pop(key)
+    for section, keys in ignore.items():
+        for key in keys:
+            values[section].pop(key)
+    return values
+
+
 def train(config: Config, resume: bool = False, stop_at: int | None = None, progress: bool = True) -> TrainResult:
     """Train ``config.model`` on ``config.data``; see the module docstring for what is written where.
 
