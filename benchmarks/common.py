@@ -87,7 +87,7 @@ def run_cells(cell, tasks: list[tuple], processes: int) -> dict:
 
 # settings that do not change the trained weights: how often to log, validate and save; who is evaluated
 NOT_TRAINING = {"train": ("log_every", "val_every", "checkpoint_every", "val_frames"),
-                "data": ("val_videos", "test_videos", "shift")}
+                "data": ("val_videos", "test_videos", "test_frames", "shift")}
 
 
 def trained(cfg: Config, progress: bool = False):

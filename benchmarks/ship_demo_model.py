@@ -8,6 +8,8 @@ training log, the SHA-256 of the weights and a README with the command, the mach
 demo printed. tests/test_demo.py checks that the shipped file matches its recorded hash and recipe.
 
     python benchmarks/ship_demo_model.py
+    python benchmarks/ship_demo_model.py --work runs/long3000/transformer-seed0   # reuse the Table 1 run of
+                                                                                  # the same recipe and seed
 """
 
 from __future__ import annotations
@@ -67,6 +69,8 @@ def main(argv=None) -> None:
     if _finished(cfg) is None:
         train(cfg, resume=True, progress=not args.quiet)
     trained_minutes = (time.time() - started) / 60
+    recorded = args.work / "train_seconds.txt"  # written by benchmarks.common.trained for a benchmark's run
+    earlier = f"; the run's recorded training time: {float(recorded.read_text()) / 60:.1f} min" if recorded.is_file() else ""
     dest = SHIPPED_MODEL.parent
     dest.mkdir(parents=True, exist_ok=True)
     fresh = args.work / "model.half.safetensors"
@@ -96,7 +100,8 @@ def main(argv=None) -> None:
         f"- Files: `model.safetensors` ({size:.1f} MiB, float16 weights; SHA-256 in `model.sha256`: `{digest}`), "
         "`config.yaml` (the run's full config), `log.csv` (its training log)",
         f"- Machine: {machine()}",
-        f"- Training: {trained_minutes:.1f} min in this call (0 when a finished run in the work folder was reused); "
+        f"- Training: {trained_minutes:.1f} min in this call (0 when the finished run in the work folder "
+        f"`{args.work}` was reused{earlier}); "
         f"the demo on the shipped file: {demo_minutes:.1f} min; {result.parameters / 1e6:.2f} M parameters",
         "", "What `ttpose demo` printed on the shipped file:", "", "```", *lines, "```", "",
         "`ttpose demo` checks the hash before it uses the file; `ttpose demo --train` retrains the model from "

@@ -59,3 +59,16 @@ def test_bare_none_for_a_choice_named_none():
     assert cfg.model.self_task == "none" and cfg.ttp.mode == "none"
     with pytest.raises(ConfigError):
         load_config(None, ["model.sup_head=none"])  # not a valid choice there
+
+
+def test_test_frames_sets_the_clip_length_of_val_and_test_people_only():
+    from ttpose.data.build import load_videos
+
+    cfg = load_config(None, ["data.dataset=synthetic", "data.train_videos=1", "data.test_videos=1",
+                             "data.val_videos=1", "data.frame_size=64", "data.frames_per_video=6",
+                             "data.test_frames=3"])
+    assert len(load_videos(cfg.data, "train")[0]) == 6
+    assert len(load_videos(cfg.data, "test")[0]) == 3
+    assert len(load_videos(cfg.data, "val")[0]) == 3
+    with pytest.raises(ConfigError, match="test_frames"):
+        load_config(None, ["data.test_frames=0"])

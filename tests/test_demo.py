@@ -60,7 +60,7 @@ def test_quick_demo_has_its_own_default_folder_and_the_statement_names_the_loss(
     assert "pixel L2" in model_statement(model) and "pixel L2" not in model_statement(model, "vgg16")
 
 
-SHIPPED_TEST = ["data.test_videos=1", "data.frames_per_video=4", "ttp.batch_size=2"]
+SHIPPED_TEST = ["data.test_videos=1", "data.test_frames=4", "ttp.batch_size=2"]
 
 
 def test_shipped_model_matches_its_recorded_hash_and_the_demo_recipe():

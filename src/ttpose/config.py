@@ -92,6 +92,7 @@ class DataConfig:
     val_videos: int = 16
     test_videos: int = 16
     frames_per_video: int = 48
+    test_frames: int | None = None  # synthetic val and test people: frames per video (None: frames_per_video)
     frame_size: int = 128
     shift: float = 1.0
     # augmentation (Sec. 4.2; the authors' values)
@@ -339,6 +340,9 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"ttp.pull_back: {cfg.ttp.pull_back} is not in [0, 1)")
     if not 0 <= cfg.data.translate_factor < 0.5:
         raise ConfigError(f"data.translate_factor: {cfg.data.translate_factor} is not in [0, 0.5)")
+    d = cfg.data
+    if d.frames_per_video < 1 or (d.test_frames is not None and d.test_frames < 1):
+        raise ConfigError("data.frames_per_video and data.test_frames must be >= 1")
     t = cfg.train
     if t.log_every < 1 or t.val_every < 0 or t.checkpoint_every < 0:
         raise ConfigError("train.log_every must be >= 1; train.val_every and train.checkpoint_every >= 0 (0: off; "
