@@ -74,6 +74,28 @@ def write_section(name: str, markdown: str, path: Path = RESULTS) -> None:
         atomic_write_text(path, text)
 
 
+def tuned_gains(sections: list[str], path: Path = RESULTS) -> dict:
+    """The TTP gains that benchmarks/tune_ttp.py wrote into ``sections`` of the results file, as
+    {setting: {mode: gain}} plus {"sections": [...], "no_ttp": {section: PCK}}; sections missing from the file are
+    skipped."""
+    text = path.read_text() if path.is_file() else ""
+    found: dict = {"sections": [], "no_ttp": {}}
+    for name in sections:
+        begin, end = f"<!-- BEGIN {name} -->", f"<!-- END {name} -->"
+        if begin not in text:
+            continue
+        found["sections"].append(name)
+        for line in text.split(begin, 1)[1].split(end, 1)[0].splitlines():
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if len(cells) < 4 or cells[0] in ("Setting", "") or cells[0].startswith("---"):
+                continue
+            if cells[0] == "none":
+                found["no_ttp"][name] = float(cells[2])
+            else:
+                found.setdefault(cells[0], {})[cells[1]] = float(cells[3])
+    return found
+
+
 def run_cells(cell, tasks: list[tuple], processes: int) -> dict:
     """``cell(*task)`` for every task, here (``processes`` <= 1) or in that many spawned worker processes of
     one torch thread each (OMP_NUM_THREADS=1); results keyed by task."""

@@ -27,7 +27,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import TITLES, command, machine, mean_std, save_predictions, trained, write_section  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    TITLES, command, machine, mean_std, save_predictions, trained, tuned_gains, write_section)
 from benchmarks.tune_ttp import TUNED  # noqa: E402  (the TTP gains on val per lr, written by tune_ttp.py)
 from ttpose.atomic import atomic_write_text  # noqa: E402
 from ttpose.config import load_config, to_dict  # noqa: E402
@@ -115,7 +116,7 @@ def run(args, missing: list[str]) -> dict:
     return results
 
 
-def aims(results: dict, ttp_lr: float, tuned: dict | None) -> list[str]:
+def aims(results: dict, ttp_lr: float, tuned: dict | None, found: dict | None = None) -> list[str]:
     """The issue's aims, checked on the numbers of this run (met / NOT met), one line each."""
     def cells(method: str, mode: str) -> np.ndarray | None:
         got = results.get(method, {}).get(mode)
@@ -160,6 +161,11 @@ def aims(results: dict, ttp_lr: float, tuned: dict | None) -> list[str]:
             return "not measured" if row is None else ", ".join(f"{m} {g:+.2f}" for m, g in row.items())
         lr += (f"; there the chosen lr gains {said(f'{ttp_lr:g}')} and the paper's 1e-4 gains {said('0.0001')} "
                f"(checkpoint {tuned.get('checkpoint')})")
+    if found and found["sections"]:  # --tuned: the val sections the choice was made on, instead of tune_ttp.json
+        said = "; ".join(f"{name}: " + ", ".join(f"{m} {g:+.2f}" for m, g in modes.items())
+                         for name, modes in found.items() if name not in ("sections", "no_ttp"))
+        lr = (f"- TTP learning rate {ttp_lr:g}, chosen on the validation people (sections "
+              f"{', '.join(found['sections'])}); gains there: {said}")
     out.append(lr + ".")
     return out
 
@@ -185,7 +191,8 @@ def markdown(results: dict, args, seconds: float, missing: list[str]) -> str:
                          f"{np.mean(cells[mode]['seconds']):.0f} |")
     cfg = load_config(args.config, args.overrides)
     tuned = json.loads(TUNED.read_text()) if TUNED.is_file() else None
-    lines += ["", *aims(results, cfg.ttp.lr, tuned)]
+    found = tuned_gains(args.tuned, **({"path": args.results} if args.results else {})) if args.tuned else None
+    lines += ["", *aims(results, cfg.ttp.lr, tuned, found)]
     train_times = ", ".join(f"{m} {np.nanmean(c['train_seconds']) / 60:.1f} min" for m, c in results.items())
     train_total = sum(np.nansum(c["train_seconds"]) for c in results.values())
     eval_total = sum(sum(c[m]["seconds"]) for c in results.values() for m in ("none", "online", "offline") if m in c)
@@ -216,6 +223,9 @@ def main(argv=None) -> None:
     parser.add_argument("--collect", action="store_true",
                         help="train and evaluate nothing: write the table from the cells already evaluated, naming "
                              "the (method, seed) runs that are missing")
+    parser.add_argument("--tuned", nargs="+", default=None, metavar="SECTION",
+                        help="RESULTS.md sections of benchmarks/tune_ttp.py the TTP settings were chosen on (quoted "
+                             "beside the aims; default: tune_ttp.json, written by the tune_ttp section)")
     parser.add_argument("overrides", nargs="*", help="extra config overrides for every run")
     args = parser.parse_args(argv)
     started = time.time()

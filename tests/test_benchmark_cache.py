@@ -25,3 +25,18 @@ def test_a_finished_run_is_reused_only_for_the_same_training(tmp_path):
         trained(config_from_dict(TINY, [out, "train.steps=3"]))
     assert (training_settings(config_from_dict(TINY, ["train.steps=3"]), NOT_TRAINING)
             != training_settings(config_from_dict(TINY), NOT_TRAINING))
+
+
+def test_tuned_gains_reads_the_val_sections_tune_ttp_wrote(tmp_path):
+    from benchmarks.common import tuned_gains, write_section
+
+    results = tmp_path / "RESULTS.md"
+    results.write_text("# results\n")
+    table = ["| Setting | TTP | PCK | gain | L_self fell | MSE fell | time (s) |", "|---|---|---|---|---|---|---|",
+             "| none | - | 65.80 | +0.00 |  |  | 0 |", "| lr 3e-5, speed options | online | 67.25 | +1.45 | 1 % | 2 % | 9 |",
+             "| lr 3e-5, speed options | offline | 67.17 | +1.37 | 1 % | 2 % | 9 |"]
+    write_section("tune_a", "\n".join(["## a", "", *table, "", "Best online setting on val: x"]), path=results)
+    found = tuned_gains(["tune_a", "absent"], path=results)
+    assert found["sections"] == ["tune_a"]
+    assert found["no_ttp"] == {"tune_a": 65.8}
+    assert found["lr 3e-5, speed options"] == {"online": 1.45, "offline": 1.37}
