@@ -70,7 +70,8 @@ def main(argv=None) -> None:
         train(cfg, resume=True, progress=not args.quiet)
     trained_minutes = (time.time() - started) / 60
     recorded = args.work / "train_seconds.txt"  # written by benchmarks.common.trained for a benchmark's run
-    earlier = f"; the run's recorded training time: {float(recorded.read_text()) / 60:.1f} min" if recorded.is_file() else ""
+    earlier = (f"; the run's recorded training time: {float(recorded.read_text()) / 60:.1f} min"
+               if recorded.is_file() else "")
     dest = SHIPPED_MODEL.parent
     dest.mkdir(parents=True, exist_ok=True)
     fresh = args.work / "model.half.safetensors"

@@ -27,8 +27,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import (  # noqa: E402
-    TITLES, command, machine, mean_std, save_predictions, trained, tuned_gains, write_section)
+from benchmarks.common import TITLES, command, machine, mean_std, save_predictions, trained, tuned_gains, write_section  # noqa: E402
 from benchmarks.tune_ttp import TUNED  # noqa: E402  (the TTP gains on val per lr, written by tune_ttp.py)
 from ttpose.atomic import atomic_write_text  # noqa: E402
 from ttpose.config import load_config, to_dict  # noqa: E402

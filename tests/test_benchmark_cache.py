@@ -33,7 +33,8 @@ def test_tuned_gains_reads_the_val_sections_tune_ttp_wrote(tmp_path):
     results = tmp_path / "RESULTS.md"
     results.write_text("# results\n")
     table = ["| Setting | TTP | PCK | gain | L_self fell | MSE fell | time (s) |", "|---|---|---|---|---|---|---|",
-             "| none | - | 65.80 | +0.00 |  |  | 0 |", "| lr 3e-5, speed options | online | 67.25 | +1.45 | 1 % | 2 % | 9 |",
+             "| none | - | 65.80 | +0.00 |  |  | 0 |",
+             "| lr 3e-5, speed options | online | 67.25 | +1.45 | 1 % | 2 % | 9 |",
              "| lr 3e-5, speed options | offline | 67.17 | +1.37 | 1 % | 2 % | 9 |"]
     write_section("tune_a", "\n".join(["## a", "", *table, "", "Best online setting on val: x"]), path=results)
     found = tuned_gains(["tune_a", "absent"], path=results)
