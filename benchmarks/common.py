@@ -107,24 +107,19 @@ def run_cells(cell, tasks: list[tuple], processes: int) -> dict:
         return {t: f.result() for t, f in futures.items()}
 
 
-# settings that do not change the trained weights: how often to log, validate and save; who is evaluated
-NOT_TRAINING = {"train": ("log_every", "val_every", "checkpoint_every", "val_frames"),
-                "data": ("val_videos", "test_videos", "test_frames", "shift")}
-
-
 def trained(cfg: Config, progress: bool = False):
     """Train ``cfg`` unless its output folder already holds the finished model (then load it).
 
-    A finished run whose saved config.yaml trained differently (`ttpose.training.training_settings` without
-    ``NOT_TRAINING``) is an error, never reused silently: a changed recipe needs another output folder.
+    A finished run whose saved config.yaml trained differently (`ttpose.training.training_settings`, which
+    leaves out ``NOT_TRAINING``) is an error, never reused silently: a changed recipe needs another output folder.
     Returns (model, seconds spent training now, or the recorded time of the earlier run)."""
     out = Path(cfg.output_dir)
     done = out / "model.safetensors"
     timing = out / "train_seconds.txt"
     if done.is_file():
         saved = out / "config.yaml"
-        asked = training_settings(cfg, NOT_TRAINING)
-        if saved.is_file() and training_settings(load_config(saved), NOT_TRAINING) != asked:
+        asked = training_settings(cfg)
+        if saved.is_file() and training_settings(load_config(saved)) != asked:
             raise RuntimeError(f"{out} holds a model trained with other settings than asked for; remove it or use "
                                "another output folder (--runs)")
         seconds = float(timing.read_text()) if timing.is_file() else float("nan")

@@ -153,18 +153,19 @@ def aims(results: dict, ttp_lr: float, tuned: dict | None, found: dict | None = 
         if kp is not None:
             out.append(f"- The Transformer gains more from {mode} TTP than the feature-shared keypoint method: "
                        f"{g.mean():+.2f} vs {kp.mean():+.2f}: {verdict(g.mean() > kp.mean())}")
-    lr = f"- TTP learning rate {ttp_lr:g}, chosen on the validation people (section tune_ttp)"
-    if tuned:
-        def said(key: str) -> str:
-            row = tuned.get(key)
-            return "not measured" if row is None else ", ".join(f"{m} {g:+.2f}" for m, g in row.items())
-        lr += (f"; there the chosen lr gains {said(f'{ttp_lr:g}')} and the paper's 1e-4 gains {said('0.0001')} "
-               f"(checkpoint {tuned.get('checkpoint')})")
     if found and found["sections"]:  # --tuned: the val sections the choice was made on, instead of tune_ttp.json
         said = "; ".join(f"{name}: " + ", ".join(f"{m} {g:+.2f}" for m, g in modes.items())
                          for name, modes in found.items() if name not in ("sections", "no_ttp"))
         lr = (f"- TTP learning rate {ttp_lr:g}, chosen on the validation people (sections "
               f"{', '.join(found['sections'])}); gains there: {said}")
+    else:
+        lr = f"- TTP learning rate {ttp_lr:g}, chosen on the validation people (section tune_ttp)"
+        if tuned:
+            def said(key: str) -> str:
+                row = tuned.get(key)
+                return "not measured" if row is None else ", ".join(f"{m} {g:+.2f}" for m, g in row.items())
+            lr += (f"; there the chosen lr gains {said(f'{ttp_lr:g}')} and the paper's 1e-4 gains {said('0.0001')} "
+                   f"(checkpoint {tuned.get('checkpoint')})")
     out.append(lr + ".")
     return out
 
@@ -189,8 +190,8 @@ def markdown(results: dict, args, seconds: float, missing: list[str]) -> str:
             lines.append(f"| {TITLES[method]} | {label} | {mean_std(pck)} | {delta} | {gain} | "
                          f"{np.mean(cells[mode]['seconds']):.0f} |")
     cfg = load_config(args.config, args.overrides)
-    tuned = json.loads(TUNED.read_text()) if TUNED.is_file() else None
     found = tuned_gains(args.tuned, **({"path": args.results} if args.results else {})) if args.tuned else None
+    tuned = json.loads(TUNED.read_text()) if TUNED.is_file() and not (found and found["sections"]) else None
     lines += ["", *aims(results, cfg.ttp.lr, tuned, found)]
     train_times = ", ".join(f"{m} {np.nanmean(c['train_seconds']) / 60:.1f} min" for m, c in results.items())
     train_total = sum(np.nansum(c["train_seconds"]) for c in results.values())

@@ -2,9 +2,9 @@
 
 import pytest
 
-from benchmarks.common import NOT_TRAINING, trained
+from benchmarks.common import trained
 from ttpose.config import config_from_dict
-from ttpose.training import training_settings
+from ttpose.training import NOT_TRAINING, training_settings
 
 TINY = {
     "model": dict(backbone="resnet18", backbone_width=8, deconv_channels=16, input_size=32, num_maps=6,

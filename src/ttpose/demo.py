@@ -106,16 +106,10 @@ def model_statement(model: TTPModel, perceptual: str = "pixel") -> str:
             f"GPU. Its numbers show the mechanics, not the paper's accuracy.")
 
 
-# the test people (how many, how long, how far their look is shifted: training people are always drawn unshifted)
-# and how often the training logs, validates and saves
-NOT_DEMO_TRAINING = {"data": ("test_videos", "val_videos", "test_frames", "shift"),
-                     "train": ("val_every", "log_every", "checkpoint_every", "val_frames")}
-
-
 def _training_part(cfg: Config) -> dict:
-    """What decides the trained weights: everything but the output folder, the TTP settings and
-    ``NOT_DEMO_TRAINING``."""
-    return training_settings(cfg, NOT_DEMO_TRAINING)
+    """What decides the trained weights (`ttpose.training.training_settings`): other TTP settings, test people
+    or logging intervals need no retraining."""
+    return training_settings(cfg)
 
 
 def shipped_model(cfg: Config | None = None) -> TTPModel:

@@ -72,9 +72,15 @@ def _generator(*key: int) -> torch.Generator:
     return torch.Generator().manual_seed(int(np.random.SeedSequence(list(key)).generate_state(1)[0]))
 
 
-def training_settings(cfg: Config, ignore: dict[str, tuple[str, ...]]) -> dict:
+# settings that leave the trained weights unchanged: how often a run logs, validates and saves, and the people it
+# is evaluated on (how many, how long, how far their look is shifted: training people are always drawn unshifted)
+NOT_TRAINING = {"train": ("log_every", "val_every", "checkpoint_every", "val_frames"),
+                "data": ("val_videos", "test_videos", "test_frames", "shift")}
+
+
+def training_settings(cfg: Config, ignore: dict[str, tuple[str, ...]] = NOT_TRAINING) -> dict:
     """What decides a run's trained weights, as a plain dict: the config without its output folder, its TTP
-    settings and the keys of ``ignore`` (section -> keys that the caller knows leave the weights unchanged)."""
+    settings and the keys of ``ignore`` (section -> keys that leave the weights unchanged)."""
     values = to_dict(cfg)
     for key in ("output_dir", "ttp"):
         values.pop(key)
