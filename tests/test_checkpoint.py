@@ -1,10 +1,12 @@
 import pytest
 import torch
 
-from ttpose.checkpoint import CheckpointError, load_checkpoint, load_state, read_tensors, save_checkpoint, save_state
+from ttpose.checkpoint import CheckpointError, load_checkpoint, load_state, save_checkpoint, save_state
 from ttpose.config import Config, ModelConfig
 from ttpose.losses import ReconstructionLoss
 from ttpose.model import TTPModel
+from ttpose.personalization import reconstruction_loss_for
+from ttpose.weights import read_tensors
 
 TINY = ModelConfig(backbone="resnet18", deconv_channels=32, encoder_widths=(8, 8, 16, 16),
                    renderer_widths=(16, 8, 8, 8), transformer_ff=64, num_maps=10, input_size=64)
@@ -25,11 +27,13 @@ def test_save_load_roundtrip_with_running_means(tmp_path):
     path = save_checkpoint(tmp_path / "model", model, cfg, loss)
     assert path.suffix == ".safetensors" and path.with_suffix(".yaml").is_file()
     assert not [p for p in tmp_path.iterdir() if ".tmp" in p.name]
-    model2, loss2 = load_checkpoint(path, with_loss=True)
+    model2 = load_checkpoint(path)
     for (k, v), (k2, v2) in zip(model.state_dict().items(), model2.state_dict().items(), strict=True):
         assert k == k2 and torch.equal(v, v2)
-    assert torch.equal(loss2.running_mean, loss.running_mean)
-    assert model2.config == cfg.model
+    assert model2.config == cfg.model and model2.loss_config == cfg.loss
+    # the saved running means reach the L_self that personalization builds for the loaded model
+    assert torch.equal(model2.loss_running_mean, loss.running_mean)
+    assert torch.equal(reconstruction_loss_for(model2).running_mean, loss.running_mean)
 
 
 def test_truncated_and_foreign_files_one_line_errors(tmp_path):

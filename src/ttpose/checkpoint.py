@@ -5,8 +5,9 @@
   suffices; the config is also written beside it as ``NAME.yaml`` for people to read.
 - A training state (``train_state.safetensors``) adds the optimizer, the scheduler, the step and the
   RNG state, flattened to tensors + a JSON skeleton, so `--resume` continues bit for bit.
-- Loading never unpickles arbitrary objects: .safetensors through safetensors, .pth/.pt only through
-  ``torch.load(weights_only=True)``. A truncated or foreign file raises `CheckpointError` naming it.
+- Loading never unpickles arbitrary objects (`ttpose.weights.read_tensors`): .safetensors through safetensors,
+  .pth/.pt only through ``torch.load(weights_only=True)``. A truncated or foreign file raises `CheckpointError`
+  naming it.
 """
 
 from __future__ import annotations
@@ -16,45 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, safe_open, save_file
+from safetensors.torch import safe_open, save_file
 
 from ttpose.atomic import atomic_path, atomic_write_text
 from ttpose.config import Config, ConfigError, config_from_dict, dump_yaml, to_dict
+from ttpose.model import TTPModel
+from ttpose.weights import CheckpointError, first_line, read_tensors
 
 FORMAT = "ttpose-checkpoint-1"
-
-
-class CheckpointError(ValueError):
-    """A checkpoint that cannot be used, stated in one line that names the file."""
-
-
-def read_tensors(path: str | Path) -> dict[str, torch.Tensor]:
-    """A flat name -> tensor dict from .safetensors, or from .pth/.pt/.bin with weights_only=True."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: file not found")
-    if path.stat().st_size == 0:
-        raise CheckpointError(f"{path}: file is empty")
-    if path.suffix == ".safetensors":
-        try:
-            return load_file(str(path))
-        except (SafetensorError, OSError, ValueError, RuntimeError) as e:
-            raise CheckpointError(f"{path}: not a readable safetensors file ({_first_line(e)})") from None
-    try:
-        obj = torch.load(str(path), map_location="cpu", weights_only=True)
-    except Exception as e:  # truncated zip, foreign pickle refused by weights_only, ...
-        raise CheckpointError(f"{path}: not a readable PyTorch weights file ({_first_line(e)})") from None
-    if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
-        obj = obj["state_dict"]
-    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise CheckpointError(f"{path}: expected a state dict of tensors, got {type(obj).__name__}")
-    return obj
-
-
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip().splitlines()
-    return text[0][:200] if text else type(e).__name__
 
 
 def _contiguous(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -91,18 +61,16 @@ def read_checkpoint(path: str | Path) -> tuple[Config, dict[str, torch.Tensor], 
     try:
         config = config_from_dict(json.loads(metadata["config"]))
     except (KeyError, json.JSONDecodeError, ConfigError) as e:
-        raise CheckpointError(f"{path}: its config is unreadable ({_first_line(e)})") from None
+        raise CheckpointError(f"{path}: its config is unreadable ({first_line(e)})") from None
     return config, tensors, json.loads(metadata.get("extra", "{}"))
 
 
-def load_checkpoint(path: str | Path, with_loss: bool = False):
+def load_checkpoint(path: str | Path) -> TTPModel:
     """Build the model a checkpoint describes and load its weights (strictly).
 
-    Returns the model, or ``(model, loss)`` with ``with_loss=True`` (the reconstruction loss with its saved
-    running means; None for models without the keypoint task).
+    The training loss's config and running means travel with the model (``model.loss_config``,
+    ``model.loss_running_mean``), for `ttpose.personalization.reconstruction_loss_for`.
     """
-    from ttpose.model import TTPModel
-
     config, tensors, _ = read_checkpoint(path)
     model = TTPModel(config.model)
     model_state = {k: v for k, v in tensors.items() if not k.startswith("loss.")}
@@ -110,11 +78,7 @@ def load_checkpoint(path: str | Path, with_loss: bool = False):
     # the training loss travels with the model, so that personalization uses the same L_self
     model.loss_config = config.loss
     model.loss_running_mean = tensors.get("loss.running_mean")
-    if not with_loss:
-        return model
-    from ttpose.personalization import reconstruction_loss_for
-
-    return model, reconstruction_loss_for(model)
+    return model
 
 
 def _load_strict(path: Path | str, module: torch.nn.Module, state: dict[str, torch.Tensor]) -> None:

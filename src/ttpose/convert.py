@@ -35,8 +35,10 @@ from pathlib import Path
 
 import torch
 
+from ttpose.checkpoint import load_checkpoint, read_checkpoint
 from ttpose.config import Config, ModelConfig
 from ttpose.model import TTPModel
+from ttpose.weights import CheckpointError, read_tensors
 
 _PREFIXES = (  # (official prefix, ttpose prefix); the longest match wins
     ("pose_net.deconv_layers.", "encoder.deconv_layers."),
@@ -113,8 +115,6 @@ def _strip_module(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 def from_official(state_dict: dict[str, torch.Tensor] | str | Path, input_size: int = 128) -> TTPModel:
     """An authors' state dict (or a path to their .pth, read with weights_only=True) -> TTPModel."""
     if not isinstance(state_dict, dict):
-        from ttpose.checkpoint import read_tensors
-
         state_dict = read_tensors(state_dict)
     sd = _strip_module(state_dict)
     config = official_config(sd)
@@ -163,8 +163,6 @@ def load_model_file(path: str | Path) -> tuple[Config, TTPModel, str | None]:
     rest); the note is None for a ttpose checkpoint, else one line saying that the file was converted in
     memory.
     """
-    from ttpose.checkpoint import CheckpointError, load_checkpoint, read_checkpoint, read_tensors
-
     path = Path(path)
     if path.suffix == ".safetensors":
         config = read_checkpoint(path)[0]

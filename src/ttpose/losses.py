@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ttpose.config import LossConfig
+from ttpose.weights import read_tensors
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +63,6 @@ class VGG16Features(nn.Module):
 
     def load_weights(self, path: str | Path) -> None:
         """Load torchvision's VGG-16 ImageNet state dict (classifier keys are ignored), strictly."""
-        from ttpose.checkpoint import read_tensors
-
         state = {k: v for k, v in read_tensors(path).items() if k.startswith("features.")}
         missing, unexpected = self.load_state_dict(state, strict=False)
         if missing or unexpected:

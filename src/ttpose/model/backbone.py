@@ -11,6 +11,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ttpose.weights import read_tensors
+
 BN_MOMENTUM = 0.1
 
 
@@ -131,16 +133,9 @@ class Encoder(nn.Module):
         return self.deconv_layers(self.backbone(images))
 
 
-def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
-    """A state dict from .safetensors or .pth/.pt, never unpickling arbitrary objects."""
-    from ttpose.checkpoint import read_tensors
-
-    return read_tensors(path)
-
-
 def load_pretrained(module: nn.Module, path: str | Path, drop_prefixes: tuple[str, ...] = ("fc.",)) -> None:
     """Load an ImageNet state dict (torchvision key names) strictly, after dropping the classifier keys."""
-    state = {k: v for k, v in read_state_dict(path).items() if not k.startswith(drop_prefixes)}
+    state = {k: v for k, v in read_tensors(path).items() if not k.startswith(drop_prefixes)}
     missing, unexpected = module.load_state_dict(state, strict=False)
     if missing or unexpected:
         parts = []

@@ -1,0 +1,48 @@
+"""Weight files read safely: a flat name -> tensor dict, never unpickling arbitrary objects.
+
+`read_tensors` reads .safetensors through safetensors and .pth/.pt/.bin only through
+``torch.load(weights_only=True)``; a missing, empty, truncated or foreign file raises `CheckpointError`, one
+line that names the file. It sits below the model and the losses, which read pretrained weights (ImageNet
+ResNet, VGG-16) with it, and below `ttpose.checkpoint`, which adds ttpose's own checkpoint format on top.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used, stated in one line that names the file."""
+
+
+def read_tensors(path: str | Path) -> dict[str, torch.Tensor]:
+    """A flat name -> tensor dict from .safetensors, or from .pth/.pt/.bin with weights_only=True."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: file not found")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"{path}: file is empty")
+    if path.suffix == ".safetensors":
+        try:
+            return load_file(str(path))
+        except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+            raise CheckpointError(f"{path}: not a readable safetensors file ({first_line(e)})") from None
+    try:
+        obj = torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as e:  # truncated zip, foreign pickle refused by weights_only, ...
+        raise CheckpointError(f"{path}: not a readable PyTorch weights file ({first_line(e)})") from None
+    if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
+        obj = obj["state_dict"]
+    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise CheckpointError(f"{path}: expected a state dict of tensors, got {type(obj).__name__}")
+    return obj
+
+
+def first_line(e: BaseException) -> str:
+    """The first line of an error's message (at most 200 characters), for a one-line `CheckpointError`."""
+    text = str(e).strip().splitlines()
+    return text[0][:200] if text else type(e).__name__
