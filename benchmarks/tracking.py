@@ -37,11 +37,11 @@ from ttpose.atomic import atomic_write_text  # noqa: E402
 from ttpose.boxes import smooth_boxes  # noqa: E402
 from ttpose.checkpoint import load_checkpoint  # noqa: E402
 from ttpose.config import load_config  # noqa: E402
+from ttpose.data.crops import BOX_PADDING  # noqa: E402
 from ttpose.data.synthetic import SyntheticConfig, make_video  # noqa: E402
 from ttpose.data.types import Video, unlabeled_video  # noqa: E402
 from ttpose.inference import predict_video  # noqa: E402
 from ttpose.metrics import pck, torso_size  # noqa: E402
-from ttpose.personalization import BOX_PADDING  # noqa: E402
 from ttpose.tracking import TRACK_SOURCES, TrackingOptions, predict_regions, track_frames  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]

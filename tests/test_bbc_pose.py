@@ -8,7 +8,7 @@ import pytest
 import scipy.io
 
 from ttpose.data.bbc_pose import load_bbc_pose, read_annotations
-from ttpose.data.cache import prepare
+from ttpose.data.build import prepare
 from ttpose.data.errors import DatasetError
 from ttpose.skeletons import BBC_POSE
 

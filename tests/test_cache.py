@@ -10,7 +10,8 @@ import pytest
 
 from ttpose.cli import main
 from ttpose.data import cache, penn_action
-from ttpose.data.cache import index_path, load_index, prepare, save_index
+from ttpose.data.build import prepare
+from ttpose.data.cache import index_path, load_index, save_index
 
 SHARED_PENN = Path(__file__).resolve().parents[2] / "shared" / "data" / "penn_action"
 
@@ -84,6 +85,9 @@ def test_damaged_index_or_changed_loader_code_means_a_rescan(penn_root, monkeypa
     good = path.read_bytes()
     stamp = cache.fingerprint(penn_root, [label], "penn_action")
     assert stamp != cache.fingerprint(penn_root, [label], "bbc_pose")  # the loader's source is part of it
+    with monkeypatch.context() as m:
+        m.setattr(cache, "PROTOCOL_MODULES", ())
+        assert stamp != cache.fingerprint(penn_root, [label], "penn_action")  # and the crop rule's (data.crops)
     path.write_bytes(good[: len(good) // 2])
     assert load_index(path, "penn_action", stamp) is None
     with np.load(io.BytesIO(good)) as z:

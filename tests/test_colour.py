@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from ttpose.config import LossConfig, ModelConfig
-from ttpose.data.pairs import normalize
+from ttpose.data.crops import normalize
 from ttpose.losses import ReconstructionLoss
 from ttpose.model import TTPModel
 from ttpose.model.colour import to_input_order

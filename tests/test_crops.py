@@ -1,17 +1,27 @@
-"""Crop geometry (hypothesis): crop -> uncrop round trips; warped pixels land where the points go."""
+"""Crop geometry (hypothesis): crop -> uncrop round trips; warped pixels land where the points go; the one
+padding and whole-frame box every crop region is made with."""
 
 import numpy as np
+import pytest
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ttpose.data.crops import (
+    BOX_PADDING,
+    authors_box_rule,
     box_to_center_size,
     crop_matrix,
+    denormalize,
     invert_affine,
+    normalize,
     transform_points,
     uncrop_points,
     warp_image,
+    whole_frame_box,
 )
+from ttpose.data.types import unlabeled_video
+from ttpose.skeletons import PENN_ACTION
 
 finite = dict(allow_nan=False, allow_infinity=False)
 
@@ -65,3 +75,32 @@ def test_rotation_is_counter_clockwise_on_screen_and_flip_mirrors():
 def test_box_to_center_size():
     center, size = box_to_center_size((10, 20, 50, 120), padding=1.25)
     assert np.allclose(center, [30, 70]) and size == 125.0
+
+
+def test_authors_box_rule_by_hand():
+    # 1-based box (11, 21) - (50, 120): w = 40, h = 100 -> scale 0.5; centre (30, 70) + 15 * 0.5 in y
+    c, s = authors_box_rule(np.array([[11, 21, 50, 120]]))
+    np.testing.assert_allclose(c[0], [30 - 1, 70 + 7.5 - 1])
+    assert s[0] == pytest.approx(1.25 * 100)
+
+
+def test_one_padding_for_person_boxes_and_an_unpadded_whole_frame():
+    """Issue 15: the padding was defined in four places and the whole-frame box built three ways."""
+    assert BOX_PADDING == 1.25
+    box = np.array([10, 20, 50, 120], np.float32)  # longer side 100
+    assert box_to_center_size(box)[1] == pytest.approx(100 * BOX_PADDING)
+    video = unlabeled_video(np.zeros((1, 8, 8, 3), np.uint8), PENN_ACTION, box[None])
+    assert video.sizes[0] == pytest.approx(100 * BOX_PADDING)
+    assert authors_box_rule((box + 1)[None])[1][0] == pytest.approx(101 * BOX_PADDING)  # 1-based, w = x2 - x1 + 1
+    whole = whole_frame_box(80, 60)
+    np.testing.assert_array_equal(whole, [0, 0, 79, 59])
+    center, side = box_to_center_size(whole, 1.0)
+    np.testing.assert_allclose(center, [39.5, 29.5])
+    assert side == 79
+
+
+def test_normalize_roundtrip():
+    img = np.random.default_rng(0).integers(0, 256, (2, 8, 8, 3)).astype(np.uint8)
+    x = normalize(img)
+    assert x.shape == (2, 3, 8, 8) and x.dtype == torch.float32
+    assert np.array_equal(denormalize(x), img)

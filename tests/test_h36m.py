@@ -140,8 +140,7 @@ def test_penn_action_joints_for_table_6(tmp_path, real):
 
 def test_prepare_index_and_load_videos(tmp_path, real):
     from ttpose.config import DataConfig
-    from ttpose.data.build import load_videos
-    from ttpose.data.cache import prepare
+    from ttpose.data.build import load_videos, prepare
 
     root = _npz_root(tmp_path, real)
     for name in real["imgname"]:

@@ -23,8 +23,7 @@ from torch import nn
 from benchmarks.reference import official_pipeline as ref
 from benchmarks.reference.official_model import OfficialTTP
 from ttpose.cli import main
-from ttpose.data.crops import crop_matrix
-from ttpose.data.penn_action import authors_box_rule
+from ttpose.data.crops import authors_box_rule, crop_matrix
 from ttpose.export import read_coco_keypoints
 
 MEAN_PX, MAX_PX, PCK_POINTS = 0.5, 2.0, 0.5  # the agreement asked for (issue 14)

@@ -6,14 +6,13 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ttpose.data.crops import crop_frame, denormalize, normalize
 from ttpose.data.pairs import (
     Augmentation,
     PairDataset,
-    denormalize,
     frames_batch,
     heatmap_targets,
     make_pair,
-    normalize,
     offline_batch,
     online_batch,
     sample_augmentation,
@@ -39,13 +38,6 @@ def dot_video(n=6, size=96, seed=0) -> Video:
     boxes = np.tile(np.array([20, 20, 76, 76], np.float32), (n, 1))
     return Video("v", "p", PENN_ACTION, images, joints, np.ones((n, 13), bool), boxes,
                  np.tile(np.array([48, 48], np.float32), (n, 1)), np.full(n, 80, np.float32))
-
-
-def test_normalize_roundtrip():
-    img = np.random.default_rng(0).integers(0, 256, (2, 8, 8, 3)).astype(np.uint8)
-    x = normalize(img)
-    assert x.shape == (2, 3, 8, 8) and x.dtype == torch.float32
-    assert np.array_equal(denormalize(x), img)
 
 
 def test_heatmap_peak_at_joint_and_invisible_weight_zero():
@@ -177,8 +169,6 @@ def moving_window_video(n=6) -> Video:
 @pytest.mark.parametrize("rule", ["own", "target"])
 def test_source_crop_rule_for_training_online_and_offline_pairs(rule):
     """data.source_crop / ttp.source_crop: the source frame is cut with its own window or the target's."""
-    from ttpose.data.pairs import crop_frame
-
     video = moving_window_video()
     plain = Augmentation(enabled=False, source_crop=rule)
 

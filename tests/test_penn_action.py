@@ -8,7 +8,7 @@ import scipy.io
 
 from ttpose.data import penn_action
 from ttpose.data.errors import DatasetError
-from ttpose.data.penn_action import authors_box_rule, load_penn_action, read_label, scan
+from ttpose.data.penn_action import load_penn_action, read_label, scan
 from ttpose.data.types import ImageFiles
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -59,13 +59,6 @@ def test_short_bbox_reuses_the_last_row(records, penn_root):
         assert len(r.boxes) == n
         np.testing.assert_array_equal(r.boxes[-1], r.boxes[-2])
         np.testing.assert_allclose(r.boxes[-1], raw["bbox"][-1] - 1)
-
-
-def test_authors_box_rule_by_hand():
-    # 1-based box (11, 21) - (50, 120): w = 40, h = 100 -> scale 0.5; centre (30, 70) + 15 * 0.5 in y
-    c, s = authors_box_rule(np.array([[11, 21, 50, 120]]))
-    np.testing.assert_allclose(c[0], [30 - 1, 70 + 7.5 - 1])
-    assert s[0] == pytest.approx(1.25 * 100)
 
 
 def test_real_video_0001(penn_root):

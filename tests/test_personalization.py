@@ -263,8 +263,9 @@ def test_person_boxes_are_padded_as_in_training_and_empty_videos_refused():
     training crops (1.25); the whole-frame default stays unpadded."""
     from types import SimpleNamespace
 
+    from ttpose.data.crops import BOX_PADDING
     from ttpose.data.types import unlabeled_video
-    from ttpose.personalization import BOX_PADDING, _as_video
+    from ttpose.personalization import _as_video
     from ttpose.skeletons import PENN_ACTION
 
     frames = np.zeros((2, 60, 80, 3), np.uint8)

@@ -39,6 +39,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ttpose.data.crops import whole_frame_box
+
 MIN_COVERAGE = 0.5  # a box file must give boxes for at least this fraction of the frames
 # where a frame's box came from: a box file (given or interpolated), a fixed box, the whole frame, or the
 # pose model's own track (ttpose.tracking.TRACK_SOURCES)
@@ -244,7 +246,7 @@ def fixed_boxes(box, num_frames: int, width: int | None = None, height: int | No
 
 def whole_frame_boxes(width: int, height: int, n: int) -> Boxes:
     """The documented fallback: the whole frame (the crop centres it and pads it to a square)."""
-    boxes = np.tile(np.array([0, 0, width - 1, height - 1], np.float32), (n, 1))
+    boxes = np.tile(whole_frame_box(width, height), (n, 1))
     return Boxes(boxes, f"whole frame ({width}x{height}; no box given, so the person should fill the frame)",
                  np.zeros(n, bool), ["whole-frame"] * n)
 

@@ -98,7 +98,7 @@ def _cmd_personalize(args: argparse.Namespace) -> int:
 
 
 def _cmd_prepare(args: argparse.Namespace) -> int:
-    from ttpose.data.cache import prepare
+    from ttpose.data.build import prepare
 
     path, records = prepare(args.dataset, args.root, progress=not args.quiet)
     frames = sum(len(r.frames) for r in records)

@@ -32,10 +32,11 @@ import numpy as np
 import torch
 
 from ttpose.config import TTPConfig
+from ttpose.data.crops import BOX_PADDING
 from ttpose.inference import predict_video
 from ttpose.losses import ReconstructionLoss
 from ttpose.model import TTPModel, personalization_parameters
-from ttpose.personalization import BOX_PADDING, CropStore, Personalizer, stream_frame
+from ttpose.personalization import CropStore, Personalizer, stream_frame
 from ttpose.speed import private_copy
 
 

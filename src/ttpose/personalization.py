@@ -33,7 +33,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ttpose.config import LossConfig, TTPConfig
-from ttpose.data.crops import box_to_center_size
+from ttpose.data.crops import BOX_PADDING, box_to_center_size, crop_frame, whole_frame_box
 from ttpose.data.pairs import Augmentation, offline_batch, online_batch
 from ttpose.data.types import Video, unlabeled_video
 from ttpose.inference import Predictions, predict_video
@@ -55,7 +55,6 @@ from ttpose.speed import (
 )
 
 MODES = ("online", "offline", "none")
-BOX_PADDING = 1.25  # crop side = longer side of a person box x this, as for the training crops (Penn Action)
 
 
 @dataclass
@@ -223,8 +222,7 @@ def _as_video(frames, boxes, skeleton) -> Video:
         raise ValueError("personalize: no frames given")
     if boxes is None:  # the whole frame, as it is
         h, w = np.asarray(images[0]).shape[:2]
-        whole = np.tile(np.array([0, 0, w - 1, h - 1], np.float32), (len(images), 1))
-        return unlabeled_video(images, skeleton, whole, padding=1.0)
+        return unlabeled_video(images, skeleton, np.tile(whole_frame_box(w, h), (len(images), 1)), padding=1.0)
     # a person box (a detector's, say) is padded as in training and in `ttpose personalize`
     return unlabeled_video(images, skeleton, boxes, padding=BOX_PADDING)
 
@@ -315,8 +313,6 @@ class CropStore:
     def add(self, image: np.ndarray, center, size: float) -> None:
         import cv2
 
-        from ttpose.data.pairs import crop_frame
-
         crop, _ = crop_frame(image, center, size * self.margin, self.side)
         if self.jpeg_quality is not None:
             ok, crop = cv2.imencode(".jpg", crop[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality])
@@ -360,7 +356,7 @@ def stream_frame(image: np.ndarray, box, skeleton, padding: float = BOX_PADDING)
     as in training (default: the whole frame, unpadded)."""
     h, w = image.shape[:2]
     center, size = (box_to_center_size(box, padding) if box is not None
-                    else box_to_center_size((0, 0, w - 1, h - 1), 1.0))
+                    else box_to_center_size(whole_frame_box(w, h), 1.0))
     frame = unlabeled_video([image], skeleton, np.zeros((1, 4), np.float32))
     frame.centers[0], frame.sizes[0] = center, size
     return frame

@@ -40,12 +40,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from ttpose.boxes import Boxes
-from ttpose.data.crops import box_to_center_size
-from ttpose.data.pairs import crop_frame, normalize
+from ttpose.data.crops import BOX_PADDING, box_to_center_size, crop_frame, normalize
 from ttpose.data.types import unlabeled_video
 from ttpose.inference import Predictions, decode_output, predict_images
 from ttpose.model import TTPModel
-from ttpose.personalization import BOX_PADDING
 from ttpose.speed import SpeedConfig
 
 # (image H x W x 3, centres R x 2, sizes R) -> (joints R x K x 2, scores R x K), full-frame pixels

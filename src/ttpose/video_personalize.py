@@ -73,13 +73,13 @@ from tqdm.auto import tqdm
 from ttpose.atomic import atomic_path, atomic_write_text
 from ttpose.boxes import BoxError, Boxes, box_window, clamp_boxes, kind_runs, resolve_boxes, smooth_boxes
 from ttpose.config import SpeedConfig, TTPConfig, config_from_dict, to_dict
-from ttpose.data.crops import box_to_center_size, uncrop_points
-from ttpose.data.pairs import crop_frame, normalize, offline_batch
+from ttpose.data.crops import BOX_PADDING, box_to_center_size, crop_frame, normalize, uncrop_points
+from ttpose.data.pairs import offline_batch
 from ttpose.data.types import unlabeled_video
 from ttpose.data.video import IMAGE_SUFFIXES, FrameReader, FrameSkippedWarning, VideoError, natural_key, open_frames
 from ttpose.inference import Predictions, decode_output, predict_images
 from ttpose.model import TTPModel
-from ttpose.personalization import BOX_PADDING, StreamingPersonalizer, seconds_per_update
+from ttpose.personalization import StreamingPersonalizer, seconds_per_update
 from ttpose.smoothing import SMOOTH_ORDER, savgol_smooth, smoothing_window
 from ttpose.speed import describe, prediction_model
 from ttpose.tracking import TrackingOptions, track_frames, tracked_boxes

@@ -15,7 +15,7 @@ authors' code: videos 1-10 train on their ``train_frames`` (joints from the semi
   1-based pixels to 0-based.
 - Crop region: the authors' box is the joints' extent widened by 60 px on every side and clipped to the
   720 x 480 frame; it then goes through the same centre/scale rule as Penn Action
-  (`ttpose.data.penn_action.authors_box_rule`).
+  (`ttpose.data.crops.authors_box_rule`).
 - Metric: accuracy within 6 px at half resolution (`ttpose.metrics.accuracy_within`).
 """
 
@@ -27,8 +27,8 @@ import numpy as np
 import scipy.io
 
 from ttpose.data.cache import VideoRecord, fingerprint, index_path, load_index
+from ttpose.data.crops import authors_box_rule
 from ttpose.data.errors import DatasetError, require_dir, require_file
-from ttpose.data.penn_action import authors_box_rule
 from ttpose.data.types import Video
 from ttpose.skeletons import BBC_POSE
 

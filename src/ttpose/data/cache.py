@@ -1,15 +1,17 @@
 """A one-time index of a dataset's annotations, so training does not re-read thousands of .mat files.
 
-``ttpose prepare DATASET ROOT`` scans the dataset's annotation files once (with a progress bar) and writes
-``ROOT/ttpose-index-DATASET.npz``: every video's frame paths (relative to ROOT), joints, visibility, boxes,
-crop centres and sizes, stacked into flat arrays, plus a JSON header. It holds only numbers and strings
-(``numpy.load(..., allow_pickle=False)`` reads it; no pickled objects).
+``ttpose prepare DATASET ROOT`` (`ttpose.data.build.prepare`) scans the dataset's annotation files once (with
+a progress bar) and writes ``ROOT/ttpose-index-DATASET.npz`` (`save_index`): every video's frame paths
+(relative to ROOT), joints, visibility, boxes, crop centres and sizes, stacked into flat arrays, plus a JSON
+header. It holds only numbers and strings (``numpy.load(..., allow_pickle=False)`` reads it; no pickled
+objects). This module knows the index's format, not the datasets: the loaders, which import it, make the
+records.
 
 The loaders (`load_penn_action`, `load_h36m`, `load_bbc_pose`) use the index when it is **fresh**: the
-header records a fingerprint of the annotation files (relative path, size, modification time) and of the
-dataset's loader code, and the index format version; if any of them differs, or the index is damaged or
-absent, the loader scans the annotations itself (and says nothing is cached). An index is never used for a
-different dataset or root layout.
+header records a fingerprint of the annotation files (relative path, size, modification time), of the
+dataset's loader code and of the crop rule it uses, and the index format version; if any of them differs,
+or the index is damaged or absent, the loader scans the annotations itself (and says nothing is cached). An
+index is never used for a different dataset or root layout.
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ from ttpose.data.types import ImageFiles, Video
 from ttpose.skeletons import Skeleton
 
 INDEX_VERSION = 1
+# modules whose source is part of every index's protocol besides the dataset's own loader: the authors' crop
+# rule (`ttpose.data.crops.authors_box_rule`), shared by the Penn Action and BBC Pose loaders
+PROTOCOL_MODULES = ("ttpose.data.crops",)
 _ARRAYS = ("joints", "visible", "boxes", "centers", "sizes", "frame_ids")
 
 
@@ -64,13 +69,15 @@ def index_path(root: str | Path, dataset: str) -> Path:
 
 def fingerprint(root: str | Path, files: Sequence[str | Path], dataset: str) -> str:
     """SHA-1 of (path relative to root, size, mtime) of the annotation files and of the source of the
-    dataset's loader module (``ttpose.data.<dataset>``): changes when any annotation file does, and when the
-    protocol the index was built with (splits, frame sampling, joint maps, crop rule) may have."""
+    dataset's loader module (``ttpose.data.<dataset>``) and of `PROTOCOL_MODULES`: changes when any annotation
+    file does, and when the protocol the index was built with (splits, frame sampling, joint maps, crop rule)
+    may have."""
     root = Path(root)
     h = hashlib.sha1()
-    spec = importlib.util.find_spec(f"ttpose.data.{dataset}")
-    if spec is not None and spec.origin:
-        h.update(Path(spec.origin).read_bytes())
+    for module in (f"ttpose.data.{dataset}", *PROTOCOL_MODULES):
+        spec = importlib.util.find_spec(module)
+        if spec is not None and spec.origin:
+            h.update(Path(spec.origin).read_bytes())
     for f in sorted(Path(p) for p in files):
         st = f.stat()
         h.update(f"{f.relative_to(root).as_posix()}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
@@ -121,38 +128,3 @@ def load_index(path: str | Path, dataset: str, stamp: str) -> list[VideoRecord] 
                 for i, vid in enumerate(videos)]
     except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):
         return None
-
-
-DATASETS = ("penn_action", "h36m", "bbc_pose")
-
-
-def prepare(dataset: str, root: str | Path, progress: bool = True) -> tuple[Path, list[VideoRecord]]:
-    """Scan ``dataset`` under ``root`` once and write its index (``ttpose prepare DATASET ROOT``).
-
-    The folder is validated as the loader would (a `DatasetError` names the first bad file); the index
-    then lets every later `load_*` call skip the scan while the annotation files are unchanged.
-    """
-    from ttpose.data.errors import require_dir
-
-    root = require_dir(root, f"the {dataset} dataset folder", "pass the folder that holds the dataset")
-    if dataset == "penn_action":
-        from ttpose.data import penn_action as mod
-
-        require_dir(root / "frames", "Penn Action's frames/ folder (frames/NNNN/NNNNNN.jpg)", mod.FIX_FRAMES)
-        files = mod.label_files(root)
-        records = mod.scan(root, files, progress)
-        for r in records:
-            mod.check_frames(root, r)
-    elif dataset == "h36m":
-        from ttpose.data import h36m as mod
-
-        files = mod.annotation_files(root)
-        records = mod.scan(root, files, progress)
-    elif dataset == "bbc_pose":
-        from ttpose.data import bbc_pose as mod
-
-        files = [root / "bbcpose.mat"]
-        records = mod.scan(root, progress)
-    else:
-        raise ValueError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
-    return save_index(index_path(root, dataset), dataset, fingerprint(root, files, dataset), records), records

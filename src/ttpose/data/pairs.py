@@ -7,8 +7,8 @@
   source, to make the reconstruction easier (Sec. 4.2). The source is cropped with its own box
   (``source_crop="own"``, the default) or with the target's, as the authors' code does (``"target"``: the
   source is seen through the target's crop window, so that camera motion between the frames shows).
-- Images are normalised with the ImageNet mean/std in RGB order. (The authors read BGR and normalise
-  with the RGB statistics; ttpose reads RGB throughout.)
+- Images are normalised with the ImageNet mean/std in RGB order (`ttpose.data.crops.normalize`). (The
+  authors read BGR and normalise with the RGB statistics; ttpose reads RGB throughout.)
 """
 
 from __future__ import annotations
@@ -19,23 +19,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ttpose.data.crops import crop_matrix, transform_points, warp_image
+from ttpose.data.crops import crop_frame, normalize, transform_points
 from ttpose.data.types import Video
-
-IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
-IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
-
-
-def normalize(images: np.ndarray) -> torch.Tensor:
-    """uint8 (..., H, W, 3) RGB -> float32 (..., 3, H, W) normalised with ImageNet statistics."""
-    x = (np.asarray(images, dtype=np.float32) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD
-    return torch.from_numpy(np.ascontiguousarray(np.moveaxis(x, -1, -3)))
-
-
-def denormalize(images: torch.Tensor) -> np.ndarray:
-    """float (..., 3, H, W) -> uint8 (..., H, W, 3) RGB (clipped)."""
-    x = np.moveaxis(images.detach().float().cpu().numpy(), -3, -1) * IMAGENET_STD + IMAGENET_MEAN
-    return np.clip(x * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
 @dataclass
@@ -105,13 +90,6 @@ def source_window(video: Video, target: int, source: int, aug: Augmentation) -> 
     """(centre, size) of the source frame's crop under ``aug.source_crop``: its own box, or the target's."""
     i = target if aug.source_crop == "target" else source
     return video.centers[i], video.sizes[i]
-
-
-def crop_frame(image: np.ndarray, center, size: float, input_size: int, scale: float = 1.0,
-               rotation: float = 0.0, flip: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """(S x S x 3 crop, its 2 x 3 matrix) of one frame under an augmentation."""
-    m = crop_matrix(center, size * scale, input_size, rotation, flip)
-    return warp_image(image, m, input_size), m
 
 
 def make_pair(video: Video, target: int, source: int, input_size: int, heatmap_size: int,

@@ -8,10 +8,10 @@ Layout (as extracted from Penn_Action.tar.gz)::
 - Split: the label's ``train`` field (1 = train, -1 = test): 1,258 training and 1,068 test clips.
 - Joints: 13 in the label order (`ttpose.skeletons.PENN_ACTION`), ``visibility`` as given. The labels are
   1-based MATLAB pixels; they are converted to 0-based (``x - 1``), as are the boxes.
-- Crop region: the authors' rule (shared/spec/official-code.md), on the 1-based box (x1, y1, x2, y2):
-  centre ((x1 + x2 - 1) / 2, (y1 + y2 - 1) / 2), scale = max(w, h) / 200 with w = x2 - x1 + 1, centre y
-  += 15 scale, scale *= 1.25, centre -= 1 (to 0-based). ttpose stores the crop as centre and side in
-  pixels (`ttpose.data.crops`): side = 200 x scale = 1.25 max(w, h).
+- Crop region: the authors' rule (shared/spec/official-code.md; `ttpose.data.crops.authors_box_rule`), on
+  the 1-based box (x1, y1, x2, y2): centre ((x1 + x2 - 1) / 2, (y1 + y2 - 1) / 2), scale = max(w, h) / 200
+  with w = x2 - x1 + 1, centre y += 15 scale, scale *= 1.25, centre -= 1 (to 0-based). ttpose stores the
+  crop as centre and side in pixels (`ttpose.data.crops`): side = 200 x scale = 1.25 max(w, h).
 - Quirks of the real files that this loader accepts (every one of the 2,326 label files passes):
   ``x``, ``y``, ``bbox`` stored as uint8/uint16 instead of float64 (179 files), ``nframes`` as uint16
   (53 files), and ``bbox`` one row shorter than ``nframes`` (1154, 1865: the last row is reused, as the
@@ -30,6 +30,7 @@ import scipy.io
 from tqdm.auto import tqdm
 
 from ttpose.data.cache import VideoRecord, fingerprint, index_path, load_index
+from ttpose.data.crops import authors_box_rule
 from ttpose.data.errors import DatasetError, require_dir
 from ttpose.data.types import Video
 from ttpose.skeletons import PENN_ACTION
@@ -39,23 +40,6 @@ NUM_JOINTS = 13
 LABEL_KEYS = ("x", "y", "visibility", "bbox", "train", "nframes")
 FIX_LABEL = "re-extract labels/ from the original Penn_Action.tar.gz (see docs/datasets.md)"
 FIX_FRAMES = "re-extract frames/ from the original Penn_Action.tar.gz (see docs/datasets.md)"
-
-
-def authors_box_rule(boxes_1based: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(N, 4) 1-based MATLAB boxes -> (N, 2) 0-based crop centres and (N,) crop sides in pixels.
-
-    The rule of the authors' Penn Action and BBC Pose loaders (HRNet's ``_box2cs`` variant with the
-    +15 scale shift downward and the 1.25 padding), see the module docstring. Both stay in float64, as
-    theirs do: their crop matrix rounds the centre plus half a side to float32, not the centre alone, and a
-    float32 centre moves the crop by about 1e-5 px, enough to flip a near-tied heatmap maximum.
-    """
-    b = np.asarray(boxes_1based, np.float64).reshape(-1, 4)
-    x1, y1, x2, y2 = b.T
-    center = np.stack([(x1 + x2 - 1) / 2, (y1 + y2 - 1) / 2], axis=1)
-    scale = np.maximum(np.maximum(x2 - x1 + 1, y2 - y1 + 1), 1.0) / 200.0
-    center[:, 1] += 15 * scale
-    scale = scale * 1.25
-    return center - 1, scale * 200.0
 
 
 def _scalar(label: dict, key: str, path: Path) -> int:

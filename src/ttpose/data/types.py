@@ -23,6 +23,7 @@ from typing import Protocol
 
 import numpy as np
 
+from ttpose.data.crops import BOX_PADDING
 from ttpose.skeletons import Skeleton
 
 
@@ -118,7 +119,7 @@ def unlabeled_video(
     boxes: np.ndarray,
     video_id: str = "video",
     person_id: str = "person",
-    padding: float = 1.25,
+    padding: float = BOX_PADDING,
 ) -> Video:
     """A `Video` without labels (joints zero, nothing visible), e.g. a user's clip, from per-frame boxes.
 

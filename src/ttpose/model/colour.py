@@ -1,6 +1,6 @@
 """The colour order a model's weights were trained on.
 
-ttpose feeds every model RGB crops normalised with the ImageNet mean and std (``ttpose.data.pairs.normalize``).
+ttpose feeds every model RGB crops normalised with the ImageNet mean and std (``ttpose.data.crops.normalize``).
 The authors' code reads frames with OpenCV, i.e. in BGR order, and normalises them with the same RGB
 statistics (shared/spec/official-code.md, "Images are read as BGR ... normalized with the RGB ImageNet
 mean/std"), so their released weights expect channel 0 to be (blue - 0.485) / 0.229. A model whose
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import torch
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)  # RGB, as in ttpose.data.pairs
+IMAGENET_MEAN = (0.485, 0.456, 0.406)  # RGB, as in ttpose.data.crops
 IMAGENET_STD = (0.229, 0.224, 0.225)
 INPUT_ORDERS = ("rgb", "bgr")
 
