@@ -18,9 +18,11 @@ from tqdm.auto import tqdm
 from ttpose.atomic import atomic_write_text
 from ttpose.config import TTPConfig
 from ttpose.data.types import Video
+from ttpose.export import write_coco_keypoints
 from ttpose.inference import Predictions
 from ttpose.metrics import accuracy_within, format_table, part_table, pck_table
 from ttpose.model import TTPModel
+from ttpose.personalization import personalize
 from ttpose.skeletons import Skeleton
 from ttpose.speed import prediction_model
 
@@ -67,8 +69,6 @@ def evaluate(
     progress: bool = True,
 ) -> tuple[Evaluation, list[Predictions]]:
     """Predict every frame of every video (personalizing per video when ``ttp`` is online/offline)."""
-    from ttpose.personalization import personalize
-
     if not videos:
         raise ValueError("no videos to evaluate")
     config = config or TTPConfig()
@@ -91,8 +91,6 @@ def image_names(video: Video, indices: np.ndarray) -> list[str] | None:
 def write_outputs(out_dir: str | Path, evaluation: Evaluation, videos: list[Video], preds: list[Predictions],
                   skeleton: Skeleton, settings: dict) -> None:
     """predictions/<video_id>.json (COCO-style keypoints, one annotation per frame) and metrics.json."""
-    from ttpose.export import write_coco_keypoints
-
     out = Path(out_dir)
     for video, pred in zip(videos, preds, strict=True):
         h, w = np.asarray(video.images[0]).shape[:2]

@@ -34,6 +34,8 @@ from ttpose.checkpoint import CheckpointError, load_state, save_checkpoint, save
 from ttpose.config import Config, dump_yaml, to_dict
 from ttpose.data.build import load_videos
 from ttpose.data.pairs import Augmentation, PairDataset
+from ttpose.evaluate import evaluate_predictions
+from ttpose.inference import predict_video
 from ttpose.losses import ReconstructionLoss
 from ttpose.model import TTPModel
 from ttpose.objective import joint_loss
@@ -209,9 +211,6 @@ def validate(model: TTPModel, videos: list, cfg: Config) -> float | None:
     """Mean PCK@0.2 (authors' convention) of the supervised joints on the validation videos, no TTP."""
     if not videos:
         return None
-    from ttpose.evaluate import evaluate_predictions
-    from ttpose.inference import predict_video
-
     frames = cfg.train.val_frames
     preds = []
     for video in videos:
