@@ -18,7 +18,7 @@ import torch
 
 from ttpose.atomic import atomic_path, atomic_write_text
 from ttpose.checkpoint import load_checkpoint
-from ttpose.config import Config, load_config
+from ttpose.config import Config, ConfigError, drop_removed, load_config
 from ttpose.training import train, training_settings
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
@@ -129,6 +129,16 @@ def trained(cfg: Config, progress: bool = False):
     seconds = time.time() - started
     atomic_write_text(timing, f"{seconds:.1f}\n")
     return load_checkpoint(result.checkpoint), seconds
+
+
+def same_key(saved: dict, key: dict) -> bool:
+    """Whether a cached result's saved key (settings laid out like a config: {"ttp": {...}, "data": {...}, ...})
+    is ``key``. A key saved before an option was removed (`ttpose.config.REMOVED`) still matches while that option
+    held its no-op value; with another value it asked for a setting that no longer exists, so it does not."""
+    try:
+        return drop_removed(saved) == key
+    except ConfigError:
+        return False
 
 
 def mean_std(values) -> str:

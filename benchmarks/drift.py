@@ -47,7 +47,6 @@ CONTROLS = {  # name -> TTPConfig overrides; "none" predicts without TTP
     "pull 1e-3": ["ttp.pull_back=1e-3"],
     "pull 1e-2": ["ttp.pull_back=1e-2"],
     "pull 3e-2": ["ttp.pull_back=3e-2"],
-    "anchor 1e2": ["ttp.anchor=100"],
     "reset 500": ["ttp.reset_every=500"],
 }
 EARLY, LATE = (0, 500), (1000, 2000)  # frames compared by the aim

@@ -26,7 +26,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import command, machine, trained, write_section  # noqa: E402
+from benchmarks.common import command, machine, same_key, trained, write_section  # noqa: E402
 from ttpose.atomic import atomic_write_text  # noqa: E402
 from ttpose.config import load_config, to_dict  # noqa: E402
 from ttpose.data.build import load_videos  # noqa: E402
@@ -68,7 +68,7 @@ def evaluated(cfg, model, videos, mode: str, tag: str, progress: bool) -> dict:
     cache = out / f"val-eval-{tag}-{mode}.json"
     if cache.is_file():
         saved = json.loads(cache.read_text())
-        if saved["key"] == json.loads(json.dumps(key)):
+        if same_key(saved["key"], json.loads(json.dumps(key))):
             return saved["result"]
     started = time.time()
     ev, preds = evaluate(model, videos, mode, cfg.ttp, seed=cfg.seed, progress=progress)

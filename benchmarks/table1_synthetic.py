@@ -27,7 +27,17 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import TITLES, command, machine, mean_std, save_predictions, trained, tuned_gains, write_section  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    TITLES,
+    command,
+    machine,
+    mean_std,
+    same_key,
+    save_predictions,
+    trained,
+    tuned_gains,
+    write_section,
+)
 from benchmarks.tune_ttp import TUNED  # noqa: E402  (the TTP gains on val per lr, written by tune_ttp.py)
 from ttpose.atomic import atomic_write_text  # noqa: E402
 from ttpose.config import load_config, to_dict  # noqa: E402
@@ -56,7 +66,7 @@ def saved_cell(cfg, mode: str, tag: str = "") -> dict | None:
     name, key = _cell(cfg, mode, tag)
     path = Path(cfg.output_dir) / f"test-eval-{name}.json"
     saved = json.loads(path.read_text()) if path.is_file() else None
-    return saved if saved is not None and saved["key"] == key else None
+    return saved if saved is not None and same_key(saved["key"], key) else None
 
 
 def evaluated(cfg, model, videos, mode: str, progress: bool, tag: str = "") -> tuple[float, float]:

@@ -35,9 +35,6 @@ CANDIDATES = {  # name -> TTPConfig overrides (on top of the config's ttp sectio
     "lr 3e-5": ["ttp.lr=3e-5"],
     "lr 1e-5": ["ttp.lr=1e-5"],
     "lr 3e-6": ["ttp.lr=3e-6"],
-    "lr 1e-4, frozen backbone": ["ttp.lr=1e-4", "ttp.freeze_backbone=true"],
-    "lr 3e-5, frozen backbone": ["ttp.lr=3e-5", "ttp.freeze_backbone=true"],
-    "lr 1e-4, anchor 1e2": ["ttp.lr=1e-4", "ttp.anchor=100"],
     "lr 5e-5": ["ttp.lr=5e-5"],
     "lr 1e-5, 2 steps/frame": ["ttp.lr=1e-5", "ttp.steps_per_frame=2"],
     "lr 3e-5, 2 steps/frame": ["ttp.lr=3e-5", "ttp.steps_per_frame=2"],
@@ -52,8 +49,6 @@ CANDIDATES = {  # name -> TTPConfig overrides (on top of the config's ttp sectio
                                                      "ttp.offline_steps=48"],
     "lr 3e-5, speed options, 2 steps/frame": ["ttp.lr=3e-5", *FAST, "ttp.steps_per_frame=2"],
     "lr 3e-5, speed options, 3 steps/frame": ["ttp.lr=3e-5", *FAST, "ttp.steps_per_frame=3"],
-    "lr 1e-4, trained W": ["ttp.lr=1e-4", "ttp.affinity_from=trained"],
-    "lr 3e-5, trained W": ["ttp.lr=3e-5", "ttp.affinity_from=trained"],
 }
 
 

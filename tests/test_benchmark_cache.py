@@ -1,6 +1,9 @@
 """The benchmarks' cache of trained runs (benchmarks.common.trained): reused only for the same recipe."""
 
+import json
+
 import pytest
+import yaml
 
 from benchmarks.common import trained
 from ttpose.config import config_from_dict
@@ -41,3 +44,33 @@ def test_tuned_gains_reads_the_val_sections_tune_ttp_wrote(tmp_path):
     assert found["sections"] == ["tune_a"]
     assert found["no_ttp"] == {"tune_a": 65.8}
     assert found["lr 3e-5, speed options"] == {"online": 1.45, "offline": 1.37}
+
+
+def test_a_run_saved_with_removed_options_at_their_no_op_values_is_reused(tmp_path):
+    """Issue 15: runs' config.yaml hold ttp.anchor / freeze_backbone / affinity_from, removed since."""
+    out = f"output_dir={tmp_path / 'run'}"
+    model, _ = trained(config_from_dict(TINY, [out]))
+    saved = tmp_path / "run" / "config.yaml"
+    values = yaml.safe_load(saved.read_text())
+    values["ttp"].update(anchor=0.0, freeze_backbone=False, affinity_from="personalized")
+    saved.write_text(yaml.safe_dump(values, sort_keys=False))
+    again, _ = trained(config_from_dict(TINY, [out]))
+    assert all((a == b).all() for a, b in zip(model.state_dict().values(), again.state_dict().values(), strict=True))
+
+
+def test_a_cached_cell_saved_with_removed_options_at_their_no_op_values_is_reused(tmp_path):
+    """benchmarks/table1_synthetic.py keys a cell by the TTP and data settings; keys saved before issue 15 hold
+    the removed options."""
+    from benchmarks.table1_synthetic import _cell, saved_cell
+
+    cfg = config_from_dict(TINY, [f"output_dir={tmp_path}"])
+    name, key = _cell(cfg, "online")
+    assert "anchor" not in key["ttp"]
+    for anchor, reused in ((0.0, True), (100.0, False)):
+        old = json.loads(json.dumps(key))
+        old["ttp"].update(anchor=anchor, freeze_backbone=False, affinity_from="personalized")
+        (tmp_path / f"test-eval-{name}.json").write_text(json.dumps({"key": old, "pck": 50.0, "seconds": 1.0}))
+        assert (saved_cell(cfg, "online") is not None) == reused
+    old["ttp"].update(anchor=0.0, lr=cfg.ttp.lr * 2)  # another setting that still exists: recomputed
+    (tmp_path / f"test-eval-{name}.json").write_text(json.dumps({"key": old, "pck": 50.0, "seconds": 1.0}))
+    assert saved_cell(cfg, "online") is None

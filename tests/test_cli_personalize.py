@@ -137,7 +137,6 @@ def test_ctrl_c_exits_130_and_resume_finishes(files, tmp_path, capsys, monkeypat
     assert not (out / RESUME_DIR).exists()
 
 
-@pytest.mark.slow
 def test_folder_of_videos_sharded_with_torchrun_equals_one_process(files, tmp_path):
     videos = tmp_path / "videos"
     videos.mkdir()

@@ -1,6 +1,9 @@
-import pytest
+from pathlib import Path
 
-from ttpose.config import Config, ConfigError, dump_yaml, load_config
+import pytest
+import yaml
+
+from ttpose.config import Config, ConfigError, config_from_dict, dump_yaml, load_config
 
 
 def test_defaults_are_the_papers_configuration():
@@ -72,3 +75,38 @@ def test_test_frames_sets_the_clip_length_of_val_and_test_people_only():
     assert len(load_videos(cfg.data, "val")[0]) == 3
     with pytest.raises(ConfigError, match="test_frames"):
         load_config(None, ["data.test_frames=0"])
+
+
+def test_removed_options_load_at_their_no_op_value_and_are_refused_otherwise(tmp_path):
+    """Issue 15: ttp.anchor, ttp.freeze_backbone and ttp.affinity_from were removed; saved configs still hold them."""
+    from ttpose.config import REMOVED
+
+    shipped = Path(__file__).resolve().parents[1] / "src" / "ttpose" / "demo_model" / "config.yaml"
+    saved = yaml.safe_load(shipped.read_text())
+    assert {f"ttp.{k}" for k in saved["ttp"]} >= set(REMOVED)  # the shipped model's config holds all three
+    assert load_config(shipped).ttp.lr == saved["ttp"]["lr"]
+    old = tmp_path / "old.yaml"
+    old.write_text("ttp:\n  anchor: 0\n  freeze_backbone: false\n  affinity_from: personalized\n  lr: 3.0e-5\n")
+    assert load_config(old) == load_config(None, ["ttp.lr=3e-5"])
+    assert load_config(None, ["ttp.anchor=0.0", "ttp.freeze_backbone=false"]) == Config()
+    for key, value in (("anchor", "100"), ("freeze_backbone", "true"), ("affinity_from", "trained")):
+        with pytest.raises(ConfigError, match=rf"ttp\.{key}: this option was removed"):
+            load_config(None, [f"ttp.{key}={value}"])
+    old.write_text("ttp:\n  anchor: 1.0e+2\n")
+    with pytest.raises(ConfigError, match=r"old\.yaml: ttp\.anchor: this option was removed.*got 100"):
+        load_config(old)
+    with pytest.raises(ConfigError, match="freeze_backbone"):  # false, not 0: a bool option keeps its type
+        load_config(None, ["ttp.freeze_backbone=0"])
+    with pytest.raises(ConfigError, match="did you mean ttp.pull_back"):  # gone from the valid keys
+        load_config(None, ["ttp.pull_bakc=0"])
+
+
+def test_a_saved_run_config_with_removed_options_trains_the_same():
+    """The benchmarks' run cache compares `training_settings` of the saved config.yaml with the asked one."""
+    from ttpose.config import to_dict
+    from ttpose.training import training_settings
+
+    cfg = load_config(None, ["ttp.lr=3e-5", "train.steps=3000"])
+    values = to_dict(cfg)
+    values["ttp"].update(anchor=0.0, freeze_backbone=False, affinity_from="personalized")
+    assert training_settings(config_from_dict(values)) == training_settings(cfg)

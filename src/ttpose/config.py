@@ -155,19 +155,10 @@ class TTPConfig:
     reset_every: int | None = None  # None: reset per video only; N: also every N frames
     augment: bool = True  # augment slots 1.. of each online batch (slot 0 is the plain frame)
     weight_decay: float = 0.0
-    # Not in the paper (options to study, off by default): an L2 pull of the updated weights back to the trained
-    # ones (L2-SP, Li et al. 2018; loss += anchor/2 * ||theta - theta_trained||^2), and keeping the ResNet
-    # backbone frozen so that only the deconvolutions, the self-supervised head and the reconstruction path adapt.
-    anchor: float = 0.0
     # A drift control for long videos (not in the paper; benchmarks/drift.py): after every update the weights
     # move this fraction of the way back to the trained ones, theta <- theta + pull_back * (theta_trained - theta),
     # an exponential moving average towards the trained model. 0: off (the paper).
     pull_back: float = 0.0
-    freeze_backbone: bool = False
-    # Where the affinity W of Eq. 7 comes from when predicting during/after personalization: the personalized
-    # encoder's features (the paper) or the trained model's (W stays what training made it for this image;
-    # H_self comes from the personalized model). Not in the paper; studied in benchmarks/tune_ttp.py.
-    affinity_from: Literal["personalized", "trained"] = "personalized"
     source_crop: Literal["own", "target"] = "own"  # the pair rule of `DataConfig.source_crop`, for TTP's pairs
     speed: SpeedConfig = field(default_factory=SpeedConfig)  # e.g. ttp.speed.precision=bf16 ttp.speed.fold_bn=true
 
@@ -207,6 +198,36 @@ class Config:
         """The std of the target heatmaps (Eq. 9) in heatmap pixels: ``data.heatmap_sigma``, or 2 scaled to the grid."""
         d = self.data.heatmap_sigma
         return d if d is not None else scaled_sigma(self.model.input_size)
+
+
+# ------------------------------------------------------------------------------------- removed options
+
+# Options removed from ttpose (issue 15: research options, not in the paper, that lost on the validation people),
+# each with the value that made it a no-op. Saved configs (a checkpoint's, a run's config.yaml, the shipped demo
+# model's) and the benchmarks' cache keys still hold them: at that value they are dropped as they load; any other
+# value is a ConfigError naming the option, since the setting it asks for no longer exists.
+REMOVED = {
+    "ttp.anchor": 0.0,  # L2-SP: loss += anchor/2 * ||theta - theta_trained||^2 during personalization
+    "ttp.freeze_backbone": False,  # personalize without updating the ResNet backbone
+    "ttp.affinity_from": "personalized",  # "trained": predict with the trained model's affinity W (Eq. 7)
+}
+
+
+def drop_removed(values: dict) -> dict:
+    """``values`` (a config as a nested dict, or any dict laid out like one, such as a benchmark's cache key)
+    without the `REMOVED` options that hold their no-op value; one that holds another value is a ConfigError."""
+    values = dict(values)
+    for key, noop in REMOVED.items():
+        section, name = key.split(".")
+        part = values.get(section)
+        if not isinstance(part, dict) or name not in part:
+            continue
+        value = part[name]
+        if value != noop or isinstance(value, bool) != isinstance(noop, bool):
+            raise ConfigError(f"{key}: this option was removed (it lost on the validation people); only its no-op "
+                              f"value {noop!r} is accepted, got {value!r}")
+        values[section] = {k: v for k, v in part.items() if k != name}
+    return values
 
 
 # --------------------------------------------------------------------------------------------- parsing
@@ -292,10 +313,12 @@ def _parse_override(item: str) -> dict:
 
 
 def config_from_dict(values: dict, overrides: list[str] = ()) -> Config:
+    """The config of a nested dict plus dotted overrides, checked (`REMOVED` options at their no-op value are
+    dropped)."""
     cfg = Config()
-    _apply(cfg, values or {})
+    _apply(cfg, drop_removed(values or {}))
     for item in overrides:
-        _apply(cfg, _parse_override(item))
+        _apply(cfg, drop_removed(_parse_override(item)))
     validate(cfg)
     return cfg
 

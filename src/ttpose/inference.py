@@ -39,12 +39,6 @@ class Predictions:
 
         return Predictions(*(cat(n) for n in ("frame_index", "joints", "scores", "self_keypoints", "affinity")))
 
-    def order(self) -> Predictions:
-        """Sorted by frame index."""
-        idx = np.argsort(self.frame_index, kind="stable")
-        return Predictions(*(None if v is None else v[idx] for v in
-                             (self.frame_index, self.joints, self.scores, self.self_keypoints, self.affinity)))
-
 
 def decode_output(out: TTPOutput, video: Video, indices: np.ndarray, input_size: int,
                   label_origin: float = 0.0) -> Predictions:

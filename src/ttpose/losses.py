@@ -110,7 +110,6 @@ class ReconstructionLoss(nn.Module):
             self.vgg.eval()
         n_terms = 6 if self.vgg is not None else 1
         self.register_buffer("running_mean", torch.tensor(cfg.running_mean_init[:n_terms], dtype=torch.float32))
-        self.update_running_mean = True
 
     def train(self, mode: bool = True) -> ReconstructionLoss:
         super().train(mode)
@@ -141,11 +140,10 @@ class ReconstructionLoss(nn.Module):
 
     def normalised(self, terms: torch.Tensor) -> torch.Tensor:
         """Eq. 1 as the authors sum it: each term over its running mean (updated first), summed."""
-        if self.update_running_mean:
-            with torch.no_grad():
-                observed = terms.detach().float()
-                if torch.distributed.is_initialized():  # keep every rank's running means identical
-                    torch.distributed.all_reduce(observed)
-                    observed /= torch.distributed.get_world_size()
-                self.running_mean += self.momentum * (observed - self.running_mean)
+        with torch.no_grad():
+            observed = terms.detach().float()
+            if torch.distributed.is_initialized():  # keep every rank's running means identical
+                torch.distributed.all_reduce(observed)
+                observed /= torch.distributed.get_world_size()
+            self.running_mean += self.momentum * (observed - self.running_mean)
         return (terms / self.running_mean).sum()

@@ -39,9 +39,6 @@ from ttpose.data.types import Video, unlabeled_video
 from ttpose.inference import Predictions, predict_video
 from ttpose.losses import ReconstructionLoss
 from ttpose.model import TTPModel, personalization_parameters
-from ttpose.model.bottleneck import condensed_keypoints, gaussian_maps
-from ttpose.model.heads import TransformerAffinityHead, mix_heatmaps
-from ttpose.model.ttp import TTPOutput
 from ttpose.objective import self_supervised_loss
 from ttpose.speed import (
     autocast,
@@ -87,18 +84,10 @@ class Personalizer:
         require_trainable(self.config.speed, "personalization (ttp.speed)")
         self.model = private_copy(model)
         self.params = personalization_parameters(self.model)
-        if self.config.freeze_backbone:
-            backbone = {id(p) for p in self.model.encoder.backbone.parameters()}
-            for p in self.model.encoder.backbone.parameters():
-                p.requires_grad_(False)
-            self.params = [p for p in self.params if id(p) not in backbone]
-        keep = self.config.anchor > 0 or self.config.pull_back > 0
-        self._anchor = [p.detach().clone() for p in self.params] if keep else None  # the trained weights
+        # theta_trained of every personalized weight, for ttp.pull_back
+        self._pull_to = [p.detach().clone() for p in self.params] if self.config.pull_back > 0 else None
         self.loss = copy.deepcopy(loss) if loss is not None else reconstruction_loss_for(model)
         self._trained = copy.deepcopy(self.model.state_dict())
-        self.predictor = self.model
-        if self.config.affinity_from == "trained" and isinstance(model.sup_head, TransformerAffinityHead):
-            self.predictor = TrainedAffinity(self.model, prepare_model(private_copy(model).eval(), self.config.speed))
         prepare_model(self.model, self.config.speed)  # ttp.speed options (ttpose.speed; all off by default)
         if self.loss is not None:
             prepare_model(self.loss, self.config.speed)  # VGG-16 in the same memory layout
@@ -124,12 +113,8 @@ class Personalizer:
         generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.updates)
         with autocast(self.config.speed, self.params[0].device):
             losses = self_supervised_loss(self.model, prepare_batch(batch, self.config.speed), self.loss, generator)
-        total = losses.total
-        if self.config.anchor > 0:  # L2-SP (TTPConfig.anchor); not part of the reported L_self
-            drift = sum(((p - p0) ** 2).sum() for p, p0 in zip(self.params, self._anchor, strict=True))
-            total = total + 0.5 * self.config.anchor * drift
         self.optimizer.zero_grad(set_to_none=True)
-        total.backward()
+        losses.total.backward()
         self.optimizer.step()
         if self.config.pull_back > 0:
             self._pull_back()
@@ -141,7 +126,7 @@ class Personalizer:
     @torch.no_grad()
     def _pull_back(self) -> None:
         """TTPConfig.pull_back: theta <- theta + pull_back * (theta_trained - theta), every personalized weight."""
-        torch._foreach_lerp_(self.params, self._anchor, self.config.pull_back)
+        torch._foreach_lerp_(self.params, self._pull_to, self.config.pull_back)
 
     def due(self, t: int, first: int = 0) -> bool:
         """Whether the online rule updates at frame ``t``: on every ``update_every``-th frame since ``first``."""
@@ -155,7 +140,7 @@ class Personalizer:
 
     @torch.no_grad()
     def predict(self, video: Video, indices) -> Predictions:
-        return predict_video(self.predictor, video, indices, speed=self.config.speed)
+        return predict_video(self.model, video, indices, speed=self.config.speed)
 
 
 # Named online schedules for `ttpose personalize --schedule`: "paper" keeps the checkpoint's own TTP settings (an
@@ -190,28 +175,6 @@ def seconds_per_update(model: TTPModel, config: TTPConfig, repeats: int = 1) -> 
         if i > 0:
             seconds.append(time.perf_counter() - started)
     return float(np.median(seconds))
-
-
-class TrainedAffinity(torch.nn.Module):
-    """Predicts with the personalized model's H_self and the trained model's affinity W for the same image
-    (``TTPConfig.affinity_from="trained"``): Eq. 8 with W computed by the frozen, trained encoder + Transformer."""
-
-    def __init__(self, personalized: TTPModel, trained: TTPModel):
-        super().__init__()
-        self.personalized, self.trained, self.config = personalized, trained, personalized.config
-        self.eval()
-
-    @torch.no_grad()
-    def predict(self, images: torch.Tensor) -> TTPOutput:
-        model = self.personalized
-        out = model.pose(model.encoder(images), sup=False)
-        out.self_keypoints = condensed_keypoints(out.self_heatmaps)
-        mixed = out.self_heatmaps
-        if self.config.affinity_on == "keypoints":
-            mixed = gaussian_maps(out.self_keypoints, *mixed.shape[-2:], self.config.gaussian_sigma)
-        out.affinity = self.trained.sup_head.affinity(self.trained.encoder(images))
-        out.sup_heatmaps = mix_heatmaps(out.affinity, mixed)
-        return out
 
 
 def _as_video(frames, boxes, skeleton) -> Video:

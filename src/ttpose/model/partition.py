@@ -28,9 +28,3 @@ def personalization_parameters(model: nn.Module) -> list[nn.Parameter]:
         if p.requires_grad:
             updated.append(p)
     return updated
-
-
-def unfreeze(model: nn.Module) -> None:
-    """Undo `personalization_parameters`' freezing (every parameter trainable again)."""
-    for p in model.parameters():
-        p.requires_grad_(True)
