@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import TINY_MODEL
 from ttpose.checkpoint import save_checkpoint
 from ttpose.cli import main
-from ttpose.config import Config, LossConfig, ModelConfig, TTPConfig
+from ttpose.config import Config, LossConfig, TTPConfig
 from ttpose.data.crops import crop_matrix, transform_points
 from ttpose.data.pairs import heatmap_targets
 from ttpose.data.penn_action import load_penn_action
@@ -55,13 +56,11 @@ def test_ground_truth_round_trip_scores_pck_100(video):
     assert pck_table(shifted, video.joints, video.visible, PENN_ACTION)["Mean"] < 100.0
 
 
-TINY = ModelConfig(backbone="resnet18", backbone_width=8, deconv_channels=16, input_size=32, num_maps=6,
-                   encoder_widths=(4, 4, 8, 8), renderer_widths=(8, 4, 4, 4), transformer_heads=2, transformer_ff=32)
 
 
 def tiny_model() -> TTPModel:
     torch.manual_seed(0)
-    model = TTPModel(TINY)
+    model = TTPModel(TINY_MODEL)
     for p in model.parameters():  # untrained heads large enough for the heatmaps to have a peak that moves
         if p.dim() > 1:
             torch.nn.init.normal_(p, std=0.1)
@@ -96,7 +95,7 @@ def test_cli_evaluate_on_the_real_clip(video, tmp_path, capsys):
     (root / "labels" / "0001.mat").symlink_to(PENN / "labels" / "0001.mat")
     (root / "frames" / "0001").symlink_to(PENN / "frames" / "0001")
     model = tiny_model()
-    ckpt = save_checkpoint(tmp_path / "tiny", model, Config(model=TINY, loss=LossConfig(perceptual="pixel")))
+    ckpt = save_checkpoint(tmp_path / "tiny", model, Config(model=TINY_MODEL, loss=LossConfig(perceptual="pixel")))
     out = tmp_path / "eval"
     assert main(["evaluate", str(ckpt), "penn_action", "--root", str(root), "--ttp", "none", "--out", str(out),
                  "--quiet"]) == 0

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from ttpose.config import LossConfig, ModelConfig, SpeedConfig, TTPConfig, load_config
+from conftest import TINY_MODEL, tiny_model_section
+from ttpose.config import LossConfig, SpeedConfig, TTPConfig, load_config
 from ttpose.data.synthetic import SyntheticConfig, make_video, materialize
 from ttpose.losses import ReconstructionLoss
 from ttpose.model import TTPModel, personalization_parameters
@@ -28,8 +29,6 @@ from ttpose.speed import (
     unfold_batchnorm,
 )
 
-TINY = ModelConfig(backbone="resnet18", backbone_width=8, deconv_channels=16, input_size=32, num_maps=6,
-                   encoder_widths=(4, 4, 8, 8), renderer_widths=(8, 4, 4, 4), transformer_heads=2, transformer_ff=32)
 FP32_TOL = 1e-4  # relative: the same maths, another rounding order
 BF16_TOL = 5e-2  # relative: bfloat16 keeps 8 mantissa bits
 
@@ -37,7 +36,7 @@ BF16_TOL = 5e-2  # relative: bfloat16 keeps 8 mantissa bits
 def tiny_model(seed=0, backbone="resnet18", **config) -> TTPModel:
     """A tiny model with non-trivial BN statistics and affine parameters, so that folding matters."""
     torch.manual_seed(seed)
-    model = TTPModel(replace(TINY, backbone=backbone, **config))
+    model = TTPModel(replace(TINY_MODEL, backbone=backbone, **config))
     with torch.no_grad():
         for m in model.modules():
             if isinstance(m, torch.nn.BatchNorm2d):
@@ -193,8 +192,7 @@ def test_training_with_speed_options_tracks_the_default(tmp_path):
 
     def losses(run, **speed):
         cfg = config_from_dict({
-            "model": {**TINY.__dict__, "encoder_widths": list(TINY.encoder_widths),
-                      "renderer_widths": list(TINY.renderer_widths)},
+            "model": tiny_model_section(),
             "loss": dict(perceptual="pixel", lam=0.1),
             "data": dict(dataset="synthetic", train_videos=2, val_videos=1, test_videos=1, frames_per_video=6,
                          frame_size=64),
