@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import TINY_MODEL
-from ttpose.config import LossConfig, ModelConfig, TTPConfig
+from conftest import TINY_MODEL, tiny_model
+from ttpose.config import LossConfig, TTPConfig
 from ttpose.data.synthetic import SyntheticConfig, make_video, materialize
 from ttpose.data.types import Video
 from ttpose.losses import ReconstructionLoss
@@ -13,16 +13,6 @@ from ttpose.model import TTPModel
 from ttpose.personalization import CropStore, Personalizer, StreamingPersonalizer, personalize
 
 FAST = TTPConfig(batch_size=4, lr=1e-3)
-
-
-def tiny_model(seed=0, **kw) -> TTPModel:
-    torch.manual_seed(seed)
-    model = TTPModel(ModelConfig(**{**TINY_MODEL.__dict__, **kw}))
-    for p in model.parameters():  # make the untrained heads large enough to move under Adam
-        if p.dim() > 1:
-            torch.nn.init.normal_(p, std=0.1)
-    model.loss_config = LossConfig(perceptual="pixel")
-    return model.eval()
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import TINY_MODEL
+from conftest import TINY_MODEL, tiny_model
 from ttpose.checkpoint import save_checkpoint
 from ttpose.cli import main
 from ttpose.config import Config, LossConfig, TTPConfig
@@ -24,7 +24,6 @@ from ttpose.data.types import ImageFiles
 from ttpose.evaluate import evaluate_predictions
 from ttpose.inference import decode_output, predict_video
 from ttpose.metrics import pck_table
-from ttpose.model import TTPModel
 from ttpose.model.ttp import TTPOutput
 from ttpose.personalization import personalize
 from ttpose.skeletons import PENN_ACTION
@@ -54,18 +53,6 @@ def test_ground_truth_round_trip_scores_pck_100(video):
     # the check can fail: predictions one heatmap cell off are no longer exact
     shifted = pred.joints + video.sizes[:, None, None] / hm * 3
     assert pck_table(shifted, video.joints, video.visible, PENN_ACTION)["Mean"] < 100.0
-
-
-
-
-def tiny_model() -> TTPModel:
-    torch.manual_seed(0)
-    model = TTPModel(TINY_MODEL)
-    for p in model.parameters():  # untrained heads large enough for the heatmaps to have a peak that moves
-        if p.dim() > 1:
-            torch.nn.init.normal_(p, std=0.1)
-    model.loss_config = LossConfig(perceptual="pixel")
-    return model.eval()
 
 
 def test_personalization_on_real_frames(video):

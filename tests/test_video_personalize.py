@@ -17,7 +17,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from conftest import TINY_MODEL
+from conftest import TINY_MODEL, tiny_model
 from ttpose.boxes import BoxError
 from ttpose.checkpoint import CheckpointError, save_checkpoint
 from ttpose.config import Config, LossConfig, SpeedConfig, TTPConfig
@@ -41,16 +41,6 @@ from ttpose.video_personalize import (
 
 FAST = TTPConfig(batch_size=2, lr=1e-3)
 N, SIZE = 8, 48
-
-
-def tiny_model() -> TTPModel:
-    torch.manual_seed(0)
-    model = TTPModel(TINY_MODEL)
-    for p in model.parameters():  # large enough to move under Adam and to give varied heatmaps
-        if p.dim() > 1:
-            torch.nn.init.normal_(p, std=0.1)
-    model.loss_config = LossConfig(perceptual="pixel")
-    return model.eval()
 
 
 def person_frames(n: int = N, size: int = SIZE, index: int = 0) -> np.ndarray:
