@@ -13,35 +13,14 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ttpose.data.synthetic import kinematics as kin
 from ttpose.data.synthetic.appearance import Appearance, Color, Garment
-from ttpose.data.synthetic.kinematics import (
-    HAIR_END,
-    HEAD,
-    LANK,
-    LELB,
-    LHAND,
-    LHIP,
-    LKNE,
-    LSHO,
-    LTOE,
-    LWRI,
-    NECK,
-    PELVIS,
-    RANK,
-    RELB,
-    RHAND,
-    RHIP,
-    RKNE,
-    RSHO,
-    RTOE,
-    RWRI,
-    Body,
-)
+from ttpose.data.synthetic.kinematics import Body
 
 
 class Part(NamedTuple):
     name: str
-    a: int  # first point (kinematics point index)
+    a: int  # first point (a point of `kinematics`)
     b: int  # second point
     width_a: float  # full width at a, body units (x the look's thickness)
     width_b: float  # full width at b
@@ -50,16 +29,22 @@ class Part(NamedTuple):
 
 
 PARTS = (
-    Part("hair_back", HEAD, HAIR_END, 0.0, 0.0, 1.0, -3),
-    Part("torso", NECK, PELVIS, 0.0, 0.0, 0.3, 0),
-    Part("neck", NECK, HEAD, 0.055, 0.055, 1.0, 1),
-    Part("head", HEAD, HEAD, 0.0, 0.0, 1.0, 3),
-    Part("l_upper_arm", LSHO, LELB, 0.062, 0.05, 1.0, 1), Part("r_upper_arm", RSHO, RELB, 0.062, 0.05, 1.0, 1),
-    Part("l_forearm", LELB, LWRI, 0.048, 0.038, 1.0, 2), Part("r_forearm", RELB, RWRI, 0.048, 0.038, 1.0, 2),
-    Part("l_hand", LWRI, LHAND, 0.042, 0.036, 1.0, 3), Part("r_hand", RWRI, RHAND, 0.042, 0.036, 1.0, 3),
-    Part("l_thigh", LHIP, LKNE, 0.095, 0.066, 1.0, 1), Part("r_thigh", RHIP, RKNE, 0.095, 0.066, 1.0, 1),
-    Part("l_shin", LKNE, LANK, 0.064, 0.044, 1.0, 2), Part("r_shin", RKNE, RANK, 0.064, 0.044, 1.0, 2),
-    Part("l_foot", LANK, LTOE, 0.05, 0.045, 1.0, 3), Part("r_foot", RANK, RTOE, 0.05, 0.045, 1.0, 3),
+    Part("hair_back", kin.HEAD, kin.HAIR_END, 0.0, 0.0, 1.0, -3),
+    Part("torso", kin.NECK, kin.PELVIS, 0.0, 0.0, 0.3, 0),
+    Part("neck", kin.NECK, kin.HEAD, 0.055, 0.055, 1.0, 1),
+    Part("head", kin.HEAD, kin.HEAD, 0.0, 0.0, 1.0, 3),
+    Part("l_upper_arm", kin.LSHO, kin.LELB, 0.062, 0.05, 1.0, 1),
+    Part("r_upper_arm", kin.RSHO, kin.RELB, 0.062, 0.05, 1.0, 1),
+    Part("l_forearm", kin.LELB, kin.LWRI, 0.048, 0.038, 1.0, 2),
+    Part("r_forearm", kin.RELB, kin.RWRI, 0.048, 0.038, 1.0, 2),
+    Part("l_hand", kin.LWRI, kin.LHAND, 0.042, 0.036, 1.0, 3),
+    Part("r_hand", kin.RWRI, kin.RHAND, 0.042, 0.036, 1.0, 3),
+    Part("l_thigh", kin.LHIP, kin.LKNE, 0.095, 0.066, 1.0, 1),
+    Part("r_thigh", kin.RHIP, kin.RKNE, 0.095, 0.066, 1.0, 1),
+    Part("l_shin", kin.LKNE, kin.LANK, 0.064, 0.044, 1.0, 2),
+    Part("r_shin", kin.RKNE, kin.RANK, 0.064, 0.044, 1.0, 2),
+    Part("l_foot", kin.LANK, kin.LTOE, 0.05, 0.045, 1.0, 3),
+    Part("r_foot", kin.RANK, kin.RTOE, 0.05, 0.045, 1.0, 3),
 )
 PART_INDEX = {p.name: i for i, p in enumerate(PARTS)}
 _CAP_ANGLES = np.linspace(-np.pi / 2, np.pi / 2, 7)
