@@ -6,12 +6,12 @@ import pytest
 import yaml
 
 from benchmarks.common import trained
+from conftest import tiny_model_section
 from ttpose.config import config_from_dict
 from ttpose.training import NOT_TRAINING, training_settings
 
 TINY = {
-    "model": dict(backbone="resnet18", backbone_width=8, deconv_channels=16, input_size=32, num_maps=6,
-                  encoder_widths=[4, 4, 8, 8], renderer_widths=[8, 4, 4, 4], transformer_heads=2, transformer_ff=32),
+    "model": tiny_model_section(),
     "loss": dict(perceptual="pixel", lam=0.1),
     "data": dict(dataset="synthetic", train_videos=2, val_videos=1, test_videos=1, frames_per_video=6, frame_size=64),
     "train": dict(batch_size=4, steps=2, lr_steps=[1], log_every=1, val_every=0, checkpoint_every=0),

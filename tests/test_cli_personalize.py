@@ -11,8 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from test_video_personalize import FAST, MODEL, TINY, N, person_frames, write_video
+from test_video_personalize import FAST, MODEL, N, person_frames, write_video
 
+from conftest import TINY_MODEL
 from ttpose.checkpoint import save_checkpoint
 from ttpose.cli import main
 from ttpose.config import Config, LossConfig, SpeedConfig
@@ -25,7 +26,7 @@ from ttpose.video_personalize import RESUME_DIR
 def files(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("cli")
     checkpoint = save_checkpoint(root / "tiny.safetensors", MODEL,
-                                 Config(model=TINY, loss=LossConfig(perceptual="pixel"), ttp=FAST))
+                                 Config(model=TINY_MODEL, loss=LossConfig(perceptual="pixel"), ttp=FAST))
     return {"clip": write_video(root / "clip.mp4", person_frames()), "checkpoint": checkpoint,
             "long": write_video(root / "long.mp4", person_frames(20))}
 

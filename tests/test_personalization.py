@@ -4,26 +4,15 @@ import numpy as np
 import pytest
 import torch
 
-from ttpose.config import LossConfig, ModelConfig, TTPConfig
+from conftest import TINY_MODEL, tiny_model
+from ttpose.config import LossConfig, TTPConfig
 from ttpose.data.synthetic import SyntheticConfig, make_video, materialize
 from ttpose.data.types import Video
 from ttpose.losses import ReconstructionLoss
 from ttpose.model import TTPModel
 from ttpose.personalization import CropStore, Personalizer, StreamingPersonalizer, personalize
 
-TINY = ModelConfig(backbone="resnet18", backbone_width=8, deconv_channels=16, input_size=32, num_maps=6,
-                   encoder_widths=(4, 4, 8, 8), renderer_widths=(8, 4, 4, 4), transformer_heads=2, transformer_ff=32)
 FAST = TTPConfig(batch_size=4, lr=1e-3)
-
-
-def tiny_model(seed=0, **kw) -> TTPModel:
-    torch.manual_seed(seed)
-    model = TTPModel(ModelConfig(**{**TINY.__dict__, **kw}))
-    for p in model.parameters():  # make the untrained heads large enough to move under Adam
-        if p.dim() > 1:
-            torch.nn.init.normal_(p, std=0.1)
-    model.loss_config = LossConfig(perceptual="pixel")
-    return model.eval()
 
 
 @pytest.fixture(scope="module")
@@ -186,7 +175,7 @@ def test_crop_store_keeps_the_region():
     crop = store[0]
     assert crop.shape == (48, 48, 3)
     assert crop[24, 24, 0] == 200 and crop[2, 2, 0] == 0  # centre inside the square, corner outside
-    video = store.as_video(TTPModel(TINY).skeleton)
+    video = store.as_video(TTPModel(TINY_MODEL).skeleton)
     assert video.centers[0].tolist() == [24, 24] and video.sizes[0] == 32
 
 

@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import TINY_MODEL, tiny_model
 from ttpose.checkpoint import save_checkpoint
 from ttpose.cli import main
-from ttpose.config import Config, LossConfig, ModelConfig, TTPConfig
+from ttpose.config import Config, LossConfig, TTPConfig
 from ttpose.data.crops import crop_matrix, transform_points
 from ttpose.data.pairs import heatmap_targets
 from ttpose.data.penn_action import load_penn_action
@@ -23,7 +24,6 @@ from ttpose.data.types import ImageFiles
 from ttpose.evaluate import evaluate_predictions
 from ttpose.inference import decode_output, predict_video
 from ttpose.metrics import pck_table
-from ttpose.model import TTPModel
 from ttpose.model.ttp import TTPOutput
 from ttpose.personalization import personalize
 from ttpose.skeletons import PENN_ACTION
@@ -55,20 +55,6 @@ def test_ground_truth_round_trip_scores_pck_100(video):
     assert pck_table(shifted, video.joints, video.visible, PENN_ACTION)["Mean"] < 100.0
 
 
-TINY = ModelConfig(backbone="resnet18", backbone_width=8, deconv_channels=16, input_size=32, num_maps=6,
-                   encoder_widths=(4, 4, 8, 8), renderer_widths=(8, 4, 4, 4), transformer_heads=2, transformer_ff=32)
-
-
-def tiny_model() -> TTPModel:
-    torch.manual_seed(0)
-    model = TTPModel(TINY)
-    for p in model.parameters():  # untrained heads large enough for the heatmaps to have a peak that moves
-        if p.dim() > 1:
-            torch.nn.init.normal_(p, std=0.1)
-    model.loss_config = LossConfig(perceptual="pixel")
-    return model.eval()
-
-
 def test_personalization_on_real_frames(video):
     n = 12  # the first 12 frames of the real clip keep the test at a few seconds
     clip = replace(video, images=ImageFiles(video.images.paths[:n]), joints=video.joints[:n],
@@ -96,7 +82,7 @@ def test_cli_evaluate_on_the_real_clip(video, tmp_path, capsys):
     (root / "labels" / "0001.mat").symlink_to(PENN / "labels" / "0001.mat")
     (root / "frames" / "0001").symlink_to(PENN / "frames" / "0001")
     model = tiny_model()
-    ckpt = save_checkpoint(tmp_path / "tiny", model, Config(model=TINY, loss=LossConfig(perceptual="pixel")))
+    ckpt = save_checkpoint(tmp_path / "tiny", model, Config(model=TINY_MODEL, loss=LossConfig(perceptual="pixel")))
     out = tmp_path / "eval"
     assert main(["evaluate", str(ckpt), "penn_action", "--root", str(root), "--ttp", "none", "--out", str(out),
                  "--quiet"]) == 0

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from ttpose.config import LossConfig, ModelConfig, SpeedConfig, TTPConfig, load_config
+from conftest import TINY_MODEL, tiny_model_section
+from ttpose.config import LossConfig, SpeedConfig, TTPConfig, load_config
 from ttpose.data.synthetic import SyntheticConfig, make_video, materialize
 from ttpose.losses import ReconstructionLoss
 from ttpose.model import TTPModel, personalization_parameters
@@ -28,16 +29,14 @@ from ttpose.speed import (
     unfold_batchnorm,
 )
 
-TINY = ModelConfig(backbone="resnet18", backbone_width=8, deconv_channels=16, input_size=32, num_maps=6,
-                   encoder_widths=(4, 4, 8, 8), renderer_widths=(8, 4, 4, 4), transformer_heads=2, transformer_ff=32)
 FP32_TOL = 1e-4  # relative: the same maths, another rounding order
 BF16_TOL = 5e-2  # relative: bfloat16 keeps 8 mantissa bits
 
 
-def tiny_model(seed=0, backbone="resnet18", **config) -> TTPModel:
+def tiny_model_with_bn_stats(seed=0, backbone="resnet18", **config) -> TTPModel:
     """A tiny model with non-trivial BN statistics and affine parameters, so that folding matters."""
     torch.manual_seed(seed)
-    model = TTPModel(replace(TINY, backbone=backbone, **config))
+    model = TTPModel(replace(TINY_MODEL, backbone=backbone, **config))
     with torch.no_grad():
         for m in model.modules():
             if isinstance(m, torch.nn.BatchNorm2d):
@@ -78,7 +77,7 @@ def _forward_backward(model, speed, target, source):
 
 @pytest.mark.parametrize("backbone", ["resnet18", "resnet50"])
 def test_bn_folding_is_exact_in_fp32(backbone):
-    model = tiny_model(backbone=backbone)
+    model = tiny_model_with_bn_stats(backbone=backbone)
     target, source = _images()
     ref_out, ref_pred, ref_grads = _forward_backward(model, None, target, source)
     out, pred, grads = _forward_backward(model, SpeedConfig(fold_bn=True), target, source)
@@ -90,7 +89,7 @@ def test_bn_folding_is_exact_in_fp32(backbone):
 
 
 def test_folding_keeps_parameters_state_dict_and_train_mode():
-    model = tiny_model()
+    model = tiny_model_with_bn_stats()
     keys, params = list(model.state_dict()), [id(p) for p in model.parameters()]
     folded = copy.deepcopy(model)
     n = fold_batchnorm(folded)
@@ -116,7 +115,7 @@ def test_folding_keeps_parameters_state_dict_and_train_mode():
 
 
 def test_channels_last_matches_fp32():
-    model = tiny_model()
+    model = tiny_model_with_bn_stats()
     target, source = _images()
     ref_out, ref_pred, ref_grads = _forward_backward(model, None, target, source)
     out, pred, grads = _forward_backward(model, SpeedConfig(channels_last=True, fold_bn=True), target, source)
@@ -126,7 +125,7 @@ def test_channels_last_matches_fp32():
 
 
 def test_bf16_is_close_to_fp32():
-    model = tiny_model()
+    model = tiny_model_with_bn_stats()
     target, source = _images()
     ref_out, ref_pred, ref_grads = _forward_backward(model, None, target, source)
     speed = SpeedConfig(precision="bf16", channels_last=True, fold_bn=True)
@@ -159,7 +158,7 @@ def video():
 @pytest.mark.parametrize("speed,tol", [(SpeedConfig(fold_bn=True, channels_last=True), FP32_TOL),
                                        (SpeedConfig(precision="bf16", fold_bn=True, channels_last=True), BF16_TOL)])
 def test_personalization_with_speed_options_matches_the_default(video, speed, tol):
-    model = tiny_model()
+    model = tiny_model_with_bn_stats()
     fast_cfg = TTPConfig(batch_size=4, lr=1e-3, speed=speed)
     base = personalize(model, video, "online", TTPConfig(batch_size=4, lr=1e-3), seed=3, progress=False)
     fast = personalize(model, video, "online", fast_cfg, seed=3, progress=False)
@@ -193,8 +192,7 @@ def test_training_with_speed_options_tracks_the_default(tmp_path):
 
     def losses(run, **speed):
         cfg = config_from_dict({
-            "model": {**TINY.__dict__, "encoder_widths": list(TINY.encoder_widths),
-                      "renderer_widths": list(TINY.renderer_widths)},
+            "model": tiny_model_section(),
             "loss": dict(perceptual="pixel", lam=0.1),
             "data": dict(dataset="synthetic", train_videos=2, val_videos=1, test_videos=1, frames_per_video=6,
                          frame_size=64),
@@ -224,7 +222,7 @@ def _predict(model, speed, images):
 
 
 def test_inference_model_folds_for_good_and_leaves_the_model_alone():
-    model = tiny_model()
+    model = tiny_model_with_bn_stats()
     images, _ = _images()
     speed = SpeedConfig(fold_bn=True, channels_last=True)
     net = inference_model(model, speed)
@@ -250,7 +248,7 @@ def test_inference_model_folds_for_good_and_leaves_the_model_alone():
 
 @pytest.mark.parametrize("config", [dict(sup_head="conv", self_task=task) for task in ("keypoint", "none", "rotation")])
 def test_inference_model_of_every_method(config):
-    model = tiny_model(**config)
+    model = tiny_model_with_bn_stats(**config)
     images, _ = _images()
     speed = SpeedConfig(fold_bn=True, channels_last=True)
     ref, out = _predict(model, None, images), _predict(inference_model(model, speed), speed, images)
@@ -260,7 +258,7 @@ def test_inference_model_of_every_method(config):
 def test_copies_do_not_call_the_original_compiled_forward():
     """nn.Module.compile() keeps a compiled forward bound to the ORIGINAL module; a deep copy would run it
     (the original's weights) and never compile itself. Nothing is compiled here (compilation is lazy)."""
-    model = tiny_model()
+    model = tiny_model_with_bn_stats()
     model.encoder.compile()
     model.encoder._ttpose_compiled = True
     for copy_ in (private_copy(model), inference_model(model, SpeedConfig(fold_bn=True)), Personalizer(model).model):
@@ -295,7 +293,7 @@ def test_frozen_inference_matches_the_plain_model():
     2.13), which is why inference_model folds first."""
     from torch._dynamo.utils import counters
 
-    model = tiny_model()
+    model = tiny_model_with_bn_stats()
     images, _ = _images()
     speed = SpeedConfig(channels_last=True, compile_frozen=True)
     net = inference_model(model, speed)
@@ -316,7 +314,7 @@ def test_missing_compiler_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(ttpose.speed.shutil, "which", lambda name: None)
     monkeypatch.delenv("CXX", raising=False)
     with pytest.raises(RuntimeError, match="C\\+\\+ compiler"):
-        inference_model(tiny_model(), SpeedConfig(compile_frozen=True))
+        inference_model(tiny_model_with_bn_stats(), SpeedConfig(compile_frozen=True))
 
 
 def test_evaluate_without_ttp_uses_the_inference_options(video, monkeypatch):
@@ -325,7 +323,7 @@ def test_evaluate_without_ttp_uses_the_inference_options(video, monkeypatch):
 
     made = []
     monkeypatch.setattr(ttpose.speed, "inference_model", lambda m, s: made.append(m) or inference_model(m, s))
-    model = tiny_model()
+    model = tiny_model_with_bn_stats()
     base, _ = ttpose.evaluate.evaluate(model, [video, video], "none", TTPConfig(), progress=False)
     assert made == []  # default options: the model as it is
     speed = SpeedConfig(fold_bn=True)
@@ -347,7 +345,7 @@ def test_the_live_camera_example_of_docs_speed_md_runs(tmp_path, monkeypatch):
     text = (Path(__file__).resolve().parents[1] / "docs" / "speed.md").read_text()
     section = text[text.index("## Inference at batch 1"):]
     code = section[section.index("```python") + len("```python"):section.index("```", section.index("```python") + 9)]
-    model = tiny_model()
+    model = tiny_model_with_bn_stats()
     save_checkpoint(tmp_path / "model", model, Config(model=model.config))
     monkeypatch.chdir(tmp_path)
     scope: dict = {}
@@ -356,26 +354,12 @@ def test_the_live_camera_example_of_docs_speed_md_runs(tmp_path, monkeypatch):
     assert scope["net"] is not scope["model"] and torch.isfinite(scope["heatmaps"]).all()
 
 
-def test_grouped_transposed_conv_keeps_its_batchnorm():
-    """Regression: a grouped ConvTranspose2d ran unfolded while its BN had become the identity (BN dropped)."""
-    torch.manual_seed(0)
-    block = torch.nn.Sequential(torch.nn.ConvTranspose2d(4, 4, 4, 2, 1, groups=2, bias=False), torch.nn.BatchNorm2d(4))
-    with torch.no_grad():
-        block[1].running_mean.normal_(0, 1)
-        block[1].running_var.uniform_(0.5, 2.0)
-    block.eval()
-    x = torch.randn(1, 4, 5, 5)
-    expected = block(x)
-    assert fold_batchnorm(block) == 0
-    assert torch.equal(block(x), expected)
-
-
 def test_fp16_is_refused_where_gradients_flow(tmp_path):
     """Regression: fp16 had no gradient scaling; the heatmap loss's gradients underflow float16."""
     from ttpose.training import train
 
     with pytest.raises(ValueError, match="fp16 would lose the gradients"):
-        Personalizer(tiny_model(), TTPConfig(speed=SpeedConfig(precision="fp16")))
+        Personalizer(tiny_model_with_bn_stats(), TTPConfig(speed=SpeedConfig(precision="fp16")))
     cfg = load_config(None, ["train.speed.precision=fp16", f"output_dir={tmp_path}"])
     with pytest.raises(ValueError, match="training \\(train.speed\\).*fp16"):
         train(cfg, progress=False)

@@ -29,6 +29,8 @@ from ttpose.data.synthetic import (
     sample_appearance,
     video_shift,
 )
+from ttpose.data.synthetic.motion import FAMILIES
+from ttpose.data.synthetic.parts import COVERINGS, PARTS, Clothing, part_specs
 from ttpose.skeletons import PENN_ACTION
 
 SMALL = SyntheticConfig(frame_size=64, frames_per_video=8)
@@ -256,3 +258,29 @@ def test_long_video_is_one_person_whose_scene_changes_per_segment():
         long.images[24]
     with pytest.raises(ValueError, match="segments"):
         make_long_video("val", 3, 0, config, segments=0)
+
+
+def test_every_motion_a_scene_draws_has_its_family_in_the_same_order():
+    """sample_scene picks MOTIONS[k]; motion.FAMILIES must implement each, keyed in that order."""
+    assert tuple(FAMILIES) == MOTIONS
+
+
+def test_every_part_has_a_covering_and_clothing_follows_the_look():
+    kinds = {p.name.removeprefix("l_").removeprefix("r_") for p in PARTS}
+    assert kinds == set(COVERINGS)
+    seen = set()
+    for index in range(6):  # people with long and short sleeves and trousers
+        look, _ = person_parameters("val", index, 0, SMALL)
+        specs = part_specs(look, Body.of(look))
+        assert len(specs) == len(PARTS)
+        for part, spec in zip(PARTS, specs, strict=True):
+            cover = COVERINGS[part.name.removeprefix("l_").removeprefix("r_")]
+            if not isinstance(cover, Clothing):
+                continue
+            long = getattr(look, cover.long)
+            seen.add((cover.long, long))
+            if long:  # the garment's colour over the whole part
+                assert spec.base == getattr(look, cover.garment).color, part.name
+            else:  # bare skin, with the short garment's end on the upper segment only
+                assert spec.base == look.skin and bool(spec.cells) == (cover.short is not None), part.name
+    assert len(seen) == 4

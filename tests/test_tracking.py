@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import TINY_MODEL
 from ttpose.boxes import kind_runs
-from ttpose.config import ModelConfig
 from ttpose.model import TTPModel
 from ttpose.tracking import (
     SEARCH_BATCH,
@@ -197,9 +197,7 @@ def test_options_out_of_range_are_refused():
 
 def test_predict_regions_maps_the_real_model_back_to_each_region():
     torch.manual_seed(0)
-    model = TTPModel(ModelConfig(backbone="resnet18", backbone_width=8, deconv_channels=16, input_size=32,
-                                 num_maps=6, encoder_widths=(4, 4, 8, 8), renderer_widths=(8, 4, 4, 4),
-                                 transformer_heads=2, transformer_ff=32)).eval()
+    model = TTPModel(TINY_MODEL).eval()
     image = np.random.default_rng(0).integers(0, 255, (H, W, 3), dtype=np.uint8)
     centers, sizes = np.array([[50, 60], [300, 200]], np.float32), np.array([40, 120], np.float32)
     pred = predict_regions(model, image, centers, sizes)

@@ -10,6 +10,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from conftest import tiny_model_section
 from ttpose.checkpoint import load_checkpoint
 from ttpose.config import config_from_dict
 from ttpose.training import train
@@ -19,9 +20,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def tiny_config(out: Path, **sections) -> "Config":  # noqa: F821
     values = {
-        "model": dict(backbone="resnet18", backbone_width=8, deconv_channels=16, input_size=32, num_maps=6,
-                      encoder_widths=[4, 4, 8, 8], renderer_widths=[8, 4, 4, 4], transformer_heads=2,
-                      transformer_ff=32),
+        "model": tiny_model_section(),
         "loss": dict(perceptual="pixel", lam=0.1),
         "data": dict(dataset="synthetic", train_videos=2, val_videos=1, test_videos=1, frames_per_video=6,
                      frame_size=64),

@@ -17,9 +17,10 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
+from conftest import TINY_MODEL, tiny_model
 from ttpose.boxes import BoxError
 from ttpose.checkpoint import CheckpointError, save_checkpoint
-from ttpose.config import Config, LossConfig, ModelConfig, SpeedConfig, TTPConfig
+from ttpose.config import Config, LossConfig, SpeedConfig, TTPConfig
 from ttpose.data.synthetic import SyntheticConfig, make_video, materialize
 from ttpose.data.types import unlabeled_video
 from ttpose.data.video import VideoError
@@ -38,20 +39,8 @@ from ttpose.video_personalize import (
     personalize_video,
 )
 
-TINY = ModelConfig(backbone="resnet18", backbone_width=8, deconv_channels=16, input_size=32, num_maps=6,
-                   encoder_widths=(4, 4, 8, 8), renderer_widths=(8, 4, 4, 4), transformer_heads=2, transformer_ff=32)
 FAST = TTPConfig(batch_size=2, lr=1e-3)
 N, SIZE = 8, 48
-
-
-def tiny_model() -> TTPModel:
-    torch.manual_seed(0)
-    model = TTPModel(TINY)
-    for p in model.parameters():  # large enough to move under Adam and to give varied heatmaps
-        if p.dim() > 1:
-            torch.nn.init.normal_(p, std=0.1)
-    model.loss_config = LossConfig(perceptual="pixel")
-    return model.eval()
 
 
 def person_frames(n: int = N, size: int = SIZE, index: int = 0) -> np.ndarray:
@@ -98,7 +87,7 @@ def long_clip(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("ckpt") / "tiny.safetensors"
-    return save_checkpoint(path, MODEL, Config(model=TINY, loss=LossConfig(perceptual="pixel"), ttp=FAST))
+    return save_checkpoint(path, MODEL, Config(model=TINY_MODEL, loss=LossConfig(perceptual="pixel"), ttp=FAST))
 
 
 def leftovers(folder: Path) -> list[str]:
@@ -558,7 +547,7 @@ def test_supervised_only_checkpoint_is_refused(clip, tmp_path):
     # a ttpose checkpoint of another kind of model: the supervised-only baseline has no L_self to update with
     from dataclasses import replace
 
-    config = replace(TINY, sup_head="conv", self_task="none")
+    config = replace(TINY_MODEL, sup_head="conv", self_task="none")
     torch.manual_seed(0)
     path = save_checkpoint(tmp_path / "baseline.safetensors", TTPModel(config), Config(model=config))
     with pytest.raises(ValueError, match="nothing to personalize") as e:

@@ -18,6 +18,7 @@ BN_MOMENTUM = 0.1
 
 class BasicBlock(nn.Module):
     expansion = 1
+    conv_bn_pairs = (("conv1", "bn1"), ("conv2", "bn2"))  # each conv feeds only its BN (ttpose.model.fold_bn)
 
     def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None):
         super().__init__()
@@ -37,6 +38,7 @@ class BasicBlock(nn.Module):
 
 class Bottleneck(nn.Module):
     expansion = 4
+    conv_bn_pairs = (("conv1", "bn1"), ("conv2", "bn2"), ("conv3", "bn3"))  # see BasicBlock
 
     def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None):
         super().__init__()
@@ -72,6 +74,8 @@ class ResNet(nn.Module):
     ``width`` is the channel count of the stem and layer1 (64 in torchvision; every layer scales with it).
     Only width 64 matches ImageNet weights; narrower ones are for CPU-sized experiments.
     """
+
+    conv_bn_pairs = (("conv1", "bn1"),)  # the stem's conv feeds only its BN (ttpose.model.fold_bn)
 
     def __init__(self, name: str = "resnet50", width: int = 64):
         super().__init__()

@@ -95,6 +95,8 @@ class RotationHead(nn.Module):
     ReLU, global average pooling, linear.
     """
 
+    conv_bn_pairs = (("conv", "bn"),)  # the conv feeds only its BN (ttpose.model.fold_bn)
+
     def __init__(self, channels: int, hidden: int = 128):
         super().__init__()
         self.conv = nn.Conv2d(channels, hidden, 3, 2, 1, bias=False)

@@ -1,0 +1,50 @@
+"""Who is in video ``index`` of a split, and what happens in it (`person_parameters`): the random streams of
+``SeedSequence([seed, split, index])`` (one for the look, one for the scene) and the appearance shift of each
+split (`video_shift`: none for train). The same arguments always give the same person and scene."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ttpose.data.synthetic.appearance import Appearance, sample_appearance
+from ttpose.data.synthetic.config import SyntheticConfig
+from ttpose.data.synthetic.scene import Scene, sample_scene
+
+SPLIT_CODES = {"train": 0, "val": 1, "test": 2}
+LONG_VIDEO_KEY = 7  # random-stream key of `make_long_video`'s later scenes (apart from make_video's streams)
+
+
+def _check_split(split: str) -> None:
+    if split not in SPLIT_CODES:
+        raise ValueError(f"unknown split {split!r}; choose one of {', '.join(SPLIT_CODES)}")
+
+
+def video_shift(split: str, config: SyntheticConfig) -> float:
+    """The appearance shift a split's people are drawn with: 0 for train, ``config.shift`` for val/test."""
+    _check_split(split)
+    return 0.0 if split == "train" else float(config.shift)
+
+
+def _streams(split: str, index: int, seed: int) -> list[np.random.Generator]:
+    """The (look, scene) random streams of video ``index`` of ``split``."""
+    _check_split(split)
+    if index < 0 or seed < 0:
+        raise ValueError(f"index and seed must be >= 0, got index={index}, seed={seed}")
+    ss = np.random.SeedSequence([int(seed), SPLIT_CODES[split], int(index)])
+    return [np.random.default_rng(s) for s in ss.spawn(2)]
+
+
+def person_parameters(
+    split: str, index: int, seed: int = 0, config: SyntheticConfig | None = None
+) -> tuple[Appearance, Scene]:
+    """(Appearance, Scene) of video ``index`` of ``split``: cheap, no geometry or pixels."""
+    config = config or SyntheticConfig()
+    rng_look, rng_scene = _streams(split, index, seed)
+    return sample_appearance(rng_look, video_shift(split, config)), sample_scene(rng_scene, config)
+
+
+def later_scene(split: str, index: int, seed: int, segment: int, config: SyntheticConfig) -> Scene:
+    """The scene of segment ``segment`` >= 1 of `make_long_video`'s person ``index``: its own random stream."""
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), SPLIT_CODES[split], int(index), LONG_VIDEO_KEY,
+                                                        segment]))
+    return sample_scene(rng, config)
