@@ -311,6 +311,12 @@ class CropStore:
         self.input_size, self.margin, self.jpeg_quality = input_size, margin, jpeg_quality
         self.side = int(round(input_size * margin))
         self.items: list = []
+        # every stored frame's crop region, in the store's pixels: the model's input around the stored square's
+        # centre (the frame's own region, margin removed); one row, broadcast to every frame by `as_video`
+        self._box = np.array([0, 0, self.side - 1, self.side - 1], np.float32)
+        self._center = np.full(2, self.side / 2, np.float32)
+        self._size = np.float32(input_size)
+        self._frame_ids = np.arange(0, dtype=np.int64)  # 0, 1, 2, ...: grown by doubling, sliced by `as_video`
 
     def add(self, image: np.ndarray, center, size: float) -> None:
         import cv2
@@ -336,13 +342,35 @@ class CropStore:
         return cv2.imdecode(item, cv2.IMREAD_COLOR)[..., ::-1]
 
     def as_video(self, skeleton, video_id: str = "stream") -> Video:
-        """The stored frames as an unlabeled `Video` whose crop regions are the original ones."""
-        n = len(self)
-        boxes = np.tile(np.array([0, 0, self.side - 1, self.side - 1], np.float32), (n, 1))
-        video = unlabeled_video(self, skeleton, boxes, video_id=video_id, padding=1.0)
-        video.centers[:] = self.side / 2
-        video.sizes[:] = self.input_size
-        return video
+        """The frames stored so far as an unlabeled `Video` whose crop regions are the original ones.
+
+        A view, built in constant time (amortized) at any length, as every streaming step asks for one: the
+        images are the store's first ``len(self)`` crops (frames stored later are not part of it), and the
+        per-frame arrays are the one region (and zero labels) broadcast to every frame, read-only."""
+        n, k = len(self), skeleton.num_joints
+        if len(self._frame_ids) < n:
+            self._frame_ids = np.arange(max(2 * n, 64), dtype=np.int64)
+            self._frame_ids.flags.writeable = False
+        return Video(video_id=video_id, person_id="person", skeleton=skeleton, images=_StoredCrops(self, n),
+                     joints=np.broadcast_to(np.zeros((k, 2), np.float32), (n, k, 2)),
+                     visible=np.broadcast_to(np.zeros(k, bool), (n, k)), boxes=np.broadcast_to(self._box, (n, 4)),
+                     centers=np.broadcast_to(self._center, (n, 2)), sizes=np.broadcast_to(self._size, (n,)),
+                     frame_ids=self._frame_ids[:n])
+
+
+class _StoredCrops:
+    """The first ``n`` crops of a `CropStore`, as a `Video`'s images (decoded when read)."""
+
+    def __init__(self, store: CropStore, n: int):
+        self.store, self.n = store, n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        if not -self.n <= i < self.n:
+            raise IndexError(f"stored crop {i} of {self.n}")
+        return self.store[i % self.n]
 
 
 @dataclass
