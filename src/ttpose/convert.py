@@ -163,12 +163,12 @@ def load_model_file(path: str | Path) -> tuple[Config, TTPModel, str | None]:
     rest); the note is None for a ttpose checkpoint, else one line saying that the file was converted in
     memory.
     """
-    from ttpose.checkpoint import CheckpointError, load_checkpoint, read_checkpoint, read_tensors
+    from ttpose.checkpoint import CheckpointError, load_checkpoint, read_header, read_tensors
 
     path = Path(path)
-    if path.suffix == ".safetensors":
-        config = read_checkpoint(path)[0]
-        return config, load_checkpoint(path), None
+    if path.suffix == ".safetensors":  # the weights are read once; the config again from the header only
+        model = load_checkpoint(path)
+        return read_header(path)[0], model, None
     tensors = read_tensors(path)  # a CheckpointError naming the file if it is not a readable weights file
     try:
         model = from_official(tensors)
