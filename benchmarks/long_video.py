@@ -74,7 +74,7 @@ def run(video: Path, boxes: Path, out: Path, fps: int, mode: str, batch_size: in
     from ttpose.config import LossConfig, ModelConfig, TTPConfig
     from ttpose.model import TTPModel
     from ttpose.personalization import CropStore
-    from ttpose.video_personalize import personalize_video
+    from ttpose.video_personalize import PersonalizeOptions, personalize_video
 
     torch.manual_seed(0)
     config = ModelConfig(backbone="resnet18", backbone_width=8, deconv_channels=16, input_size=32, num_maps=6,
@@ -103,8 +103,9 @@ def run(video: Path, boxes: Path, out: Path, fps: int, mode: str, batch_size: in
         if (index + 1) % per_minute == 0:
             samples.append({"minute": (index + 1) / per_minute, **last})
 
-    result = personalize_video(video, model, out, mode, boxes=boxes, config=TTPConfig(batch_size=batch_size),
-                               progress=False, on_frame=on_frame)
+    options = PersonalizeOptions(mode=mode, boxes=boxes, config=TTPConfig(batch_size=batch_size), progress=False,
+                                 on_frame=on_frame)
+    result = personalize_video(video, model, out, options)
     total, total_cpu = time.perf_counter() - started, time.process_time() - cpu_started
     if samples[-1]["frames"] != last["frames"]:  # the last frame of pass 1
         samples.append({"minute": last["frames"] / per_minute, **last})

@@ -19,7 +19,7 @@ from ttpose.cli import main
 from ttpose.config import Config, LossConfig, SpeedConfig
 from ttpose.export import read_coco_keypoints
 from ttpose.personalization import StreamingPersonalizer, schedule_overrides
-from ttpose.video_personalize import RESUME_DIR
+from ttpose.resume import RESUME_DIR
 
 
 @pytest.fixture(scope="module")

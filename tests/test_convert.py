@@ -116,12 +116,12 @@ def test_authors_pth_loads_directly_with_a_note(tmp_path, form):
 def test_personalize_takes_the_authors_pth_and_a_vgg_override(tmp_path):
     """`ttpose personalize --checkpoint their.pth loss.vgg_weights=PATH`: converted in memory, said in one line,
     and the VGG-16 file (which their checkpoint does not name) reaches the model's L_self."""
-    from ttpose.video_personalize import LoadedModel, _ttp_config
+    from ttpose.video_personalize import LoadedModel, PersonalizeOptions
 
     torch.save(spec_state_dict(3), tmp_path / "final_state.pth")
     said = []
     loaded = LoadedModel.of(tmp_path / "final_state.pth", said.append)
     assert len(said) == 1 and said[0].startswith("note: ") and "final_state.pth" in said[0]
     assert loaded.model.config.label_origin == 1.0
-    cfg = _ttp_config(loaded, None, ["ttp.lr=1e-5", "loss.vgg_weights=/weights/vgg16.pth"], "online")
+    cfg = loaded.ttp_config(PersonalizeOptions(overrides=["ttp.lr=1e-5", "loss.vgg_weights=/weights/vgg16.pth"]))
     assert (cfg.lr, cfg.mode, loaded.model.loss_config.vgg_weights) == (1e-5, "online", "/weights/vgg16.pth")

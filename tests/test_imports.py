@@ -14,7 +14,6 @@ PACKAGE = "ttpose"
 # modules allowed to import the package's own modules inside functions, and why
 LAZY = {
     "ttpose.cli": "lazy start-up: `ttpose --help` and `ttpose prepare` do not load what the other commands need",
-    "ttpose.video_personalize": "being restructured in parallel (issue 15, point 1); hoist its imports there",
 }
 
 

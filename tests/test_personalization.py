@@ -1,5 +1,7 @@
 """Test-time personalization (Sec. 3.2) on a tiny model and a few frames."""
 
+import tracemalloc
+
 import numpy as np
 import pytest
 import torch
@@ -177,6 +179,38 @@ def test_crop_store_keeps_the_region():
     assert crop[24, 24, 0] == 200 and crop[2, 2, 0] == 0  # centre inside the square, corner outside
     video = store.as_video(TTPModel(TINY_MODEL).skeleton)
     assert video.centers[0].tolist() == [24, 24] and video.sizes[0] == 32
+
+
+def test_crop_store_video_is_a_view_not_rebuilt_on_every_step():
+    """Regression (issue 15): every streaming step asked `CropStore.as_video` for a new `Video`, which rebuilt
+    per-frame arrays of every stored crop (O(t) a frame, quadratic over a long video). The view now costs the
+    same at any length, amortized, and still shows the crops stored when it was made."""
+    skeleton = TTPModel(TINY_MODEL).skeleton
+    store = CropStore(4, margin=1.0, jpeg_quality=None)
+    image = np.zeros((8, 8, 3), np.uint8)
+    steps, costs = 2000, []
+    tracemalloc.start()
+    try:
+        for t in range(steps):  # as a stream does: one frame stored, then a view of all of them
+            image[:] = t % 256
+            store.add(image, (3.5, 3.5), 8)
+            before = tracemalloc.get_traced_memory()[0]
+            tracemalloc.reset_peak()
+            video = store.as_video(skeleton)
+            costs.append(tracemalloc.get_traced_memory()[1] - before)
+    finally:
+        tracemalloc.stop()
+    # a view costs ~2 kB (Python objects) at any length; a rebuilt video cost ~170 bytes per stored frame (the
+    # joints alone 13 x 2 float32), ~330 kB a step at the end, 167 kB on average
+    assert np.mean(costs[-100:]) < 10_000 and np.mean(costs) < 10_000, (np.mean(costs[-100:]), np.mean(costs))
+    assert len(video) == steps and video.frame_ids.tolist() == list(range(steps))
+    assert video.centers[-1].tolist() == [2, 2] and video.sizes[-1] == 4 and video.boxes[-1].tolist() == [0, 0, 3, 3]
+    assert video.joints.shape == (steps, 13, 2) and not video.visible.any()
+    store.add(image, (3.5, 3.5), 8)
+    assert len(video) == steps and len(store.as_video(skeleton)) == steps + 1  # a view of what was stored then
+    assert [int(video.images[i][2, 2, 0]) for i in (0, 1, -1)] == [0, 1, (steps - 1) % 256]
+    with pytest.raises(IndexError):
+        video.images[steps]
 
 
 def test_pull_back_moves_each_update_that_fraction_back_to_the_trained_weights(video):

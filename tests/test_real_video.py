@@ -45,7 +45,7 @@ def test_ground_truth_round_trip_scores_pck_100(video):
     for i in range(len(video)):
         m = crop_matrix(video.centers[i], video.sizes[i], size)
         heatmaps[i] = heatmap_targets(transform_points(video.joints[i], m), video.visible[i], hm, size / hm)[0]
-    pred = decode_output(TTPOutput(sup_heatmaps=torch.from_numpy(heatmaps)), video, np.arange(len(video)), size)
+    pred = decode_output(TTPOutput(sup_heatmaps=torch.from_numpy(heatmaps)), video.centers, video.sizes, size)
     table = pck_table(pred.joints, video.joints, video.visible, PENN_ACTION)
     assert table["Mean"] == 100.0 and all(v == 100.0 for v in table.values())
     err = np.linalg.norm(pred.joints - video.joints, axis=-1)[video.visible]

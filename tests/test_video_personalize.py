@@ -23,18 +23,17 @@ from ttpose.checkpoint import CheckpointError, save_checkpoint
 from ttpose.config import Config, LossConfig, SpeedConfig, TTPConfig
 from ttpose.data.synthetic import SyntheticConfig, make_video, materialize
 from ttpose.data.types import unlabeled_video
-from ttpose.data.video import VideoError
+from ttpose.data.video import VideoError, input_kind
 from ttpose.export import read_coco_keypoints, read_keypoints_csv
 from ttpose.inference import predict_video
 from ttpose.model import TTPModel
 from ttpose.personalization import Personalizer, StreamingPersonalizer
+from ttpose.resume import RESUME_DIR, ResumeError
 from ttpose.smoothing import savgol_smooth
 from ttpose.video_personalize import (
-    RESUME_DIR,
     LoadedModel,
     OutputError,
-    ResumeError,
-    input_kind,
+    PersonalizeOptions,
     personalize_many,
     personalize_video,
 )
@@ -66,9 +65,9 @@ def decoded(path: Path) -> list[np.ndarray]:
         return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
 
 
-def run(source, out, mode="online", **kw):
-    kw = {"config": FAST, "progress": False, "log": None, **kw}
-    return personalize_video(source, kw.pop("model", None) or MODEL, out, mode, **kw)
+def run(source, out, mode="online", model=None, **kw):
+    options = PersonalizeOptions(mode=mode, **{"config": FAST, "progress": False, "log": None, **kw})
+    return personalize_video(source, model or MODEL, out, options)
 
 
 MODEL = tiny_model()
@@ -150,6 +149,25 @@ def test_without_boxes_the_person_is_tracked_by_the_generic_model(clip, tmp_path
     assert r.summary["settings"]["box_smooth"] == 1 and r.summary["box_smoothing"] == "none"
     asked = run(clip, tmp_path / "asked", overlay=False, box_smooth=3)
     assert asked.summary["box_smoothing"] == "moving average, trailing, window 3"
+
+
+def test_checkpoint_weights_are_read_once_and_known_by_the_file_s_sha256(checkpoint, monkeypatch):
+    """Issue 15: the checkpoint file was read twice, then every weight hashed, to tell a resume which model ran."""
+    import hashlib
+
+    import ttpose.checkpoint
+
+    reads, load_file = [], ttpose.checkpoint.load_file
+    monkeypatch.setattr(ttpose.checkpoint, "load_file", lambda *a, **k: reads.append(1) or load_file(*a, **k))
+    loaded = LoadedModel.of(checkpoint)
+    assert len(reads) == 1 and loaded.digest == hashlib.sha256(checkpoint.read_bytes()).hexdigest()
+    assert loaded.ttp == FAST and loaded.checkpoint == str(checkpoint)
+
+
+def test_options_are_one_object(clip, tmp_path):
+    with pytest.raises(TypeError, match="PersonalizeOptions"):
+        personalize_video(clip, MODEL, tmp_path / "out", "offline")  # the mode where the options go
+    assert not (tmp_path / "out").exists()
 
 
 def test_generic_predictions_use_the_ttp_speed_options_once_per_model(clip, tmp_path):
@@ -313,12 +331,12 @@ def test_many_videos_shard_by_rank(checkpoint, tmp_path):
     folder.mkdir()
     for i in range(3):
         write_video(folder / f"person{i}.mp4", person_frames(4, index=i))
-    kw = {"config": FAST, "progress": False, "log": None, "overlay": False}
-    ranks = [personalize_many(folder, checkpoint, tmp_path / f"rank{r}", rank=r, world_size=2, **kw)
+    options = PersonalizeOptions(config=FAST, progress=False, log=None, overlay=False)
+    ranks = [personalize_many(folder, checkpoint, tmp_path / f"rank{r}", options, rank=r, world_size=2)
              for r in (0, 1)]
     assert [v.name for v in ranks[0].videos] == ["person0.mp4", "person2.mp4"]
     assert [v.name for v in ranks[1].videos] == ["person1.mp4"]
-    personalize_many(folder, checkpoint, tmp_path / "one", rank=0, world_size=1, **kw)
+    personalize_many(folder, checkpoint, tmp_path / "one", options, rank=0, world_size=1)
     for i in range(3):
         shard = tmp_path / f"rank{i % 2}" / f"person{i}"
         for name in ("generic.json", "personalized.json"):
@@ -333,16 +351,17 @@ def test_many_videos_go_on_after_a_bad_one_and_resume_skips_finished(checkpoint,
     (folder / "bad.mp4").write_text("not a video\n" * 20)
     (boxes / "good.csv").write_text("frame,x1,y1,x2,y2\n0,2,2,40,46\n1,2,2,40,46\n2,3,2,41,46\n")
     (boxes / "bad.csv").write_text("frame,x1,y1,x2,y2\n0,2,2,40,46\n")
-    kw = {"config": FAST, "progress": False, "log": None, "overlay": False, "rank": 0, "world_size": 1}
-    many = personalize_many(folder, checkpoint, tmp_path / "out", boxes=boxes, **kw)
+    options = PersonalizeOptions(config=FAST, progress=False, log=None, overlay=False, boxes=boxes)
+    kw = {"rank": 0, "world_size": 1}
+    many = personalize_many(folder, checkpoint, tmp_path / "out", options, **kw)
     assert [r.source.name for r in many.done] == ["good.mp4"] and "good.csv" in many.done[0].box_source
     assert [(v.name, "bad.mp4" in m and "\n" not in m) for v, m in many.failed] == [("bad.mp4", True)]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["good"]  # nothing written for bad.mp4
-    again = personalize_many(folder, checkpoint, tmp_path / "out", boxes=boxes, resume=True, **kw)
+    again = personalize_many(folder, checkpoint, tmp_path / "out", replace(options, resume=True), **kw)
     assert [v.name for v in again.finished_before] == ["good.mp4"] and again.done == []
     (boxes / "good.csv").unlink()
     (folder / "bad.mp4").unlink()
-    missing = personalize_many(folder, checkpoint, tmp_path / "other", boxes=boxes, **kw)
+    missing = personalize_many(folder, checkpoint, tmp_path / "other", options, **kw)
     assert "no box file good.json or good.csv" in missing.failed[0][1]
 
 
@@ -397,10 +416,10 @@ def test_resume_of_offline_updates(clip, tmp_path, monkeypatch):
 
 
 def test_ctrl_c_while_writing_the_overlay(clip, tmp_path, monkeypatch):
-    import ttpose.viz
+    import ttpose.video_personalize
 
     full = run(clip, tmp_path / "full")
-    original, calls = ttpose.viz.overlay_two, []
+    original, calls = ttpose.video_personalize.overlay_two, []
 
     def overlay(*args, **kw):
         calls.append(1)
@@ -408,13 +427,13 @@ def test_ctrl_c_while_writing_the_overlay(clip, tmp_path, monkeypatch):
             raise KeyboardInterrupt
         return original(*args, **kw)
 
-    monkeypatch.setattr(ttpose.viz, "overlay_two", overlay)
+    monkeypatch.setattr(ttpose.video_personalize, "overlay_two", overlay)
     out = tmp_path / "out"
     with pytest.raises(KeyboardInterrupt):
         run(clip, out)
     assert not (out / "overlay.mp4").exists() and not (out / "summary.json").exists() and leftovers(out) == []
     assert (out / "personalized.json").read_text() == (tmp_path / "full" / "personalized.json").read_text()
-    monkeypatch.setattr(ttpose.viz, "overlay_two", original)
+    monkeypatch.setattr(ttpose.video_personalize, "overlay_two", original)
     monkeypatch.setattr(StreamingPersonalizer, "step", lambda *a, **k: pytest.fail("resume ran the model"))
     r = run(clip, out, resume=True)  # pass 1 was complete: only the outputs are written
     np.testing.assert_array_equal(r.personalized.joints, full.personalized.joints)

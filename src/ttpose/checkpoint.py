@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import safe_open, save_file
 
 from ttpose.atomic import atomic_path, atomic_write_text
@@ -54,15 +55,25 @@ def read_checkpoint(path: str | Path) -> tuple[Config, dict[str, torch.Tensor], 
             "ttpose.convert.from_official / `ttpose convert`"
         )
     tensors = read_tensors(path)
-    with safe_open(str(path), framework="pt") as f:
-        metadata = f.metadata() or {}
+    config, extra = read_header(path)
+    return config, tensors, extra
+
+
+def read_header(path: str | Path) -> tuple[Config, dict[str, Any]]:
+    """(config, extra) of a ttpose checkpoint from the file's header alone: no weight is read."""
+    path = Path(path)
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            metadata = f.metadata() or {}
+    except (SafetensorError, OSError) as e:
+        raise CheckpointError(f"{path}: not a readable safetensors file ({first_line(e)})") from None
     if metadata.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a ttpose checkpoint (metadata format={metadata.get('format')!r})")
     try:
         config = config_from_dict(json.loads(metadata["config"]))
     except (KeyError, json.JSONDecodeError, ConfigError) as e:
         raise CheckpointError(f"{path}: its config is unreadable ({first_line(e)})") from None
-    return config, tensors, json.loads(metadata.get("extra", "{}"))
+    return config, json.loads(metadata.get("extra", "{}"))
 
 
 def load_checkpoint(path: str | Path) -> TTPModel:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 
@@ -73,24 +74,26 @@ def _cmd_convert(args: argparse.Namespace) -> int:
 
 
 def _cmd_personalize(args: argparse.Namespace) -> int:
+    from ttpose.data.video import input_kind
     from ttpose.personalization import schedule_overrides
-    from ttpose.video_personalize import input_kind, personalize_many, personalize_video
+    from ttpose.video_personalize import PersonalizeOptions, personalize_many, personalize_video
 
     overrides = [*schedule_overrides(args.schedule), *args.overrides]  # the user's own overrides win
-    options = dict(mode=args.mode, smooth=args.smooth, resume=args.resume, progress=not args.quiet,
-                   overrides=overrides, seed=args.seed, box_smooth=args.box_smooth, save_every=args.save_every)
+    options = PersonalizeOptions(mode=args.mode, boxes=args.boxes, box=args.box, smooth=args.smooth,
+                                 resume=args.resume, progress=not args.quiet, overrides=overrides, seed=args.seed,
+                                 box_smooth=args.box_smooth, save_every=args.save_every)
     if args.whole_frame:
-        options["tracking"] = None  # no box given: the whole frame instead of the model's own track
+        options = replace(options, tracking=None)  # no box given: the whole frame instead of the model's own track
     try:
         if input_kind(args.source) == "videos":
-            many = personalize_many(args.source, args.checkpoint, args.out, boxes=args.boxes, box=args.box, **options)
+            many = personalize_many(args.source, args.checkpoint, args.out, options)
             for r in many.done:
                 print(f"{r.source.name}: {len(r.frame_ids)} frames -> {r.out_dir}")
             before = f", {len(many.finished_before)} done before" if many.finished_before else ""
             print(f"rank {many.rank} of {many.world_size}: {len(many.done)} of {len(many.videos)} videos done"
                   f"{before}, {len(many.failed)} failed")
             return 2 if many.failed else 0
-        r = personalize_video(args.source, args.checkpoint, args.out, boxes=args.boxes, box=args.box, **options)
+        r = personalize_video(args.source, args.checkpoint, args.out, options)
     except KeyboardInterrupt:
         print("ttpose: interrupted; no output file is half-written; run again with --resume to continue",
               file=sys.stderr)

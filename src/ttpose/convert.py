@@ -35,7 +35,7 @@ from pathlib import Path
 
 import torch
 
-from ttpose.checkpoint import load_checkpoint, read_checkpoint
+from ttpose.checkpoint import load_checkpoint, read_header
 from ttpose.config import Config, ModelConfig
 from ttpose.model import TTPModel
 from ttpose.weights import CheckpointError, read_tensors
@@ -164,9 +164,9 @@ def load_model_file(path: str | Path) -> tuple[Config, TTPModel, str | None]:
     memory.
     """
     path = Path(path)
-    if path.suffix == ".safetensors":
-        config = read_checkpoint(path)[0]
-        return config, load_checkpoint(path), None
+    if path.suffix == ".safetensors":  # the weights are read once; the config again from the header only
+        model = load_checkpoint(path)
+        return read_header(path)[0], model, None
     tensors = read_tensors(path)  # a CheckpointError naming the file if it is not a readable weights file
     try:
         model = from_official(tensors)

@@ -8,13 +8,14 @@ below the true position; the origin is subtracted so that every prediction is in
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 
 from ttpose.data.crops import uncrop_points
-from ttpose.data.pairs import frames_batch
+from ttpose.data.pairs import frames_batch, normalize
 from ttpose.data.types import Video
 from ttpose.metrics import decode_heatmaps
 from ttpose.model import TTPModel, TTPOutput
@@ -40,25 +41,25 @@ class Predictions:
         return Predictions(*(cat(n) for n in ("frame_index", "joints", "scores", "self_keypoints", "affinity")))
 
 
-def decode_output(out: TTPOutput, video: Video, indices: np.ndarray, input_size: int,
+def decode_output(out: TTPOutput, centers: np.ndarray, sizes: np.ndarray, input_size: int,
                   label_origin: float = 0.0) -> Predictions:
-    """TTPOutput of crops of ``video[indices]`` -> full-frame joints (and self-supervised keypoints).
+    """TTPOutput of N crops -> full-frame joints (and self-supervised keypoints).
 
+    ``centers`` (N x 2) and ``sizes`` (N) are the crops' square regions in full-frame pixels; ``frame_index``
+    of the result counts the crops 0..N-1 (`predict_video` puts the video's indices there).
     ``label_origin``: the model's ``config.label_origin``, subtracted from the joints (not from the
     self-supervised keypoints, which no label ever placed)."""
     heatmaps = out.sup_heatmaps.float()
-    stride = input_size / heatmaps.shape[-1]
+    n, stride = len(heatmaps), input_size / heatmaps.shape[-1]
     coords, maxvals = decode_heatmaps(heatmaps.cpu().numpy())
-    centers, sizes = video.centers[indices], video.sizes[indices]
     joints = np.stack([uncrop_points(coords[i], centers[i], sizes[i], input_size, stride=stride)
-                       for i in range(len(indices))]) - label_origin  # N x K x 2, 0-based pixels
+                       for i in range(n)]) - label_origin  # N x K x 2, 0-based pixels
     self_kp = None
     if out.self_keypoints is not None:
         kp = out.self_keypoints.float().cpu().numpy()
-        self_kp = np.stack([uncrop_points(kp[i], centers[i], sizes[i], input_size, stride=stride)
-                            for i in range(len(indices))])
+        self_kp = np.stack([uncrop_points(kp[i], centers[i], sizes[i], input_size, stride=stride) for i in range(n)])
     affinity = out.affinity.float().cpu().numpy() if out.affinity is not None else None
-    return Predictions(np.asarray(indices), joints.astype(np.float32), maxvals.astype(np.float32), self_kp, affinity)
+    return Predictions(np.arange(n), joints.astype(np.float32), maxvals.astype(np.float32), self_kp, affinity)
 
 
 @torch.no_grad()
@@ -67,6 +68,17 @@ def predict_images(model: TTPModel, images: torch.Tensor, speed: SpeedConfig | N
     (the model is used as it is; see `predict_video`)."""
     with autocast(speed, images.device):
         return model.predict(prepare_input(images, speed))
+
+
+@torch.no_grad()
+def predict_crops(model: TTPModel, crops: Sequence[np.ndarray], centers: np.ndarray, sizes: np.ndarray,
+                  speed: SpeedConfig | None = None) -> Predictions:
+    """The model's predictions on model-input crops (S x S x 3 uint8 RGB each) of the square regions ``centers``
+    (N x 2) / ``sizes`` (N), full-frame pixels; the model is used as it is, in eval mode (see `predict_video`)."""
+    centers, sizes = np.asarray(centers, np.float32), np.asarray(sizes, np.float32)  # as a `Video` holds them
+    model.eval()
+    out = predict_images(model, normalize(np.stack(crops)), speed)  # N x 3 x S x S
+    return decode_output(out, centers, sizes, model.config.input_size, model.config.label_origin)
 
 
 @torch.no_grad()
@@ -85,8 +97,9 @@ def predict_video(model: TTPModel, video: Video, indices=None, batch_size: int =
     for start in range(0, len(indices), batch_size):
         chunk = indices[start:start + batch_size]
         images = frames_batch(video, chunk, model.config.input_size)
-        parts.append(decode_output(predict_images(model, images, speed), video, chunk, model.config.input_size,
-                                   model.config.label_origin))
+        pred = decode_output(predict_images(model, images, speed), video.centers[chunk], video.sizes[chunk],
+                             model.config.input_size, model.config.label_origin)
+        parts.append(replace(pred, frame_index=chunk))
     model.train(was_training)
     if not parts:
         raise ValueError(f"video {video.video_id}: no frames to predict")

@@ -13,7 +13,7 @@ model stays in eval mode, as in the authors' code. Adam, lr 1e-4, batch 32 by de
   a cheaper schedule) only every k-th frame is updated on; the frames between are predicted as they come.
 - offline: `offline_steps` updates (default: as many as online would make, `TTPConfig.offline_updates`) on
   random pairs from the whole set, then every frame is predicted. Works on any unordered set of one person's
-  images.
+  images. `personalize_offline` is the one loop, also behind `ttpose personalize --mode offline` (resumable).
 - reset: the weights, the optimizer state and the loss's running means go back to the trained ones at
   the start of every call (one person / video), and also every `reset_every` frames when set (offline:
   the set is split into consecutive chunks of that many frames, each personalized from the trained model).
@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -223,8 +223,12 @@ def personalize(
                          "nothing to personalize")
     tuner = Personalizer(model, config, loss, seed)
     rng = np.random.default_rng(seed)
-    run = _online if mode == "online" else _offline
-    pred, losses = run(tuner, video, rng, progress)
+    if mode == "online":
+        pred, losses = _online(tuner, video, rng, progress)
+    else:
+        parts, losses = [], []
+        personalize_offline(tuner, video, rng, progress, on_update=losses.append, on_chunk=parts.append)
+        pred = Predictions.concat(parts)
     return Personalized(**pred.__dict__, losses=np.asarray(losses, np.float32),
                         recon_errors=np.asarray(tuner.recon_errors, np.float32), seconds=time.time() - started)
 
@@ -242,21 +246,40 @@ def _online(tuner: Personalizer, video: Video, rng: np.random.Generator, progres
     return Predictions.concat(parts), losses
 
 
-def _offline(tuner: Personalizer, video: Video, rng: np.random.Generator, progress: bool):
-    cfg, size = tuner.config, tuner.model.config.input_size
-    n = len(video)
+def personalize_offline(tuner: Personalizer, video: Video, rng: np.random.Generator, progress: bool = True, *,
+                        updates_done: int = 0, frames_done: int = 0, on_update: Callable[[float], None] | None = None,
+                        on_chunk: Callable[[Predictions], None] | None = None) -> None:
+    """Sec. 3.2 offline: ``offline_updates`` updates of ``tuner`` on random (target, source) pairs of the whole
+    set, then every frame is predicted. With ``reset_every`` the set is split into consecutive chunks of that
+    many frames, each personalized from the trained weights (`Personalizer.reset`).
+
+    Each update's L_self goes to ``on_update``, each chunk's predictions (``frame_index``: positions in
+    ``video``) to ``on_chunk``, in order. A run that resumes passes how far it had come: ``updates_done``
+    updates (over all chunks) and ``frames_done`` frames predicted (whole chunks), with ``tuner`` and ``rng``
+    restored to the state they had then; the rest is then what an uninterrupted run would do.
+    """
+    cfg, size, n = tuner.config, tuner.model.config.input_size, len(video)
     chunk = cfg.reset_every or n
-    parts, losses = [], []
+    before = 0  # updates of the chunks before this one
     for first in range(0, n, chunk):
         indices = np.arange(first, min(first + chunk, n))
-        if first > 0:
-            tuner.reset()
         steps = cfg.offline_updates(len(indices))
-        for _ in tqdm(range(steps), desc=f"offline TTP {video.video_id}", unit="step", disable=not progress):
+        if frames_done >= indices[-1] + 1:  # predicted before a resume
+            before += steps
+            continue
+        if first > 0 and updates_done == before:  # a new chunk starts from the trained weights
+            tuner.reset()
+        for _ in tqdm(range(updates_done - before, steps), total=steps, initial=updates_done - before, unit="step",
+                      desc=f"{video.video_id} offline updates", disable=not progress, dynamic_ncols=True):
             batch = offline_batch(video, cfg.batch_size, rng, size, tuner.augmentation, indices=indices)
-            losses.append(tuner.update(batch))
-        parts.append(tuner.predict(video, indices))
-    return Predictions.concat(parts), losses
+            loss = tuner.update(batch)
+            updates_done += 1
+            if on_update is not None:
+                on_update(loss)
+        before += steps
+        pred = tuner.predict(video, indices)
+        if on_chunk is not None:
+            on_chunk(pred)
 
 
 class CropStore:
@@ -272,6 +295,12 @@ class CropStore:
         self.input_size, self.margin, self.jpeg_quality = input_size, margin, jpeg_quality
         self.side = int(round(input_size * margin))
         self.items: list = []
+        # every stored frame's crop region, in the store's pixels: the model's input around the stored square's
+        # centre (the frame's own region, margin removed); one row, broadcast to every frame by `as_video`
+        self._box = np.array([0, 0, self.side - 1, self.side - 1], np.float32)
+        self._center = np.full(2, self.side / 2, np.float32)
+        self._size = np.float32(input_size)
+        self._frame_ids = np.arange(0, dtype=np.int64)  # 0, 1, 2, ...: grown by doubling, sliced by `as_video`
 
     def add(self, image: np.ndarray, center, size: float) -> None:
         import cv2
@@ -295,13 +324,35 @@ class CropStore:
         return cv2.imdecode(item, cv2.IMREAD_COLOR)[..., ::-1]
 
     def as_video(self, skeleton, video_id: str = "stream") -> Video:
-        """The stored frames as an unlabeled `Video` whose crop regions are the original ones."""
-        n = len(self)
-        boxes = np.tile(np.array([0, 0, self.side - 1, self.side - 1], np.float32), (n, 1))
-        video = unlabeled_video(self, skeleton, boxes, video_id=video_id, padding=1.0)
-        video.centers[:] = self.side / 2
-        video.sizes[:] = self.input_size
-        return video
+        """The frames stored so far as an unlabeled `Video` whose crop regions are the original ones.
+
+        A view, built in constant time (amortized) at any length, as every streaming step asks for one: the
+        images are the store's first ``len(self)`` crops (frames stored later are not part of it), and the
+        per-frame arrays are the one region (and zero labels) broadcast to every frame, read-only."""
+        n, k = len(self), skeleton.num_joints
+        if len(self._frame_ids) < n:
+            self._frame_ids = np.arange(max(2 * n, 64), dtype=np.int64)
+            self._frame_ids.flags.writeable = False
+        return Video(video_id=video_id, person_id="person", skeleton=skeleton, images=_StoredCrops(self, n),
+                     joints=np.broadcast_to(np.zeros((k, 2), np.float32), (n, k, 2)),
+                     visible=np.broadcast_to(np.zeros(k, bool), (n, k)), boxes=np.broadcast_to(self._box, (n, 4)),
+                     centers=np.broadcast_to(self._center, (n, 2)), sizes=np.broadcast_to(self._size, (n,)),
+                     frame_ids=self._frame_ids[:n])
+
+
+class _StoredCrops:
+    """The first ``n`` crops of a `CropStore`, as a `Video`'s images (decoded when read)."""
+
+    def __init__(self, store: CropStore, n: int):
+        self.store, self.n = store, n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        if not -self.n <= i < self.n:
+            raise IndexError(f"stored crop {i} of {self.n}")
+        return self.store[i % self.n]
 
 
 @dataclass
@@ -363,4 +414,5 @@ class StreamingPersonalizer:
 
 
 __all__ = ["CropStore", "FramePrediction", "Personalized", "Personalizer", "StreamingPersonalizer", "personalize",
-           "SCHEDULES", "reconstruction_loss_for", "schedule_overrides", "seconds_per_update", "stream_frame"]
+           "SCHEDULES", "personalize_offline", "reconstruction_loss_for", "schedule_overrides", "seconds_per_update",
+           "stream_frame"]

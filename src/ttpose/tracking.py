@@ -40,9 +40,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ttpose.boxes import Boxes
-from ttpose.data.crops import BOX_PADDING, box_to_center_size, crop_frame, normalize
-from ttpose.data.types import unlabeled_video
-from ttpose.inference import Predictions, decode_output, predict_images
+from ttpose.data.crops import BOX_PADDING, box_to_center_size, crop_frame
+from ttpose.inference import Predictions, predict_crops
 from ttpose.model import TTPModel
 from ttpose.speed import SpeedConfig
 
@@ -142,11 +141,7 @@ def predict_regions(model: TTPModel, image: np.ndarray, centers: np.ndarray, siz
     """The model's joints in square regions (``centers`` R x 2, ``sizes`` R, full-frame pixels) of one frame."""
     size = model.config.input_size
     crops = [crop_frame(image, c, s, size)[0] for c, s in zip(centers, sizes, strict=True)]
-    video = unlabeled_video(crops, model.skeleton, np.zeros((len(crops), 4), np.float32))
-    video.centers[:], video.sizes[:] = centers, sizes
-    model.eval()
-    out = predict_images(model, normalize(np.stack(crops)), speed)  # R x 3 x S x S
-    return decode_output(out, video, np.arange(len(crops)), size, model.config.label_origin)
+    return predict_crops(model, crops, centers, sizes, speed)
 
 
 def model_predict(model: TTPModel, speed: SpeedConfig | None = None) -> Predict:

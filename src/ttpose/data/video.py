@@ -15,6 +15,12 @@ as MJPEG and for streams without B-frames).
 
 Videos whose container stores a display rotation (phones' portrait clips) are rotated as players show
 them; ``info.rotation`` says by how many degrees (counter-clockwise) that was.
+
+What a path holds (`input_kind`): a video file; a folder of images, one person's frames (an image sequence in
+natural order, or an unordered set of photos); or a folder of video files (``VIDEO_SUFFIXES``, `list_videos`),
+each its own person. A folder with both videos and images is refused. `count_frames` counts a video's frames
+before any decoding (a demux pass), and `read_frames` turns the reader's skipped-frame warnings into one-line
+messages.
 """
 
 from __future__ import annotations
@@ -22,13 +28,14 @@ from __future__ import annotations
 import dataclasses
 import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".flv", ".ts")
 _SIGNATURES = {  # leading bytes of containers we read -> their name, to tell "damaged" from "not a video"
     b"RIFF": "AVI",
     b"\x1a\x45\xdf\xa3": "Matroska/MKV",
@@ -82,6 +89,70 @@ def open_frames(path: str | Path) -> FrameReader:
     if path.is_dir():
         return ImageFolderReader(path)
     return VideoFileReader(path)
+
+
+def read_frames(reader: FrameReader, on_skip: Callable[[str], None] | None = None) -> Iterator[tuple[int, np.ndarray]]:
+    """The reader's ``(frame_index, rgb)`` pairs; each `FrameSkippedWarning` becomes a one-line message passed to
+    ``on_skip`` (None: dropped, e.g. on a second pass that already reported them). Other warnings pass on."""
+    frames = iter(reader)
+    while True:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", FrameSkippedWarning)
+            item = next(frames, None)
+        for w in caught:
+            if not issubclass(w.category, FrameSkippedWarning):
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+            elif on_skip is not None:
+                on_skip(str(w.message))
+        if item is None:
+            return
+        yield item
+
+
+def count_frames(reader: FrameReader) -> int:
+    """The number of source frames, before decoding: a folder's images, or a video's non-empty packets
+    (one per frame; an AVI's empty "dropped frame" packets are not frames, as in ``open_frames``)."""
+    if reader.info.exact and reader.info.num_frames:
+        return int(reader.info.num_frames)
+    import av
+
+    count = 0
+    try:
+        with av.open(str(reader.info.path)) as container:
+            for packet in container.demux(container.streams.video[0]):
+                count += bool(packet.size)
+    except (av.error.FFmpegError, OSError):
+        pass  # a damaged container: count what could be read
+    return count or int(reader.info.num_frames or 1)
+
+
+# ------------------------------------------------------------------------------------------ what a path holds
+
+
+def input_kind(path: str | Path) -> str:
+    """"video" (a file), "images" (a folder of images: one person) or "videos" (a folder of video files)."""
+    path = Path(path)
+    if not path.exists():
+        raise VideoError(f"{path}: no such file or folder")
+    if not path.is_dir():
+        return "video"
+    files = [p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")]
+    videos = [p for p in files if p.suffix.lower() in VIDEO_SUFFIXES]
+    images = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
+    if videos and images:
+        raise VideoError(f"{path}: holds both video files ({videos[0].name}, ...) and images ({images[0].name}, "
+                         "...); give a folder of videos or a folder of one person's images")
+    return "videos" if videos else "images"
+
+
+def list_videos(folder: str | Path) -> list[Path]:
+    """The video files of a folder (not recursive), in natural sort order."""
+    folder = Path(folder)
+    videos = [p for p in folder.iterdir()
+              if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in VIDEO_SUFFIXES]
+    if not videos:
+        raise VideoError(f"{folder}: no video files ({', '.join(s[1:] for s in VIDEO_SUFFIXES)}) in this folder")
+    return sorted(videos, key=lambda p: natural_key(p.name))
 
 
 # ---------------------------------------------------------------------------------------------- video files

@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ttpose.data.crops import BOX_PADDING
 from ttpose.data.synthetic.appearance import Appearance
 from ttpose.data.synthetic.config import SyntheticConfig
 from ttpose.data.synthetic.kinematics import HEAD, LHIP, LSHO, NOSE, PELVIS, RHIP, RSHO, Body, forward_kinematics
@@ -108,7 +109,7 @@ def _render(look: Appearance, scene: Scene, config: SyntheticConfig, video_id: s
     joints, visible = _joint_labels(img_pts, occluder, f)
     boxes = _body_boxes(img_pts, half, f)
     centers = np.stack([(boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2], axis=1)
-    sizes = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]) * 1.25
+    sizes = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]) * BOX_PADDING
     geometry = FrameGeometry(
         points=img_pts, depth=depth, half_widths=half, cameras=camera.matrices(),
         canvas_margin=int(math.ceil(0.2 * f)) + 2, horizon=framing.ground_y - 0.12 * f, occluder=occluder,
