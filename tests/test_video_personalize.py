@@ -155,10 +155,10 @@ def test_checkpoint_weights_are_read_once_and_known_by_the_file_s_sha256(checkpo
     """Issue 15: the checkpoint file was read twice, then every weight hashed, to tell a resume which model ran."""
     import hashlib
 
-    import ttpose.checkpoint
+    import ttpose.weights
 
-    reads, load_file = [], ttpose.checkpoint.load_file
-    monkeypatch.setattr(ttpose.checkpoint, "load_file", lambda *a, **k: reads.append(1) or load_file(*a, **k))
+    reads, load_file = [], ttpose.weights.load_file
+    monkeypatch.setattr(ttpose.weights, "load_file", lambda *a, **k: reads.append(1) or load_file(*a, **k))
     loaded = LoadedModel.of(checkpoint)
     assert len(reads) == 1 and loaded.digest == hashlib.sha256(checkpoint.read_bytes()).hexdigest()
     assert loaded.ttp == FAST and loaded.checkpoint == str(checkpoint)

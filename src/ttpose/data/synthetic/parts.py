@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ttpose.data.synthetic import kinematics as kin
+import ttpose.data.synthetic.kinematics as kin
 from ttpose.data.synthetic.appearance import Appearance, Color, Garment
 from ttpose.data.synthetic.kinematics import Body
 
