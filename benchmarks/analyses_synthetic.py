@@ -10,7 +10,8 @@
 - fig4:   online TTP on shorter videos, simulated as the paper does by resetting to the trained model every N
           frames (Fig. 4), evaluated on the same frames.
 All use the test population and the TTP settings of the config (chosen on val by benchmarks/tune_ttp.py) and
-the models and predictions of benchmarks/table1_synthetic.py (run it first).
+the models and predictions of benchmarks/table1_synthetic.py (run it first); each section ends with the SHA-256
+of the models its numbers come from (those that made the saved predictions, for fig3 and table5).
 """
 
 from __future__ import annotations
@@ -24,7 +25,16 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import TITLES, command, load_predictions, machine, mean_std, write_section  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    TITLES,
+    checkpoint_digests,
+    command,
+    finished_model,
+    load_predictions,
+    machine,
+    mean_std,
+    write_section,
+)
 from ttpose.checkpoint import load_checkpoint  # noqa: E402
 from ttpose.config import load_config  # noqa: E402
 from ttpose.data.build import load_videos  # noqa: E402
@@ -37,13 +47,19 @@ from ttpose.smoothing import savgol_smooth  # noqa: E402
 MODES = {"none": "w/o TTP", "online": "Online", "offline": "Offline"}
 
 
-def _footer(args, started: float) -> list[str]:
+def _footer(args, started: float, checkpoints: list[Path]) -> list[str]:
     return ["", f"Seeds: {', '.join(map(str, args.seeds))}. Config: `{args.config}` {' '.join(args.overrides)}",
-            f"Command: `{command()}`", f"Machine: {machine()}", f"Wall time: {(time.time() - started) / 60:.1f} min"]
+            f"Command: `{command()}`", f"Machine: {machine()}", f"Wall time: {(time.time() - started) / 60:.1f} min",
+            "", *checkpoint_digests(checkpoints)]
 
 
 def _run_dir(args, method: str, seed: int) -> Path:
     return Path(args.runs) / f"{method}-seed{seed}"
+
+
+def _checkpoint(args, method: str, seed: int) -> Path:
+    """The Table 1 model of (method, seed); its run folder also holds its saved test predictions."""
+    return finished_model(_run_dir(args, method, seed))
 
 
 def _saved(args, method: str, seed: int, mode: str) -> list[Predictions] | None:
@@ -79,6 +95,7 @@ def fig3(args, videos) -> str:
              "mean ± std over seeds. Plot: `benchmarks/fig3_online_gain.png`.", ""]
     rows: list[str] = []
     header = None
+    used: list[Path] = []
     for method in ("keypoint", "transformer"):
         gains = []
         for seed in args.seeds:
@@ -86,6 +103,7 @@ def fig3(args, videos) -> str:
             if none is None or online is None:
                 continue
             gains.append(pck_per_frame_index(videos, online) - pck_per_frame_index(videos, none))
+            used.append(_checkpoint(args, method, seed))
         if not gains:
             continue
         gains = np.asarray(gains)  # seeds x frames
@@ -105,7 +123,7 @@ def fig3(args, videos) -> str:
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(Path(__file__).resolve().parent / "fig3_online_gain.png")
-    return "\n".join(lines + _footer(args, started))
+    return "\n".join(lines + _footer(args, started, used))
 
 
 def table5(args, videos) -> str:
@@ -113,6 +131,7 @@ def table5(args, videos) -> str:
     lines = [f"## Savitzky-Golay smoothing on top of each setting (Table 5 on synthetic people, window "
              f"{args.window}, quadratic)", "", "| Method | TTP scenario | PCK | w/ smoothing | gain |",
              "|---|---|---|---|---|"]
+    used: list[Path] = []
     for method in TITLES:
         for mode in MODES:
             raw, smooth = [], []
@@ -125,17 +144,18 @@ def table5(args, videos) -> str:
                 smoothed = [(v, p.frame_index, Predictions(p.frame_index, savgol_smooth(p.joints, args.window),
                                                            p.scores)) for v, p in zip(videos, preds, strict=True)]
                 smooth.append(evaluate_predictions(smoothed, PENN_ACTION).mean)
+                used.append(_checkpoint(args, method, seed))
             if raw:
                 lines.append(f"| {TITLES[method]} | {MODES[mode]} | {mean_std(raw)} | {mean_std(smooth)} | "
                              f"{mean_std(np.subtract(smooth, raw))} |")
-    return "\n".join(lines + _footer(args, started))
+    return "\n".join(lines + _footer(args, started, used))
 
 
 def _online_variants(args, videos, name: str, variants: dict[str, list[str]]) -> tuple[list[str], dict]:
     """Online TTP PCK (mean ± std over seeds) of the transformer models for each override set."""
     results: dict[str, list[float]] = {}
     for seed in args.seeds:
-        model = load_checkpoint(_run_dir(args, "transformer", seed) / "model.safetensors")
+        model = load_checkpoint(_checkpoint(args, "transformer", seed))
         for label, overrides in variants.items():
             cfg = load_config(args.config, [*args.overrides, *overrides, f"seed={seed}"])
             mode = "none" if label == "w/o TTP" else "online"
@@ -156,7 +176,7 @@ def table2(args, videos) -> str:
     lines = [f"## Online TTP with 1-4 update iterations per frame (Table 2 on synthetic people; Transformer, "
              f"first {len(videos)} test videos)", "", "| Update iterations | PCK | gain over w/o TTP |",
              "|---|---|---|", *rows]
-    return "\n".join(lines + _footer(args, started))
+    return "\n".join(lines + _footer(args, started, [_checkpoint(args, "transformer", s) for s in args.seeds]))
 
 
 def fig4(args, videos) -> str:
@@ -169,7 +189,7 @@ def fig4(args, videos) -> str:
              "videos)", "", "Shorter videos are simulated as in the paper: the model is reset to the trained "
              "weights every N frames; every frame is still predicted and scored.", "",
              "| Video length used for personalization | PCK | gain over w/o TTP |", "|---|---|---|", *rows]
-    return "\n".join(lines + _footer(args, started))
+    return "\n".join(lines + _footer(args, started, [_checkpoint(args, "transformer", s) for s in args.seeds]))
 
 
 def main(argv=None) -> None:

@@ -1,14 +1,26 @@
-"""Shared pieces of the benchmark scripts: machine description, results sections, cached training runs."""
+"""Shared pieces of the benchmark scripts: machine description, results sections, cached training runs.
+
+Results files (benchmarks/*.md, DEMO_REPEATS.log) are written one way only, `write_section`: a file is its
+opening (`OPENINGS`) and sections between ``<!-- BEGIN name -->`` and ``<!-- END name -->``, each written by the
+script it names; a script replaces its own section and leaves the others as they are. A section whose numbers
+come from trained weights ends with `checkpoint_digests`: the SHA-256 of each checkpoint file, so a number can
+be traced to its weights without rerunning hours of training.
+
+    python -m benchmarks.common FILE SECTION < text      # the same, for shell scripts (demo_repeats.sh)
+"""
 
 from __future__ import annotations
 
+import argparse
 import fcntl
+import hashlib
 import os
 import platform
 import re
 import shlex
 import sys
 import time
+from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
@@ -21,7 +33,23 @@ from ttpose.checkpoint import load_checkpoint
 from ttpose.config import Config, ConfigError, drop_removed, load_config
 from ttpose.training import train, training_settings
 
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+BENCHMARKS = Path(__file__).resolve().parent
+REPO = BENCHMARKS.parent
+RESULTS = BENCHMARKS / "RESULTS.md"  # the paper's tables and figures on synthetic people, and their choices
+SPEED = BENCHMARKS / "SPEED.md"  # speed against the authors' computation, and the accuracy of the speed options
+TRACKING = BENCHMARKS / "TRACKING.md"
+LONG_VIDEO = BENCHMARKS / "LONG_VIDEO.md"
+SYNTHETIC_DATA = BENCHMARKS / "SYNTHETIC_DATA.md"
+DEMO_REPEATS = BENCHMARKS / "DEMO_REPEATS.log"
+OPENINGS = {  # file name -> what a results file starts with, written once, when a script makes the file
+    RESULTS.name: "# ttpose benchmark results\n\nEvery section below is written by the script it names, from an "
+                  "actual run; nothing is edited by hand.",
+    SPEED.name: "# Speed: ttpose against the authors' computation (issue 8)",
+    TRACKING.name: "# Person boxes tracked by the pose model (`ttpose.tracking`)",
+    LONG_VIDEO.name: "# Long videos: speed and memory of `ttpose personalize`",
+    SYNTHETIC_DATA.name: "# Synthetic people: generation speed",
+    DEMO_REPEATS.name: "",  # one section per run of demo_repeats.sh, each opened by its own header line
+}
 TITLES = {  # the paper's Table 1 rows
     "baseline": "Baseline", "rotation": "Feat. shared (rotation)", "keypoint": "Feat. shared (keypoint)",
     "transformer": "Transformer (keypoint)"}
@@ -61,31 +89,74 @@ def command() -> str:
     return shlex.join(["python", *sys.argv])
 
 
+def markers(name: str) -> tuple[str, str]:
+    """The lines that open and close the section ``name`` of a results file."""
+    return f"<!-- BEGIN {name} -->", f"<!-- END {name} -->"
+
+
 def write_section(name: str, markdown: str, path: Path = RESULTS) -> None:
-    """Replace (or append) the section between <!-- BEGIN name --> and <!-- END name --> in RESULTS.md."""
-    begin, end = f"<!-- BEGIN {name} -->", f"<!-- END {name} -->"
+    """Write ``markdown`` as the section ``name`` of the results file ``path``: the one way a benchmark script
+    writes its results.
+
+    An existing section of that name is replaced where it stands, a new one is appended; the rest of the file is
+    kept byte for byte. A new file starts with its opening (`OPENINGS`, by file name; RESULTS.md's for another
+    name). Several benchmark processes may finish at once: the read-modify-write holds a lock (``<file>.lock``).
+    The new text replaces the file atomically: a reader never sees half of it, an interrupted write leaves the
+    previous file."""
+    begin, end = markers(name)
     block = f"{begin}\n{markdown.rstrip()}\n{end}"
-    with open(path.with_name(path.name + ".lock"), "w") as lock:  # several benchmark processes may finish at once
+    with open(path.with_name(path.name + ".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        text = path.read_text() if path.is_file() else "# ttpose benchmark results\n\nEvery section below is " \
-            "written by the script it names, from an actual run; nothing is edited by hand.\n"
+        text = path.read_text() if path.is_file() else OPENINGS.get(path.name, OPENINGS[RESULTS.name])
         pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.S)
-        text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
+        if pattern.search(text):
+            text = pattern.sub(lambda _: block, text)
+        else:
+            text = (text.rstrip() + "\n\n" if text.strip() else "") + block + "\n"
         atomic_write_text(path, text)
+
+
+def read_section(name: str, path: Path = RESULTS) -> str | None:
+    """The text of the section ``name`` of a results file (without its markers), None where it has none."""
+    begin, end = markers(name)
+    text = path.read_text() if path.is_file() else ""
+    if begin not in text:
+        return None
+    return text.split(begin, 1)[1].split(end, 1)[0].strip("\n")
+
+
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 of a file's bytes (what ``sha256sum`` prints), read 1 MiB at a time."""
+    sha = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            sha.update(chunk)
+    return sha.hexdigest()
+
+
+def checkpoint_digests(paths: Iterable[str | Path]) -> list[str]:
+    """The footer lines of a section whose numbers come from these checkpoint files: the SHA-256 of each (in the
+    order first given, each file once), so a number can be traced to its weights without rerunning. Paths inside
+    the repository are shown relative to it."""
+    lines = ["Checkpoints (SHA-256 of the weights the numbers above come from):"]
+    for path in dict.fromkeys(Path(os.path.abspath(p)) for p in paths):  # abspath: a symlinked runs/ stays runs/
+        shown = path.relative_to(REPO) if path.is_relative_to(REPO) else path
+        digest = f"`{file_sha256(path)}`" if path.is_file() else "not found when this section was written"
+        lines.append(f"- `{shown}`: {digest}")
+    return lines
 
 
 def tuned_gains(sections: list[str], path: Path = RESULTS) -> dict:
     """The TTP gains that benchmarks/tune_ttp.py wrote into ``sections`` of the results file, as
     {setting: {mode: gain}} plus {"sections": [...], "no_ttp": {section: PCK}}; sections missing from the file are
     skipped."""
-    text = path.read_text() if path.is_file() else ""
     found: dict = {"sections": [], "no_ttp": {}}
     for name in sections:
-        begin, end = f"<!-- BEGIN {name} -->", f"<!-- END {name} -->"
-        if begin not in text:
+        text = read_section(name, path)
+        if text is None:
             continue
         found["sections"].append(name)
-        for line in text.split(begin, 1)[1].split(end, 1)[0].splitlines():
+        for line in text.splitlines():
             cells = [c.strip() for c in line.strip().strip("|").split("|")]
             if len(cells) < 4 or cells[0] in ("Setting", "") or cells[0].startswith("---"):
                 continue
@@ -107,6 +178,11 @@ def run_cells(cell, tasks: list[tuple], processes: int) -> dict:
         return {t: f.result() for t, f in futures.items()}
 
 
+def finished_model(run: str | Path) -> Path:
+    """The model file a training run leaves in its folder once it reaches train.steps (`ttpose.training.train`)."""
+    return Path(run) / "model.safetensors"
+
+
 def trained(cfg: Config, progress: bool = False):
     """Train ``cfg`` unless its output folder already holds the finished model (then load it).
 
@@ -114,7 +190,7 @@ def trained(cfg: Config, progress: bool = False):
     leaves out ``NOT_TRAINING``) is an error, never reused silently: a changed recipe needs another output folder.
     Returns (model, seconds spent training now, or the recorded time of the earlier run)."""
     out = Path(cfg.output_dir)
-    done = out / "model.safetensors"
+    done = finished_model(out)
     timing = out / "train_seconds.txt"
     if done.is_file():
         saved = out / "config.yaml"
@@ -164,3 +240,16 @@ def load_predictions(path: Path) -> list[tuple[np.ndarray, np.ndarray, np.ndarra
     with np.load(path, allow_pickle=False) as z:
         n = sum(1 for k in z.files if k.startswith("joints_"))
         return [(z[f"frames_{i}"], z[f"joints_{i}"], z[f"scores_{i}"]) for i in range(n)]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Write standard input as a section of a results file "
+                                                 "(benchmarks.common.write_section), for shell scripts.")
+    parser.add_argument("path", type=Path, help="results file, e.g. benchmarks/DEMO_REPEATS.log")
+    parser.add_argument("section", help="section name")
+    args = parser.parse_args(argv)
+    write_section(args.section, sys.stdin.read(), args.path)
+
+
+if __name__ == "__main__":
+    main()

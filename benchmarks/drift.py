@@ -19,8 +19,8 @@ on val (section drift_val): ``pull 1e-2`` (the best gain over frames 1,000-1,999
 among plain, pull 1e-3 / 1e-2 / 3e-2 and a reset every 500 frames); the test run measures it beside plain.
 
 Cells (one control x one video) are cached in runs/drift/ and run in ``--processes`` worker processes of one
-torch thread each; the results go to the section ``drift_<split>`` of benchmarks/RESULTS.md and the plot to
-docs/images/drift_<split>.png.
+torch thread each; the results (ending with the checkpoint's SHA-256) go to the section ``drift_<split>`` of
+benchmarks/RESULTS.md and the plot to docs/images/drift_<split>.png.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import command, machine, run_cells, write_section  # noqa: E402
+from benchmarks.common import checkpoint_digests, command, machine, run_cells, write_section  # noqa: E402
 
 CONFIG = ROOT / "configs" / "synthetic" / "cpu.yaml"
 CHECKPOINT = ROOT / "runs" / "table1" / "transformer-seed0" / "model.safetensors"
@@ -141,7 +141,7 @@ def report(args, cells: dict, controls: list[str], wall_min: float) -> tuple[str
               + ", ".join(f"{c} {gain(c, (0, n)):+.2f}" for c in controls) + ".", "",
               f"Command: `{command()}`", f"Machine: {machine()} ({args.processes} worker processes of 1 torch "
               "thread)", f"Wall time of this run: {wall_min:.1f} min (cached cells are reused)",
-              f"Plot: docs/images/drift_{args.split}.png"]
+              f"Plot: docs/images/drift_{args.split}.png", "", *checkpoint_digests([CHECKPOINT])]
     return "\n".join(lines), {"windows": windows, "gains": gains}
 
 

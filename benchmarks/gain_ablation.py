@@ -4,7 +4,8 @@ Trains the synthetic Transformer model once per variant (the variants are cumula
 to the row above it, starting from the recipe ttpose used before issue 13), evaluates it on the shifted
 validation people without TTP, online and offline (the paired gains are what TTP adds to that very model),
 and on new people of the training look (``data.shift=0``, no TTP) to show how much the appearance shift costs.
-Writes the "gain_ablation" section of benchmarks/RESULTS.md. The test people are never touched here.
+Writes the "gain_ablation" section of benchmarks/RESULTS.md, which ends with the SHA-256 of every variant's model.
+The test people are never touched here.
 
     python benchmarks/gain_ablation.py                          # every variant, one process
     python benchmarks/gain_ablation.py --variants prev sigma    # a share of them (cached; run the rest elsewhere)
@@ -26,7 +27,15 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import command, machine, same_key, trained, write_section  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    checkpoint_digests,
+    command,
+    finished_model,
+    machine,
+    same_key,
+    trained,
+    write_section,
+)
 from ttpose.atomic import atomic_write_text  # noqa: E402
 from ttpose.config import load_config, to_dict  # noqa: E402
 from ttpose.data.build import load_videos  # noqa: E402
@@ -87,7 +96,7 @@ def evaluated(cfg, model, videos, mode: str, tag: str, progress: bool) -> dict:
 def run_variant(key: str, args) -> dict:
     cfg = load_config(args.config, [*overrides_of(key), f"output_dir={args.runs}/{key}", *args.overrides])
     model, train_seconds = trained(cfg, progress=not args.quiet)
-    row = {"train_seconds": train_seconds}
+    row = {"train_seconds": train_seconds, "checkpoint": str(finished_model(cfg.output_dir))}
     shifted = load_videos(cfg.data, "val")
     for mode in ("none", "online", "offline"):
         row[mode] = evaluated(cfg, model, shifted, mode, "shifted", not args.quiet)
@@ -135,7 +144,8 @@ def markdown(results: dict, args, seconds: float) -> str:
     lines += ["", f"Config: `{args.config}` {' '.join(args.overrides)}", f"Command: `{command()}`",
               f"Machine: {machine()} (each variant trained and evaluated in one process of 1 torch thread; "
               f"{args.processes} such processes shared the machine)",
-              f"Wall time of this collecting run: {seconds / 60:.1f} min (cached cells are reused)"]
+              f"Wall time of this collecting run: {seconds / 60:.1f} min (cached cells are reused)",
+              "", *checkpoint_digests(results[key]["checkpoint"] for key, _, _ in VARIANTS if key in results)]
     return "\n".join(lines)
 
 

@@ -7,7 +7,7 @@ For each seed, the model of runs/table1/transformer-seed<k> (trained by table1_s
 predicts every test frame twice: as it is (float32) and through `ttpose.speed.inference_model` with the
 options given (default: bf16 + channels_last + fold_bn + compile_frozen, the fastest batch-1 setting of
 benchmarks/SPEED.md). Writes the "accuracy_fast_inference" section of benchmarks/SPEED.md: PCK@0.2 of both,
-their difference per seed, and how far the joints moved (full-frame pixels).
+their difference per seed, how far the joints moved (full-frame pixels) and the SHA-256 of each model.
 """
 
 from __future__ import annotations
@@ -21,14 +21,21 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import command, machine, mean_std, trained, write_section  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    SPEED,
+    checkpoint_digests,
+    command,
+    finished_model,
+    machine,
+    mean_std,
+    trained,
+    write_section,
+)
 from benchmarks.table1_synthetic import METHODS  # noqa: E402
 from ttpose.config import SpeedConfig, TTPConfig, load_config  # noqa: E402
 from ttpose.data.build import load_videos  # noqa: E402
 from ttpose.evaluate import evaluate  # noqa: E402
 from ttpose.speed import describe  # noqa: E402
-
-SPEED_MD = Path(__file__).resolve().parent / "SPEED.md"
 
 
 def main(argv=None) -> None:
@@ -38,15 +45,16 @@ def main(argv=None) -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--precision", choices=("bf16", "fp32"), default="bf16")
     parser.add_argument("--no-frozen", action="store_true", help="leave out compile_frozen (no C++ compiler)")
-    parser.add_argument("--out", type=Path, default=SPEED_MD)
+    parser.add_argument("--out", type=Path, default=SPEED)
     args = parser.parse_args(argv)
     speed = SpeedConfig(precision=args.precision, channels_last=True, fold_bn=True, compile_frozen=not args.no_frozen)
     started = time.time()
-    rows, pck, frame_size = [], {"fp32": [], "fast": []}, None
+    rows, pck, frame_size, used = [], {"fp32": [], "fast": []}, None, []
     for seed in args.seeds:
         cfg = load_config(args.config, [*METHODS["transformer"], f"seed={seed}",
                                         f"output_dir={args.runs}/transformer-seed{seed}"])
         model, _ = trained(cfg)
+        used.append(finished_model(cfg.output_dir))
         videos, frame_size = load_videos(cfg.data, "test"), cfg.data.frame_size
         timings, results = {}, {}
         for name, sp in (("fp32", SpeedConfig()), ("fast", speed)):
@@ -72,6 +80,7 @@ def main(argv=None) -> None:
         f"Mean ± std over seeds: fp32 {mean_std(pck['fp32'])}, fast {mean_std(pck['fast'])}, difference "
         f"{mean_std(diff)}.", "",
         f"Command: `{command()}`", f"Machine: {machine()}. Wall time: {(time.time() - started) / 60:.1f} min.",
+        "", *checkpoint_digests(used),
     ])
     write_section("accuracy_fast_inference", text, args.out)
     print(f"wrote {args.out}")

@@ -9,8 +9,8 @@ it with PyAV (libx264) into a temporary folder, then runs `personalize_video` on
 a tiny untrained model, in a fresh process so that the peak memory is the run's alone. At the end of every
 minute of video the run's resident memory (VmRSS) and its peak so far (ru_maxrss) are recorded: bounded
 memory means these stay flat while the frames go by (only JPEG crops of ~2 kB and a few numbers per frame
-are kept). Writes benchmarks/LONG_VIDEO.md. The model is tiny on purpose: this measures the pipeline
-(decode, crop, store, update, overlay), not a pose network's speed.
+are kept). Writes the "long_video" section of benchmarks/LONG_VIDEO.md. The model is tiny on purpose: this
+measures the pipeline (decode, crop, store, update, overlay), not a pose network's speed.
 """
 
 from __future__ import annotations
@@ -29,9 +29,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.common import cpu_model, memory_mib  # noqa: E402
+from benchmarks.common import LONG_VIDEO, cpu_model, memory_mib, write_section  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
 WIDTH, HEIGHT, RENDER = 1280, 720, 360
 
 
@@ -130,8 +129,6 @@ def report(args, n: int, video_mb: float, make_seconds: float, m: dict) -> str:
         f" --mode {args.mode}" if args.mode != "online" else "") + (
         f" --batch-size {args.batch_size}" if args.batch_size != 8 else "")
     lines = [
-        "# Long videos: speed and memory of `ttpose personalize`",
-        "",
         f"A {minutes:g}-minute synthetic video ({n:,} frames, {WIDTH} x {HEIGHT}, {args.fps} fps, H.264, "
         f"{video_mb:.0f} MB; made in {make_seconds:.0f} s, not counted below), one synthetic person with a "
         f"box file, personalized **{args.mode}** with a tiny untrained model (ResNet-18 of width 8, 32 x 32 "
@@ -191,7 +188,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--fps", type=int, default=30)
     parser.add_argument("--mode", choices=["online", "offline"], default="online")
     parser.add_argument("--batch-size", type=int, default=8, help="TTP batch size (pairs per update)")
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "LONG_VIDEO.md")
+    parser.add_argument("--out", type=Path, default=LONG_VIDEO)
     parser.add_argument("--work", type=Path, help="folder for the video and outputs (default: a temporary one)")
     parser.add_argument("--child", nargs=3, metavar=("VIDEO", "BOXES", "OUT"), help=argparse.SUPPRESS)
     parser.add_argument("--make", nargs=2, metavar=("VIDEO", "BOXES"), help=argparse.SUPPRESS)
@@ -219,7 +216,7 @@ def main(argv: list[str] | None = None) -> None:
                               stdout=subprocess.PIPE, text=True)
         measured = json.loads(done.stdout.strip().splitlines()[-1])
         text = report(args, n, video.stat().st_size / 1e6, make_seconds, measured)
-    args.out.write_text(text)
+    write_section("long_video", text, args.out)
     print(text)
 
 

@@ -6,7 +6,7 @@ The issue's aims for Table 1 ask for a shift that costs a model trained on the t
 and for a supervised-only baseline of at least 65 PCK on the shifted people; both hold together only if the
 baseline scores at least 85 on new people of the training look. This table shows where each shift puts the
 models, so the next choice of ``data.shift`` (or of the model) is made on validation people. Writes the
-"shift_sweep" section of benchmarks/RESULTS.md.
+"shift_sweep" section of benchmarks/RESULTS.md, which ends with the SHA-256 of every model found.
 
     python benchmarks/shift_sweep.py                            # after benchmarks/table1_synthetic.py
     python benchmarks/shift_sweep.py --shifts 0 0.25 0.5 --methods baseline
@@ -23,7 +23,15 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import TITLES, command, machine, mean_std, write_section  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    TITLES,
+    checkpoint_digests,
+    command,
+    finished_model,
+    machine,
+    mean_std,
+    write_section,
+)
 from benchmarks.table1_synthetic import METHODS  # noqa: E402
 from ttpose.checkpoint import load_checkpoint  # noqa: E402
 from ttpose.config import load_config  # noqa: E402
@@ -31,17 +39,19 @@ from ttpose.data.build import load_videos  # noqa: E402
 from ttpose.evaluate import evaluate  # noqa: E402
 
 
-def sweep(args) -> dict[str, dict[float, list[float]]]:
-    """method -> shift -> PCK per seed, of the trained models found in ``args.runs``."""
+def sweep(args, found: list[Path]) -> dict[str, dict[float, list[float]]]:
+    """method -> shift -> PCK per seed, of the trained models found in ``args.runs`` (their files appended to
+    ``found``)."""
     out: dict[str, dict[float, list[float]]] = {}
     videos: dict[float, list] = {}  # the val people at each shift, the same for every model: made once
     for method in args.methods:
         for seed in args.seeds:
-            path = Path(args.runs) / f"{method}-seed{seed}" / "model.safetensors"
+            path = finished_model(Path(args.runs) / f"{method}-seed{seed}")
             if not path.is_file():
                 print(f"{method} seed {seed}: not trained ({path}), skipped", flush=True)
                 continue
             model = load_checkpoint(path)
+            found.append(path)
             for shift in args.shifts:
                 cfg = load_config(args.config, [*METHODS[method], f"seed={seed}", f"data.shift={shift}",
                                                 *args.overrides])
@@ -53,7 +63,7 @@ def sweep(args) -> dict[str, dict[float, list[float]]]:
     return out
 
 
-def markdown(results: dict, args, seconds: float) -> str:
+def markdown(results: dict, args, seconds: float, checkpoints: list[Path]) -> str:
     cfg = load_config(args.config, args.overrides)
     runs = sorted(Path(args.runs).glob("*-seed*/config.yaml"))
     steps = sorted({load_config(r).train.steps for r in runs})
@@ -74,7 +84,7 @@ def markdown(results: dict, args, seconds: float) -> str:
         lines += ["", f"Shifts at which the baseline both loses at least 20 PCK against shift 0 and keeps at least "
                       f"65: {', '.join(f'{s:g}' for s in ok) if ok else 'none'} (baseline at shift 0: {look:.2f})."]
     lines += ["", f"Command: `{command()}`", f"Machine: {machine()} (one process, 1 torch thread)",
-              f"Wall time: {seconds / 60:.1f} min"]
+              f"Wall time: {seconds / 60:.1f} min", "", *checkpoint_digests(checkpoints)]
     return "\n".join(lines)
 
 
@@ -90,8 +100,9 @@ def main(argv=None) -> None:
     parser.add_argument("overrides", nargs="*", help="extra config overrides (data.*)")
     args = parser.parse_args(argv)
     started = time.time()
-    results = sweep(args)
-    text = markdown(results, args, time.time() - started)
+    checkpoints: list[Path] = []
+    results = sweep(args, checkpoints)
+    text = markdown(results, args, time.time() - started, checkpoints)
     print(text)
     write_section(args.section, text, **({"path": args.results} if args.results else {}))
 

@@ -18,7 +18,9 @@ the bf16 variants).
 
 Before timing, the reference and ours are loaded with the same weights (through ``ttpose.convert``) and
 the same random VGG-16, and their outputs and losses are compared: the timed computations are the same
-maths. No VGG-16 ImageNet weights are needed: random ones cost the same. Results go to benchmarks/SPEED.md.
+maths. No VGG-16 ImageNet weights are needed: random ones cost the same. Results go to the "speed" section of
+benchmarks/SPEED.md (its other sections, the accuracy of the speed options, are written by
+benchmarks/table1_synthetic.py and benchmarks/inference_accuracy.py).
 """
 
 from __future__ import annotations
@@ -27,7 +29,6 @@ import argparse
 import json
 import os
 import platform
-import re
 import resource
 import shlex
 import statistics
@@ -44,7 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import cpu_model, memory_mib  # noqa: E402
+from benchmarks.common import SPEED, cpu_model, memory_mib, write_section  # noqa: E402
 from benchmarks.reference.official_model import (  # noqa: E402
     OfficialPerceptualLoss,
     OfficialTTP,
@@ -52,7 +53,6 @@ from benchmarks.reference.official_model import (  # noqa: E402
     official_train_step,
     official_ttp_step,
 )
-from ttpose.atomic import atomic_write_text  # noqa: E402
 from ttpose.config import LossConfig, SpeedConfig, TTPConfig  # noqa: E402
 from ttpose.convert import from_official  # noqa: E402
 from ttpose.losses import ReconstructionLoss, VGG16Features  # noqa: E402
@@ -60,7 +60,6 @@ from ttpose.objective import joint_loss  # noqa: E402
 from ttpose.personalization import Personalizer  # noqa: E402
 from ttpose.speed import autocast, describe, inference_model, prepare_batch, prepare_input, prepare_model  # noqa: E402
 
-SPEED_MD = Path(__file__).resolve().parent / "SPEED.md"
 CASES = ("train", "ttp", "infer1", "infer32")
 DEPTHS = {"resnet18": 18, "resnet50": 50}
 SIZE, JOINTS, LAM = 128, 13, 1e-3
@@ -350,18 +349,6 @@ def table(rows: list[dict], peaks: dict[str, float]) -> str:
     return "\n".join(lines)
 
 
-def kept_sections(path: Path) -> str:
-    """The ``<!-- BEGIN x -->...<!-- END x -->`` sections of an earlier SPEED.md (e.g. the accuracy check
-    written there by ``benchmarks/table1_synthetic.py --results benchmarks/SPEED.md``), kept across reruns."""
-    if not path.is_file():
-        return ""
-    blocks = re.findall(r"<!-- BEGIN (.+?) -->.*?<!-- END \1 -->", path.read_text(), flags=re.S)
-    text = path.read_text()
-    out = [re.search(rf"<!-- BEGIN {re.escape(n)} -->.*?<!-- END {re.escape(n)} -->", text, re.S).group(0)
-           for n in blocks]
-    return "".join(f"\n{b}\n" for b in out)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="ResNet-18 only, 2 repeats, no per-option rows")
@@ -373,7 +360,7 @@ def main() -> None:
     parser.add_argument("--fast-precision", choices=("bf16", "fp16", "fp32"), default="bf16")
     parser.add_argument("--compile", action="store_true", help="add torch.compile to the fast variant")
     parser.add_argument("--no-frozen", action="store_true", help="leave out the frozen-inference variants")
-    parser.add_argument("--out", type=Path, default=SPEED_MD)
+    parser.add_argument("--out", type=Path, default=SPEED)
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -396,9 +383,7 @@ def main() -> None:
                       f"{r['peak_mib']:.0f} MiB", flush=True)
             rows += new
     check_lines = "\n".join(f"- {b}: " + ", ".join(f"{k} {v:.1e}" for k, v in c.items()) for b, c in checks.items())
-    text = f"""# Speed: ttpose against the authors' computation (issue 8)
-
-Written by `benchmarks/speed.py` from one run; nothing edited by hand. See docs/speed.md for the options.
+    text = f"""Written by `benchmarks/speed.py` from one run; nothing edited by hand. See docs/speed.md for the options.
 
 Command: `{command}`
 
@@ -440,7 +425,7 @@ and its prediction-only copy.
 
 {table(rows, peaks)}
 """
-    atomic_write_text(args.out, text + kept_sections(args.out))
+    write_section("speed", text, args.out)
     print(f"wrote {args.out}")
 
 

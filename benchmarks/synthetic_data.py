@@ -1,6 +1,7 @@
 """Speed of the synthetic-people generator (ttpose.data.synthetic), and an example image strip.
 
-    OMP_NUM_THREADS=1 python benchmarks/synthetic_data.py            # table -> benchmarks/SYNTHETIC_DATA.md
+    OMP_NUM_THREADS=1 python benchmarks/synthetic_data.py            # table -> benchmarks/SYNTHETIC_DATA.md,
+                                                                     # section "generation_speed"
     python benchmarks/synthetic_data.py --strip                      # docs/images/synthetic_people.png
 
 Frames/s are single-process, single-threaded (OpenCV limited to 1 thread). "render" times reading every
@@ -24,7 +25,7 @@ from ttpose.data.synthetic import SyntheticConfig, make_video, person_parameters
 from ttpose.skeletons import PENN_ACTION
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.common import cpu_model  # noqa: E402
+from benchmarks.common import SYNTHETIC_DATA, cpu_model, write_section  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -118,8 +119,6 @@ def main(argv: list[str] | None = None) -> None:
         f" --videos {args.videos} --frames {args.frames}" if (args.videos, args.frames) != (20, 48) else ""
     )
     lines = [
-        "# Synthetic people: generation speed",
-        "",
         "Frames per second of `ttpose.data.synthetic` in one process, one thread (OpenCV: 1 thread),",
         f"over {args.videos} training videos of {args.frames} frames each. *render*: reading every frame of",
         "already-made videos (the first read of a video builds its background canvas and is included);",
@@ -137,8 +136,8 @@ def main(argv: list[str] | None = None) -> None:
         f"torch {torch.__version__}.",
         "",
     ]
-    out = args.out or Path(__file__).resolve().parent / "SYNTHETIC_DATA.md"
-    out.write_text("\n".join(lines))
+    out = args.out or SYNTHETIC_DATA
+    write_section("generation_speed", "\n".join(lines), out)
     print(f"wrote {out}")
 
 

@@ -12,7 +12,15 @@ Finished trainings and evaluations are reused (runs/table1/<method>-seed<k>/mode
 test-eval-<mode>.json, the latter only for identical TTP and data settings), so an interrupted run resumes and
 several processes can share the work (e.g. one per method), a last plain run then collecting the table.
 Each evaluation's test predictions are kept beside the model (test-predictions-<none|online|offline>.npz) for
-benchmarks/analyses_synthetic.py (Fig. 3, Table 5).
+benchmarks/analyses_synthetic.py (Fig. 3, Table 5). The section ends with the SHA-256 of every model it used.
+
+The same table with other settings goes to another section (``--section``, ``--results``), under a ``--title``
+that says what it is, e.g. the "accuracy_fast_ttp" section of benchmarks/SPEED.md:
+
+    python benchmarks/table1_synthetic.py --runs runs/table1-fast --seeds 0 1 2 --methods transformer \
+        --results benchmarks/SPEED.md --section accuracy_fast_ttp --quiet \
+        --title "PCK of the synthetic Table 1 models with the TTP speed options" \
+        ttp.speed.precision=bf16 ttp.speed.channels_last=true ttp.speed.fold_bn=true
 """
 
 from __future__ import annotations
@@ -29,7 +37,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import (  # noqa: E402
     TITLES,
+    checkpoint_digests,
     command,
+    finished_model,
     machine,
     mean_std,
     same_key,
@@ -108,6 +118,7 @@ def run(args, missing: list[str]) -> dict:
             model, train_seconds = trained(cfg, progress=not args.quiet)
             if args.train_only:
                 continue
+            results.setdefault(method, {}).setdefault("checkpoints", []).append(str(finished_model(cfg.output_dir)))
             videos = load_videos(cfg.data, "test")
             for mode in [m for m in modes_of(cfg) if m in args.modes]:
                 pck, seconds = evaluated(cfg, model, videos, mode, progress=not args.quiet)
@@ -182,7 +193,7 @@ def aims(results: dict, ttp_lr: float, tuned: dict | None, found: dict | None = 
 
 def markdown(results: dict, args, seconds: float, missing: list[str]) -> str:
     base = np.mean(results["baseline"]["none"]["pck"]) if "baseline" in results else None
-    lines = ["## Table 1 on synthetic people (test population, PCK@0.2 torso, mean ± std over seeds)", "",
+    lines = [f"## {args.title} (test population, PCK@0.2 torso, mean ± std over seeds)", "",
              "| Method | TTP scenario | PCK | vs. baseline | TTP gain (same model) | eval time / seed (s) |",
              "|---|---|---|---|---|---|"]
     for method, cells in results.items():
@@ -212,7 +223,8 @@ def markdown(results: dict, args, seconds: float, missing: list[str]) -> str:
               f"Recorded compute: {train_total / 60:.0f} min of training and {eval_total / 60:.0f} min of evaluation "
               f"(one torch thread per process; the cells may have been computed by several processes at once, "
               f"and a cell computed earlier is reused, so this run itself took {seconds / 60:.1f} min).",
-              f"Config: `{args.config}` {' '.join(args.overrides)}", f"Command: `{command()}`", f"Machine: {machine()}"]
+              f"Config: `{args.config}` {' '.join(args.overrides)}", f"Command: `{command()}`", f"Machine: {machine()}",
+              "", *checkpoint_digests(p for cells in results.values() for p in cells["checkpoints"])]
     return "\n".join(lines)
 
 
@@ -222,8 +234,10 @@ def main(argv=None) -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
     parser.add_argument("--runs", default="runs/table1")
-    parser.add_argument("--section", default="table1", help="RESULTS.md section to write")
+    parser.add_argument("--section", default="table1", help="section of the results file to write")
     parser.add_argument("--results", type=Path, default=None, help="results file (default benchmarks/RESULTS.md)")
+    parser.add_argument("--title", default="Table 1 on synthetic people",
+                        help="the section's heading: what the table is (the scope is added after it)")
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for smoke tests")
     parser.add_argument("--quiet", action="store_true")
     parser.add_argument("--train-only", action="store_true", help="train (or reuse) the models, evaluate nothing")

@@ -18,8 +18,9 @@ Two measurements, kept apart because the paper-size model cannot be trained here
   prediction at batch 1 are timed in this process alone (2 torch threads, nothing else running, the same speed
   options), and a schedule's frames/s is 1 / (prediction + update(batch) / k), amortized over a video.
 
-Writes the "throughput" section of benchmarks/RESULTS.md and docs/images/throughput.png (val gain against
-frames/s). Cells are cached under runs/throughput/, so a stopped run resumes.
+Writes the "throughput" section of benchmarks/RESULTS.md (ending with the SHA-256 of the Table 1 models it
+used) and docs/images/throughput.png (val gain against frames/s). Cells are cached under runs/throughput/, so a
+stopped run resumes.
 """
 
 from __future__ import annotations
@@ -35,7 +36,15 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import command, machine, mean_std, run_cells, write_section  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    checkpoint_digests,
+    command,
+    finished_model,
+    machine,
+    mean_std,
+    run_cells,
+    write_section,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / "runs" / "throughput"
@@ -57,6 +66,11 @@ TARGET_FPS, KEEP = 2.0, 0.8  # the preset's aims (issue 16, point 2)
 
 
 # ------------------------------------------------------------------------------------------------ gains
+
+
+def table1_model(seed: int) -> Path:
+    """The synthetic Table 1 Transformer of ``seed`` (trained by benchmarks/table1_synthetic.py)."""
+    return finished_model(ROOT / "runs" / "table1" / f"transformer-seed{seed}")
 
 
 def schedule_config(schedule: str):
@@ -84,7 +98,7 @@ def cell(split: str, seed: int, schedule: str) -> dict:
 
     torch.set_num_threads(1)
     cfg = schedule_config(schedule)
-    model = load_checkpoint(ROOT / "runs" / "table1" / f"transformer-seed{seed}" / "model.safetensors")
+    model = load_checkpoint(table1_model(seed))
     videos = load_videos(cfg.data, split)
     started = time.time()
     mode = "none" if schedule == "none" else "online"
@@ -199,7 +213,8 @@ def report(timing: dict, val: dict, test: dict, seeds: list[int], val_seeds: lis
         lines += ["", f"No schedule reaches {TARGET_FPS:g} paper-size frames/s: no preset."]
     lines += ["", f"Command: `{command()}`", f"Machine: {machine()} (gains: 2 worker processes of 1 torch thread; "
               "timing: this process alone, 2 threads)", f"Wall time of this run: {wall_min:.1f} min (cached cells "
-              "are reused)", f"Plot: docs/images/{PLOT.name}"]
+              "are reused)", f"Plot: docs/images/{PLOT.name}", "",
+              *checkpoint_digests(table1_model(s) for s in dict.fromkeys([*val_seeds, *seeds]))]
     return "\n".join(lines)
 
 

@@ -18,7 +18,8 @@
    JHMDB's joint labels, as docs/personalize-your-video.md makes it), and between the square crops the
    model sees (each box's longer side x 1.25 around its centre).
 
-Writes ``--out`` (benchmarks/TRACKING.md) atomically with the command, the machine and the numbers.
+Writes the "tracking" section of ``--out`` (benchmarks/TRACKING.md) with the command, the machine, the SHA-256 of
+each checkpoint and the numbers.
 """
 
 from __future__ import annotations
@@ -32,8 +33,7 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.common import command, machine  # noqa: E402
-from ttpose.atomic import atomic_write_text  # noqa: E402
+from benchmarks.common import TRACKING, checkpoint_digests, command, machine, write_section  # noqa: E402
 from ttpose.boxes import smooth_boxes  # noqa: E402
 from ttpose.checkpoint import load_checkpoint  # noqa: E402
 from ttpose.config import load_config  # noqa: E402
@@ -233,7 +233,7 @@ def main() -> None:
                         help="TrackingOptions.start_candidates values to compare (must include the default)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--jhmdb", type=Path, default=REPO.parent / "shared/data/jhmdb_clip")
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks/TRACKING.md")
+    parser.add_argument("--out", type=Path, default=TRACKING)
     args = parser.parse_args()
     if TrackingOptions().start_candidates not in args.start_candidates:
         parser.error(f"--start-candidates must include the default, {TrackingOptions().start_candidates}")
@@ -260,7 +260,6 @@ def main() -> None:
                 else f"(skipped: {args.jhmdb} not found)")
         sections += ["## The real JHMDB clip", "", real, ""]
     text = "\n".join([
-        "# Person boxes tracked by the pose model (`ttpose.tracking`)", "",
         "Written by `benchmarks/tracking.py` from an actual run; nothing here is edited by hand.", "",
         f"Command: `{command()}`  ", f"Machine: {machine()}  ",
         f"Date: {time.strftime('%Y-%m-%d %H:%M')}; took {time.time() - started:.0f} s.", "",
@@ -273,8 +272,8 @@ def main() -> None:
         "| checkpoint | trained with translate_factor | people | shift | PCK gt boxes | "
         + " | ".join(f"PCK tracked, n = {n}" for n in args.start_candidates) + " | tracked / gt | aim |",
         "|---|---:|---|---:|---:|" + "---:|" * len(args.start_candidates) + "---:|---|", *summary, "",
-        *sections])
-    atomic_write_text(args.out, text)
+        *sections, *checkpoint_digests(args.checkpoints)])
+    write_section("tracking", text, args.out)
     print(text)
 
 

@@ -2,7 +2,8 @@
 
 Evaluates a trained checkpoint on the synthetic val population (shifted people disjoint from the test
 population) without TTP and with each candidate setting, online and/or offline, and writes the "tune_ttp"
-section of benchmarks/RESULTS.md: PCK, gain over no TTP, how much L_self fell during the updates, time.
+section of benchmarks/RESULTS.md: PCK, gain over no TTP, how much L_self fell during the updates, time, and the
+checkpoint's SHA-256.
 The chosen setting goes into the ``ttp`` section of configs/synthetic/cpu.yaml, which Table 1 reads; the gains
 of the plain learning rates also go to benchmarks/tune_ttp.json, which Table 1 quotes beside its aims.
 
@@ -21,7 +22,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import command, machine, write_section  # noqa: E402
+from benchmarks.common import checkpoint_digests, command, machine, write_section  # noqa: E402
 from ttpose.atomic import atomic_write_text  # noqa: E402
 from ttpose.checkpoint import load_checkpoint  # noqa: E402
 from ttpose.config import load_config  # noqa: E402
@@ -112,7 +113,7 @@ def main(argv=None) -> None:
     if best is not None:
         lines += ["", f"Best online setting on val: **{best[0]}** ({best[3]:+.2f} PCK)."]
     lines += ["", f"Command: `{command()}`", f"Machine: {machine()}",
-              f"Wall time: {(time.time() - started) / 60:.1f} min"]
+              f"Wall time: {(time.time() - started) / 60:.1f} min", "", *checkpoint_digests([args.checkpoint])]
     text = "\n".join(lines)
     print(text)
     write_section(args.section, text, **({"path": args.results} if args.results else {}))

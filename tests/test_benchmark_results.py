@@ -1,0 +1,154 @@
+"""The one writer of the benchmarks' results files (benchmarks.common.write_section) and the checkpoint digests a
+section's footer records (issue 15, point 7)."""
+
+import argparse
+import hashlib
+import io
+import re
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+
+import benchmarks.common as common
+from benchmarks.common import OPENINGS, checkpoint_digests, markers, read_section, write_section
+
+BENCHMARKS = Path(common.__file__).resolve().parent
+
+
+def sections(path: Path) -> list[str]:
+    return re.findall(r"^<!-- BEGIN (.+?) -->$", path.read_text(), flags=re.M)
+
+
+def test_a_section_is_replaced_where_it_stands_and_the_others_are_kept(tmp_path):
+    path = tmp_path / "RESULTS.md"
+    for name in ("a", "b", "c"):
+        write_section(name, f"## {name}\n\nfirst {name}\n", path)
+    before = path.read_text()
+    write_section("b", "## b\n\nsecond b, longer\nover two lines", path)
+    after = path.read_text()
+    assert sections(path) == ["a", "b", "c"]
+    assert read_section("b", path) == "## b\n\nsecond b, longer\nover two lines"
+    for name in ("a", "c"):  # byte for byte, and so is the opening
+        assert read_section(name, path) == f"## {name}\n\nfirst {name}"
+    begin_b, end_b = markers("b")
+    assert before.split(begin_b)[0] == after.split(begin_b)[0]
+    assert before.split(end_b)[1] == after.split(end_b)[1]
+
+
+def test_a_new_section_is_appended_and_rewriting_the_same_text_changes_nothing(tmp_path):
+    path = tmp_path / "RESULTS.md"
+    write_section("a", "## a\n", path)
+    write_section("new", "## new\n\n| x |\n|---|\n| 1 |", path)
+    text = path.read_text()
+    assert sections(path) == ["a", "new"]
+    assert text.endswith("<!-- END a -->\n\n<!-- BEGIN new -->\n## new\n\n| x |\n|---|\n| 1 |\n<!-- END new -->\n")
+    write_section("new", read_section("new", path), path)
+    assert path.read_text() == text
+
+
+@pytest.mark.parametrize("name", sorted(OPENINGS))
+def test_a_new_file_starts_with_its_opening(tmp_path, name):
+    path = tmp_path / name
+    write_section("s", "text", path)
+    opening = OPENINGS[name]
+    assert path.read_text() == (opening + "\n\n" if opening else "") + "<!-- BEGIN s -->\ntext\n<!-- END s -->\n"
+
+
+def test_another_file_starts_with_the_results_opening(tmp_path):
+    path = tmp_path / "MY_RUN.md"
+    write_section("s", "text", path)
+    assert path.read_text().startswith(OPENINGS["RESULTS.md"] + "\n\n<!-- BEGIN s -->")
+
+
+def test_an_interrupted_write_leaves_the_previous_file(tmp_path, monkeypatch):
+    path = tmp_path / "RESULTS.md"
+    write_section("a", "## a, kept", path)
+    before = path.read_text()
+    write_text = Path.write_text
+
+    def half_then_interrupt(self, text, *args, **kwargs):
+        write_text(self, text[: len(text) // 2], *args, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Path, "write_text", half_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        write_section("b", "## b, never written", path)
+    monkeypatch.undo()
+    assert path.read_text() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["RESULTS.md", "RESULTS.md.lock"]  # no temporary file
+
+
+def test_writers_that_finish_at_once_lose_no_section(tmp_path):
+    path = tmp_path / "RESULTS.md"
+    names = [f"s{i}" for i in range(16)]
+    threads = [threading.Thread(target=write_section, args=(n, f"## {n}", path)) for n in names]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(sections(path)) == sorted(names)
+
+
+def test_a_shell_script_writes_a_section_through_the_module(tmp_path, monkeypatch):
+    path = tmp_path / "DEMO_REPEATS.log"
+    monkeypatch.setattr("sys.stdin", io.StringIO("# run 1\nrc 0\n"))
+    common.main([str(path), "demo_repeats 2026-12-01 06:13 UTC c8d0a0a"])
+    assert path.read_text() == ("<!-- BEGIN demo_repeats 2026-12-01 06:13 UTC c8d0a0a -->\n# run 1\nrc 0\n"
+                                "<!-- END demo_repeats 2026-12-01 06:13 UTC c8d0a0a -->\n")
+
+
+@pytest.mark.parametrize("name", sorted(OPENINGS))
+def test_every_results_file_is_its_opening_and_sections(tmp_path, name):
+    """The files written before issue 15 as a whole (SPEED.md with kept sections, TRACKING.md, LONG_VIDEO.md,
+    SYNTHETIC_DATA.md, DEMO_REPEATS.log) are in the writer's format: rewriting each section with its own text
+    changes no byte."""
+    path = tmp_path / name
+    shutil.copyfile(BENCHMARKS / name, path)
+    text = path.read_text()
+    found = sections(path)
+    assert found and text.startswith((OPENINGS[name] + "\n\n" if OPENINGS[name] else "") + markers(found[0])[0])
+    for section in found:
+        write_section(section, read_section(section, path), path)
+    assert path.read_text() == text
+
+
+def test_the_speed_files_table1_section_says_what_it_is():
+    """Issue 15: SPEED.md's section of Table 1 with the speed options was titled "Table 1 on synthetic people"."""
+    heading = read_section("accuracy_fast_ttp", BENCHMARKS / "SPEED.md").splitlines()[0]
+    assert heading.startswith("## PCK of the synthetic Table 1 models with the TTP speed options (")
+
+
+def test_checkpoint_digests_name_each_file_once_with_its_sha256(tmp_path, monkeypatch):
+    monkeypatch.setattr(common, "REPO", tmp_path)
+    monkeypatch.chdir(tmp_path)
+    runs = {"baseline-seed0": b"weights of one run", "transformer-seed0": b"weights of another run"}
+    for run, data in runs.items():
+        (tmp_path / "runs" / run).mkdir(parents=True)
+        (tmp_path / "runs" / run / "model.safetensors").write_bytes(data)
+    lines = checkpoint_digests(["runs/baseline-seed0/model.safetensors",
+                                tmp_path / "runs/transformer-seed0/model.safetensors",
+                                "runs/baseline-seed0/../baseline-seed0/model.safetensors",  # the same file again
+                                "runs/missing/model.safetensors"])
+    assert lines[0].startswith("Checkpoints (SHA-256")
+    assert lines[1:] == [
+        f"- `runs/baseline-seed0/model.safetensors`: `{hashlib.sha256(runs['baseline-seed0']).hexdigest()}`",
+        f"- `runs/transformer-seed0/model.safetensors`: `{hashlib.sha256(runs['transformer-seed0']).hexdigest()}`",
+        "- `runs/missing/model.safetensors`: not found when this section was written"]
+
+
+def test_table1s_section_ends_with_the_digests_of_its_models(tmp_path):
+    from benchmarks.table1_synthetic import markdown
+
+    model = tmp_path / "transformer-seed0" / "model.safetensors"
+    model.parent.mkdir()
+    model.write_bytes(b"fake weights")
+    cell = {"pck": [40.0], "seconds": [1.0]}
+    results = {"transformer": {"checkpoints": [str(model)], "none": cell, "online": cell, "train_seconds": [60.0]}}
+    args = argparse.Namespace(title="PCK of the synthetic Table 1 models with the TTP speed options",
+                              config=str(BENCHMARKS.parent / "configs/synthetic/cpu.yaml"), overrides=[],
+                              tuned=None, results=None, seeds=[0])
+    text = markdown(results, args, 1.0, [])
+    assert text.startswith("## PCK of the synthetic Table 1 models with the TTP speed options (test population")
+    assert text.endswith(f"- `{model}`: `{hashlib.sha256(b'fake weights').hexdigest()}`")
