@@ -30,7 +30,7 @@ import torch
 
 from ttpose.atomic import atomic_path, atomic_write_text
 from ttpose.checkpoint import load_checkpoint
-from ttpose.config import Config, ConfigError, drop_removed, load_config
+from ttpose.config import Config, ConfigError, drop_removed, load_config, to_dict
 from ttpose.training import train, training_settings
 
 BENCHMARKS = Path(__file__).resolve().parent
@@ -209,12 +209,32 @@ def trained(cfg: Config, progress: bool = False):
 
 def same_key(saved: dict, key: dict) -> bool:
     """Whether a cached result's saved key (settings laid out like a config: {"ttp": {...}, "data": {...}, ...})
-    is ``key``. A key saved before an option was removed (`ttpose.config.REMOVED`) still matches while that option
-    held its no-op value; with another value it asked for a setting that no longer exists, so it does not."""
+    is ``key``, across changes of the config's fields:
+
+    - a key saved before an option was removed (`ttpose.config.REMOVED`) still matches while that option held its
+      no-op value; with another value it asked for a setting that no longer exists, so it does not;
+    - a key saved before an option was added lacks it; it matches a key holding that option at its default, the
+      value that keeps the behaviour from before the option existed (the rule every new option follows, e.g.
+      ``data.test_frames``, ``data.translate_factor``, ``ttp.pull_back``), and no other value."""
     try:
-        return drop_removed(saved) == key
+        saved = drop_removed(saved)
     except ConfigError:
         return False
+    return _with_added_defaults(saved, key, to_dict(Config())) == key
+
+
+def _with_added_defaults(saved, key, defaults):
+    """``saved`` with each field that ``key`` has and ``saved`` lacks filled in, where ``key`` holds the field's
+    default (``defaults``: the config's defaults laid out the same way)."""
+    if not (isinstance(saved, dict) and isinstance(key, dict) and isinstance(defaults, dict)):
+        return saved
+    out = dict(saved)
+    for name, value in key.items():
+        if name in out:
+            out[name] = _with_added_defaults(out[name], value, defaults.get(name))
+        elif name in defaults and defaults[name] == value:
+            out[name] = value
+    return out
 
 
 def mean_std(values) -> str:

@@ -74,3 +74,17 @@ def test_a_cached_cell_saved_with_removed_options_at_their_no_op_values_is_reuse
     old["ttp"].update(anchor=0.0, lr=cfg.ttp.lr * 2)  # another setting that still exists: recomputed
     (tmp_path / f"test-eval-{name}.json").write_text(json.dumps({"key": old, "pck": 50.0, "seconds": 1.0}))
     assert saved_cell(cfg, "online") is None
+
+
+def test_a_cached_cell_saved_before_an_option_was_added_is_reused_only_at_its_default(tmp_path):
+    """Cells computed before data.test_frames / data.translate_factor / ttp.pull_back existed lack them; the
+    default keeps the old behaviour, so such a cell is the same cell, and a cell asked with another value is not."""
+    from benchmarks.table1_synthetic import _cell, saved_cell
+
+    for extra, reused in (([], True), (["ttp.pull_back=0.1"], False), (["data.test_frames=3"], False)):
+        cfg = config_from_dict(TINY, [f"output_dir={tmp_path}", *extra])
+        name, key = _cell(cfg, "online")
+        old = json.loads(json.dumps(key))
+        del old["ttp"]["pull_back"], old["data"]["test_frames"], old["data"]["translate_factor"]
+        (tmp_path / f"test-eval-{name}.json").write_text(json.dumps({"key": old, "pck": 50.0, "seconds": 1.0}))
+        assert (saved_cell(cfg, "online") is not None) == reused, extra
