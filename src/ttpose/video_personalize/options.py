@@ -14,7 +14,7 @@ from ttpose.smoothing import SMOOTH_ORDER
 from ttpose.tracking import TrackingOptions
 
 MODES = ("online", "offline")
-BOX_SMOOTH = 9  # default moving-average window of the boxes, frames (`ttpose.video_personalize`, step 2)
+BOX_SMOOTH = 9  # default moving-average window of the boxes, frames (`ttpose.video_personalize.pipeline`, step 2)
 
 
 def _stderr(message: str) -> None:
