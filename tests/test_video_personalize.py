@@ -416,10 +416,10 @@ def test_resume_of_offline_updates(clip, tmp_path, monkeypatch):
 
 
 def test_ctrl_c_while_writing_the_overlay(clip, tmp_path, monkeypatch):
-    import ttpose.video_personalize
+    import ttpose.video_personalize.outputs
 
     full = run(clip, tmp_path / "full")
-    original, calls = ttpose.video_personalize.overlay_two, []
+    original, calls = ttpose.video_personalize.outputs.overlay_two, []
 
     def overlay(*args, **kw):
         calls.append(1)
@@ -427,13 +427,13 @@ def test_ctrl_c_while_writing_the_overlay(clip, tmp_path, monkeypatch):
             raise KeyboardInterrupt
         return original(*args, **kw)
 
-    monkeypatch.setattr(ttpose.video_personalize, "overlay_two", overlay)
+    monkeypatch.setattr(ttpose.video_personalize.outputs, "overlay_two", overlay)
     out = tmp_path / "out"
     with pytest.raises(KeyboardInterrupt):
         run(clip, out)
     assert not (out / "overlay.mp4").exists() and not (out / "summary.json").exists() and leftovers(out) == []
     assert (out / "personalized.json").read_text() == (tmp_path / "full" / "personalized.json").read_text()
-    monkeypatch.setattr(ttpose.video_personalize, "overlay_two", original)
+    monkeypatch.setattr(ttpose.video_personalize.outputs, "overlay_two", original)
     monkeypatch.setattr(StreamingPersonalizer, "step", lambda *a, **k: pytest.fail("resume ran the model"))
     r = run(clip, out, resume=True)  # pass 1 was complete: only the outputs are written
     np.testing.assert_array_equal(r.personalized.joints, full.personalized.joints)

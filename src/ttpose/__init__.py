@@ -1,4 +1,6 @@
-"""ttpose: test-time personalization of a 2D human pose estimator (Li et al., NeurIPS 2021).
+"""ttpose: test-time personalization of a 2D human pose estimator (Li et al., NeurIPS 2021). The package's front
+door: the calls most users need (load a checkpoint, personalize, train), each from the module that owns it;
+docs/architecture.md shows the layers and what each module owns.
 
     import ttpose
     model = ttpose.load_checkpoint("runs/synthetic/model.safetensors")

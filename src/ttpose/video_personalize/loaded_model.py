@@ -1,0 +1,82 @@
+"""The model a run personalizes, with what the run records about it (`LoadedModel`): where it came from, its
+identity (the SHA-256 a resume checks), its saved TTP settings, the run's settings made from them, and the
+generic model the unpersonalized predictions come from (built once, shared by the videos of `personalize_many`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from ttpose.config import SpeedConfig, TTPConfig, config_from_dict, to_dict
+from ttpose.convert import load_model_file
+from ttpose.model import TTPModel
+from ttpose.speed import describe, prediction_model
+from ttpose.video_personalize.options import PersonalizeOptions
+
+
+@dataclass
+class LoadedModel:
+    """A model with what a run records about it: where it came from, its identity and its saved TTP settings.
+
+    The model is put in eval mode (batch-norm statistics frozen, no dropout), as in the authors' code;
+    personalization updates a copy of it.
+    """
+
+    model: TTPModel
+    checkpoint: str  # the path, or "(model given in Python)"
+    ttp: TTPConfig  # the checkpoint's saved ``ttp`` section (TTPConfig() for a model object)
+    digest: str  # SHA-256 of the checkpoint file (of the weights for a model object): a resume refuses another
+    _generic: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @staticmethod
+    def of(checkpoint_or_model: str | Path | TTPModel | LoadedModel,
+           log: Callable[[str], None] | None = None) -> LoadedModel:
+        """From a model, a ttpose checkpoint or the authors' .pth (converted in memory, said through ``log``).
+
+        The file's weights are read once; its SHA-256 (what ``sha256sum`` prints) is streamed from the file."""
+        if isinstance(checkpoint_or_model, LoadedModel):
+            return checkpoint_or_model
+        if isinstance(checkpoint_or_model, TTPModel):
+            model = checkpoint_or_model
+            sha = hashlib.sha256()
+            for name, tensor in model.state_dict().items():
+                sha.update(name.encode())
+                sha.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+            return LoadedModel(model.eval(), "(model given in Python)", TTPConfig(), sha.hexdigest())
+        saved, model, note = load_model_file(checkpoint_or_model)
+        if note and log:
+            log(f"note: {note}")
+        sha = hashlib.sha256()
+        with open(checkpoint_or_model, "rb") as f:
+            while chunk := f.read(1 << 20):
+                sha.update(chunk)
+        return LoadedModel(model.eval(), str(checkpoint_or_model), saved.ttp, sha.hexdigest())
+
+    def generic(self, speed: SpeedConfig) -> TTPModel:
+        """The model for the generic predictions under ``speed`` (`ttpose.speed.prediction_model`), built once
+        per setting: the videos of `personalize_many` share it (with compile_frozen, one compilation)."""
+        key = describe(speed)
+        if key not in self._generic:
+            self._generic[key] = prediction_model(self.model, speed)
+        return self._generic[key]
+
+    def ttp_config(self, options: PersonalizeOptions) -> TTPConfig:
+        """The run's TTP settings: ``options.config`` (default: the checkpoint's saved ones) with the ``ttp.*``
+        overrides applied and ``options.mode``. ``loss.*`` overrides go to the model's L_self (e.g.
+        loss.vgg_weights=PATH for the authors' .pth, which does not name its VGG-16 file)."""
+        base, overrides = options.config or self.ttp, options.overrides
+        bad = [o for o in overrides if not o.startswith(("ttp.", "loss."))]
+        if bad:
+            raise ValueError(f"override {bad[0]!r}: only ttp.* and loss.* settings can be changed here "
+                             "(e.g. ttp.lr=1e-5)")
+        ttp = [o for o in overrides if o.startswith("ttp.")]
+        if ttp:
+            base = config_from_dict({"ttp": to_dict(base)}, ttp).ttp
+        loss = [o for o in overrides if o.startswith("loss.")]
+        if loss:
+            saved = to_dict(self.model.loss_config) if self.model.loss_config else {}
+            self.model.loss_config = config_from_dict({"loss": saved}, loss).loss
+        return replace(base, mode=options.mode)
