@@ -53,6 +53,7 @@ def test_a_run_saved_with_removed_options_at_their_no_op_values_is_reused(tmp_pa
     saved = tmp_path / "run" / "config.yaml"
     values = yaml.safe_load(saved.read_text())
     values["ttp"].update(anchor=0.0, freeze_backbone=False, affinity_from="personalized")
+    values["model"]["affinity_on"] = "logits"
     saved.write_text(yaml.safe_dump(values, sort_keys=False))
     again, _ = trained(config_from_dict(TINY, [out]))
     assert all((a == b).all() for a, b in zip(model.state_dict().values(), again.state_dict().values(), strict=True))

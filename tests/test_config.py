@@ -78,20 +78,24 @@ def test_test_frames_sets_the_clip_length_of_val_and_test_people_only():
 
 
 def test_removed_options_load_at_their_no_op_value_and_are_refused_otherwise(tmp_path):
-    """Issue 15: ttp.anchor, ttp.freeze_backbone and ttp.affinity_from were removed; saved configs still hold them."""
+    """Issue 15: ttp.anchor, ttp.freeze_backbone, ttp.affinity_from and model.affinity_on were removed; saved configs
+    still hold them."""
     from ttpose.config import REMOVED
 
     shipped = Path(__file__).resolve().parents[1] / "src" / "ttpose" / "demo_model" / "config.yaml"
     saved = yaml.safe_load(shipped.read_text())
-    assert {f"ttp.{k}" for k in saved["ttp"]} >= set(REMOVED)  # the shipped model's config holds all three
+    held = {f"{part}.{k}" for part in ("ttp", "model") for k in saved[part]}
+    assert held >= set(REMOVED)  # the shipped model's config holds all four
     assert load_config(shipped).ttp.lr == saved["ttp"]["lr"]
     old = tmp_path / "old.yaml"
     old.write_text("ttp:\n  anchor: 0\n  freeze_backbone: false\n  affinity_from: personalized\n  lr: 3.0e-5\n")
     assert load_config(old) == load_config(None, ["ttp.lr=3e-5"])
     assert load_config(None, ["ttp.anchor=0.0", "ttp.freeze_backbone=false"]) == Config()
-    for key, value in (("anchor", "100"), ("freeze_backbone", "true"), ("affinity_from", "trained")):
-        with pytest.raises(ConfigError, match=rf"ttp\.{key}: this option was removed"):
-            load_config(None, [f"ttp.{key}={value}"])
+    assert load_config(None, ["model.affinity_on=logits"]) == Config()
+    for key, value in (("ttp.anchor", "100"), ("ttp.freeze_backbone", "true"), ("ttp.affinity_from", "trained"),
+                       ("model.affinity_on", "keypoints")):
+        with pytest.raises(ConfigError, match=rf"{key}: this option was removed"):
+            load_config(None, [f"{key}={value}"])
     old.write_text("ttp:\n  anchor: 1.0e+2\n")
     with pytest.raises(ConfigError, match=r"old\.yaml: ttp\.anchor: this option was removed.*got 100"):
         load_config(old)

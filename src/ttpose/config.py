@@ -41,9 +41,6 @@ class ModelConfig:
     input_size: int = 128  # square crops; must be divisible by 32
     num_maps: int = 30  # k_self, the number of self-supervised keypoints
     sup_head: Literal["transformer", "conv"] = "transformer"  # Eq. 2-8 affinity head, or a 1x1 conv
-    # what Eq. 8 mixes: the raw H_self logits (paper, authors' code) or the bottleneck's Gaussians at the
-    # condensed keypoints (a ttpose variant that ties the joints to what reconstruction moves; docs/method.md)
-    affinity_on: Literal["logits", "keypoints"] = "logits"
     self_task: Literal["keypoint", "rotation", "none"] = "keypoint"  # the self-supervised objective
     deconv_channels: int = 256  # c, the width of the 3 deconvolutions and of F
     encoder_widths: tuple[int, ...] = (32, 64, 128, 256)  # appearance and pose encoder stages
@@ -210,6 +207,7 @@ REMOVED = {
     "ttp.anchor": 0.0,  # L2-SP: loss += anchor/2 * ||theta - theta_trained||^2 during personalization
     "ttp.freeze_backbone": False,  # personalize without updating the ResNet backbone
     "ttp.affinity_from": "personalized",  # "trained": predict with the trained model's affinity W (Eq. 7)
+    "model.affinity_on": "logits",  # "keypoints": Eq. 8 mixing the bottleneck's Gaussians instead of H_self
 }
 
 

@@ -19,7 +19,7 @@ from torch import nn
 from ttpose.config import LossConfig, ModelConfig
 from ttpose.model.autoencoder import ConvEncoder, Renderer
 from ttpose.model.backbone import Encoder, load_pretrained
-from ttpose.model.bottleneck import condensed_keypoints, gaussian_maps, keypoint_bottleneck
+from ttpose.model.bottleneck import condensed_keypoints, keypoint_bottleneck
 from ttpose.model.colour import to_input_order
 from ttpose.model.heads import ConvHead, RotationHead, TransformerAffinityHead, head_conv
 from ttpose.skeletons import get_skeleton
@@ -80,11 +80,7 @@ class TTPModel(nn.Module):
         if not sup:
             sup_heatmaps, affinity = None, None
         elif isinstance(self.sup_head, TransformerAffinityHead):
-            mixed = self_heatmaps
-            if self.config.affinity_on == "keypoints":  # Eq. 8 on the bottleneck's Gaussians (ttpose variant)
-                keypoints = condensed_keypoints(self_heatmaps)
-                mixed = gaussian_maps(keypoints, *self_heatmaps.shape[-2:], self.config.gaussian_sigma)
-            sup_heatmaps, affinity = self.sup_head(features, mixed)
+            sup_heatmaps, affinity = self.sup_head(features, self_heatmaps)
         else:
             sup_heatmaps, affinity = self.sup_head(features), None
         return TTPOutput(sup_heatmaps, self_heatmaps, keypoints, None, affinity)
