@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import fcntl
-import hashlib
 import os
 import platform
 import re
@@ -32,6 +31,7 @@ from ttpose.atomic import atomic_path, atomic_write_text
 from ttpose.checkpoint import load_checkpoint
 from ttpose.config import Config, ConfigError, drop_removed, load_config, to_dict
 from ttpose.training import train, training_settings
+from ttpose.weights import file_sha256
 
 BENCHMARKS = Path(__file__).resolve().parent
 REPO = BENCHMARKS.parent
@@ -123,15 +123,6 @@ def read_section(name: str, path: Path = RESULTS) -> str | None:
     if begin not in text:
         return None
     return text.split(begin, 1)[1].split(end, 1)[0].strip("\n")
-
-
-def file_sha256(path: str | Path) -> str:
-    """SHA-256 of a file's bytes (what ``sha256sum`` prints), read 1 MiB at a time."""
-    sha = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            sha.update(chunk)
-    return sha.hexdigest()
 
 
 def checkpoint_digests(paths: Iterable[str | Path]) -> list[str]:

@@ -15,7 +15,6 @@ demo printed. tests/test_demo.py checks that the shipped file matches its record
 from __future__ import annotations
 
 import argparse
-import hashlib
 import shutil
 import sys
 import time
@@ -32,6 +31,7 @@ from ttpose.atomic import atomic_path, atomic_write_text  # noqa: E402
 from ttpose.config import dump_yaml  # noqa: E402
 from ttpose.demo import SHIPPED_MODEL, SHIPPED_SHA256, _finished, demo_config, run_demo  # noqa: E402
 from ttpose.training import train  # noqa: E402
+from ttpose.weights import file_sha256  # noqa: E402
 
 
 def half_copy(source: Path, dest: Path) -> None:
@@ -81,7 +81,7 @@ def main(argv=None) -> None:
         print(f"{SHIPPED_MODEL} already holds these weights: kept")
     else:
         fresh.replace(SHIPPED_MODEL)
-    digest = hashlib.sha256(SHIPPED_MODEL.read_bytes()).hexdigest()
+    digest = file_sha256(SHIPPED_MODEL)
     atomic_write_text(SHIPPED_SHA256, f"{digest}  model.safetensors\n")
     # the demo's config as it is now (the training part is the run's, checked by _finished; the TTP settings
     # are the demo's current ones, which the run may predate)

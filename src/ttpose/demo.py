@@ -20,7 +20,6 @@ paper's accuracy. `benchmarks/table1_synthetic.py` is the measured experiment.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from dataclasses import dataclass, field
@@ -40,6 +39,7 @@ from ttpose.speed import describe, fast_speed
 from ttpose.training import train as train_model
 from ttpose.training import training_settings
 from ttpose.viz import affinity_matrix_figure, draw_affinity, image_strip, overlay_two
+from ttpose.weights import file_sha256
 
 # The demo's configuration: the synthetic Table 1 recipe (configs/synthetic/cpu.yaml: Transformer head, 30
 # self-supervised keypoints, Adam, joint loss, the authors' initialisation, Gaussians 2 pixels wide on a 32 x 32
@@ -118,7 +118,7 @@ def shipped_model(cfg: Config | None = None) -> TTPModel:
     recorded = SHIPPED_SHA256.read_text().split()[0] if SHIPPED_SHA256.is_file() else None
     if not SHIPPED_MODEL.is_file() or recorded is None:
         raise FileNotFoundError(f"the demo's model is missing ({SHIPPED_MODEL}); run `ttpose demo --train`")
-    digest = hashlib.sha256(SHIPPED_MODEL.read_bytes()).hexdigest()
+    digest = file_sha256(SHIPPED_MODEL)
     if digest != recorded:
         raise CheckpointError(f"{SHIPPED_MODEL}: SHA-256 {digest[:12]}... is not the recorded {recorded[:12]}...; "
                               "the file is damaged (git lfs? a partial copy?); run `ttpose demo --train`")

@@ -8,6 +8,7 @@ ResNet, VGG-16) with it, and below `ttpose.checkpoint`, which adds ttpose's own 
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import torch
@@ -46,3 +47,13 @@ def first_line(e: BaseException) -> str:
     """The first line of an error's message (at most 200 characters), for a one-line `CheckpointError`."""
     text = str(e).strip().splitlines()
     return text[0][:200] if text else type(e).__name__
+
+
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 of a weights file's bytes (what ``sha256sum`` prints), read 1 MiB at a time: the identity of a
+    checkpoint for a resume, the demo's shipped model and the benchmarks' results."""
+    sha = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            sha.update(chunk)
+    return sha.hexdigest()

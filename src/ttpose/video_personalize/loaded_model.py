@@ -15,6 +15,7 @@ from ttpose.convert import load_model_file
 from ttpose.model import TTPModel
 from ttpose.speed import describe, prediction_model
 from ttpose.video_personalize.options import PersonalizeOptions
+from ttpose.weights import file_sha256
 
 
 @dataclass
@@ -49,11 +50,7 @@ class LoadedModel:
         saved, model, note = load_model_file(checkpoint_or_model)
         if note and log:
             log(f"note: {note}")
-        sha = hashlib.sha256()
-        with open(checkpoint_or_model, "rb") as f:
-            while chunk := f.read(1 << 20):
-                sha.update(chunk)
-        return LoadedModel(model.eval(), str(checkpoint_or_model), saved.ttp, sha.hexdigest())
+        return LoadedModel(model.eval(), str(checkpoint_or_model), saved.ttp, file_sha256(checkpoint_or_model))
 
     def generic(self, speed: SpeedConfig) -> TTPModel:
         """The model for the generic predictions under ``speed`` (`ttpose.speed.prediction_model`), built once
