@@ -1,5 +1,7 @@
 """Shapes, the affinity head (Eq. 7-8), the bottleneck and the personalization partition."""
 
+import copy
+
 import pytest
 import torch
 from hypothesis import given, settings
@@ -7,7 +9,13 @@ from hypothesis import strategies as st
 
 from ttpose.config import ModelConfig
 from ttpose.model import TTPModel, personalization_parameters
-from ttpose.model.bottleneck import condensed_keypoints, gaussian_maps, keypoint_bottleneck
+from ttpose.model.bottleneck import (
+    SeparableMaps,
+    condensed_keypoints,
+    gaussian_maps,
+    gaussian_profiles,
+    keypoint_bottleneck,
+)
 from ttpose.model.heads import mix_heatmaps
 
 TINY = dict(deconv_channels=32, encoder_widths=(8, 8, 16, 16), renderer_widths=(16, 8, 8, 8),
@@ -109,6 +117,56 @@ def test_gaussian_maps_peak_value_and_bottleneck_upsampling():
     assert torch.isclose(g[0, 0, 5, 5], torch.exp(torch.tensor(-4.0 / 8.0)))
     _, maps = keypoint_bottleneck(torch.randn(2, 3, 8, 8), upsample=4)
     assert maps.shape == (2, 3, 32, 32) and maps.max() <= 1.0 and maps.min() >= 0.0
+
+
+@settings(max_examples=40, deadline=None)
+@given(b=st.integers(1, 3), k=st.integers(1, 5), c=st.integers(1, 4), h=st.integers(1, 12), w=st.integers(1, 12),
+       kernel=st.sampled_from([1, 3, 5, 7]), pad=st.integers(0, 3), seed=st.integers(0, 10_000))
+def test_separable_maps_conv_is_the_dense_conv(b, k, c, h, w, kernel, pad, seed):
+    """SeparableMaps.conv2d = F.conv2d on the outer-product maps (zero padding, any kernel and padding)."""
+    g = torch.Generator().manual_seed(seed)
+    maps = SeparableMaps(torch.randn(b, k, h, generator=g, dtype=torch.float64),
+                         torch.randn(b, k, w, generator=g, dtype=torch.float64))
+    weight = torch.randn(c, k, kernel, kernel, generator=g, dtype=torch.float64)
+    bias = torch.randn(c, generator=g, dtype=torch.float64)
+    if h + 2 * pad < kernel or w + 2 * pad < kernel:
+        return  # no output position
+    dense = torch.nn.functional.conv2d(maps.dense(), weight, bias, padding=pad)
+    assert torch.allclose(maps.conv2d(weight, bias, pad), dense, atol=1e-10)
+    assert torch.allclose(maps.conv2d(weight, None, pad), dense - bias.view(1, -1, 1, 1), atol=1e-10)
+
+
+def test_gaussian_profiles_are_the_factors_of_the_bottleneck_maps():
+    heatmaps = torch.randn(2, 5, 8, 8, dtype=torch.float64)
+    kp = condensed_keypoints(heatmaps)
+    assert torch.allclose(gaussian_profiles(kp, 8, 8, 2.0).dense(), gaussian_maps(kp, 8, 8, 2.0), atol=1e-12)
+    for up in (1, 4):  # bilinear upsampling of each map = linear interpolation of its rows and columns
+        kp_dense, dense = keypoint_bottleneck(heatmaps, 2.0, upsample=up)
+        kp_sep, separable = keypoint_bottleneck(heatmaps, 2.0, upsample=up, separable=True)
+        assert isinstance(separable, SeparableMaps) and torch.equal(kp_dense, kp_sep)
+        assert torch.allclose(separable.dense(), dense, atol=1e-12)
+
+
+def test_model_with_separable_gaussians_reconstructs_and_learns_the_same():
+    """The speed option changes how the pose encoder's first conv is computed, not what: same reconstruction
+    and same gradients, in training mode (BN on batch statistics) and in eval mode."""
+    torch.manual_seed(0)
+    dense = TTPModel(ModelConfig(backbone="resnet18", **TINY))
+    separable = copy.deepcopy(dense)
+    separable.separable_gaussians = True
+    x, s = torch.randn(2, 3, 64, 64), torch.randn(2, 3, 64, 64)
+    for train in (True, False):
+        outs = []
+        for model in (dense, separable):
+            model.train(train).zero_grad()
+            out = model(x, s, sup=False)
+            out.reconstruction.square().mean().backward()
+            grads = [p.grad.clone() for p in model.parameters() if p.grad is not None]
+            outs.append((out.reconstruction.detach(), grads))
+        (r0, g0), (r1, g1) = outs
+        assert ((r1 - r0).norm() / r0.norm()).item() < 1e-5 and len(g0) == len(g1) > 0
+        for a, b in zip(g0, g1, strict=True):  # relative, or rounding-level where a gradient is ~0 in theory
+            assert ((b - a).norm()).item() < 1e-4 * a.norm().item() + 1e-6
 
 
 def test_personalization_partition_adam_step():

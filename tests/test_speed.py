@@ -88,6 +88,21 @@ def test_bn_folding_is_exact_in_fp32(backbone):
         assert rel(g, g0) < 1e-4
 
 
+@pytest.mark.parametrize("others", [{}, {"fold_bn": True, "channels_last": True}])
+def test_separable_gaussians_are_exact_in_fp32(others):
+    """The pose encoder's first conv on the Gaussians' profiles (with or without folding and NHWC): the
+    outputs and personalization gradients of the plain computation."""
+    model = tiny_model_with_bn_stats()
+    target, source = _images()
+    ref_out, _, ref_grads = _forward_backward(model, SpeedConfig(**others), target, source)
+    speed = SpeedConfig(separable_gaussians=True, **others)
+    out, _, grads = _forward_backward(model, speed, target, source)
+    assert describe(speed).endswith("separable_gaussians")
+    assert rel(out.reconstruction, ref_out.reconstruction) < 1e-5
+    for g, g0 in zip(grads, ref_grads, strict=True):
+        assert rel(g, g0) < 1e-4
+
+
 def test_folding_keeps_parameters_state_dict_and_train_mode():
     model = tiny_model_with_bn_stats()
     keys, params = list(model.state_dict()), [id(p) for p in model.parameters()]
@@ -378,7 +393,8 @@ def test_fast_speed_uses_bf16_only_where_it_is_fast(monkeypatch):
     import ttpose.speed as speed
 
     monkeypatch.setattr(speed, "bf16_units", lambda: False)
-    assert fast_speed("cpu") == SpeedConfig(precision="fp32", channels_last=True, fold_bn=True)
+    assert fast_speed("cpu") == SpeedConfig(precision="fp32", channels_last=True, fold_bn=True,
+                                            separable_gaussians=True)
     assert fast_speed("cuda").precision == "bf16"
     monkeypatch.setattr(speed, "bf16_units", lambda: True)
     assert fast_speed("cpu").precision == "bf16"

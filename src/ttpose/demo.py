@@ -65,7 +65,8 @@ DEMO = {
              "test_frames": 48, "frame_size": 96, "shift": 0.5},
     "train": {"batch_size": 32, "lr": 1e-3, "steps": 3000, "lr_steps": [2250, 2700], "log_every": 25, "val_every": 0,
               "checkpoint_every": 250},
-    "ttp": {"lr": 1e-4, "batch_size": 16, "steps_per_frame": 1, "speed": {"channels_last": True, "fold_bn": True}},
+    "ttp": {"lr": 1e-4, "batch_size": 16, "steps_per_frame": 1, "speed": {"channels_last": True, "fold_bn": True,
+                                                                          "separable_gaussians": True}},
 }
 # Tiny sizes for tests of the demo's plumbing (seconds, meaningless numbers).
 QUICK = ["train.steps=4", "train.lr_steps=[2]", "data.train_videos=4", "data.test_videos=2",

@@ -16,6 +16,11 @@ the same computation, not a change of method:
   A BN in training mode is never folded, so joint training (BN in train mode) is unaffected. Exact up to
   float rounding. The module tree, the parameters and the ``state_dict`` are unchanged (the two classes are
   swapped in place).
+- ``separable_gaussians``: the pose encoder's 7x7 conv computed on the bottleneck Gaussians' row and column
+  profiles (each upsampled Gaussian map is an outer product: `ttpose.model.bottleneck.SeparableMaps`)
+  instead of on the k_self full-resolution maps; no precision change, exact up to float rounding. That
+  conv was the single most expensive operation of a personalization update with ``encoder_widths`` as
+  small as the CPU presets'. Affects the reconstruction path only (training, personalization).
 - ``compile``: ``torch.compile`` of the model's forward. Pays only after a long warm-up; see docs/speed.md.
 - ``compile_frozen`` (prediction with a model that no longer changes: `inference_model`): BN folded for good,
   then the encoder compiled with inductor's weight freezing (weights become constants: BN-free graph, oneDNN
@@ -91,6 +96,8 @@ def prepare_model(model: nn.Module, speed: SpeedConfig | None) -> nn.Module:
         model.to(memory_format=torch.channels_last)
     if speed.fold_bn:
         fold_batchnorm(model)
+    if speed.separable_gaussians and hasattr(model, "separable_gaussians"):
+        model.separable_gaussians = True
     if speed.compile:
         compile_model(model)
     return model
@@ -203,13 +210,15 @@ def bf16_units(cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> bool:
 
 
 def fast_speed(device: torch.device | str = "cpu") -> SpeedConfig:
-    """The speed options worth turning on for personalization on ``device`` without a compiler: channels-last
-    and folded BatchNorm everywhere, bf16 autocast on GPUs and on CPUs with `bf16_units`."""
+    """The speed options worth turning on for personalization on ``device`` without a compiler: channels-last,
+    folded BatchNorm and separable Gaussians everywhere, bf16 autocast on GPUs and on CPUs with `bf16_units`."""
     bf16 = torch.device(device).type == "cuda" or bf16_units()
-    return SpeedConfig(precision="bf16" if bf16 else "fp32", channels_last=True, fold_bn=True)
+    return SpeedConfig(precision="bf16" if bf16 else "fp32", channels_last=True, fold_bn=True,
+                       separable_gaussians=True)
 
 
-FAST_OPTIONS = ("precision", "channels_last", "fold_bn")  # what `fast_speed` decides (compiling is left as it is)
+# what `fast_speed` decides (compiling is left as it is)
+FAST_OPTIONS = ("precision", "channels_last", "fold_bn", "separable_gaussians")
 
 
 def speed_overrides(speed: SpeedConfig, fields=FAST_OPTIONS, prefix: str = "ttp.speed") -> list[str]:
@@ -223,7 +232,8 @@ def describe(speed: SpeedConfig | None) -> str:
     """A short label such as ``bf16+fold_bn`` (``fp32`` when every option is off)."""
     if speed is None:
         return "fp32"
-    flags = [name for name in ("channels_last", "fold_bn", "compile", "compile_frozen") if getattr(speed, name)]
+    flags = [name for name in ("channels_last", "fold_bn", "separable_gaussians", "compile", "compile_frozen")
+             if getattr(speed, name)]
     return "+".join([speed.precision, *flags])
 
 

@@ -7,12 +7,19 @@ halve the resolution (stride-2 3x3 conv) and double the channels (3x3 conv), eve
 ReLU, no biases: S x S -> w3 x S/8 x S/8. The renderer mirrors it: four stages of two 3x3 conv+BN+ReLU,
 nearest x2 upsampling after the first three, and a final 3x3 conv to RGB. Sequential indices match the
 authors' state dicts (see ttpose.convert).
+
+The pose encoder may receive its Gaussian maps as row and column profiles (`SeparableMaps`, speed option
+``separable_gaussians``): its 7x7 conv then runs on the profiles (`SeparableMaps.conv2d`), the same numbers
+up to float rounding.
 """
 
 from __future__ import annotations
 
 import torch
 from torch import nn
+
+from ttpose.model.bottleneck import SeparableMaps
+from ttpose.model.fold_bn import applied_weight_bias
 
 
 def _conv_bn_relu(cin: int, cout: int, kernel: int = 3, stride: int = 1) -> list[nn.Module]:
@@ -31,8 +38,18 @@ class ConvEncoder(nn.Module):
         self.layer4 = nn.Sequential(*_conv_bn_relu(w2, w3, stride=2), *_conv_bn_relu(w3, w3))
         self.out_channels = w3
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.layer4(self.layer3(self.layer2(self.layer1(x))))
+    def forward(self, x: torch.Tensor | SeparableMaps) -> torch.Tensor:
+        """B x C_in x S x S (or `SeparableMaps` of that shape) -> B x w3 x S/8 x S/8."""
+        if isinstance(x, SeparableMaps):
+            conv = self.layer1[0]
+            weight, bias = applied_weight_bias(conv)
+            first = x.conv2d(weight, bias, conv.padding[0])
+            if weight.is_contiguous(memory_format=torch.channels_last):
+                first = first.contiguous(memory_format=torch.channels_last)
+            x = self.layer1[1:](first)
+        else:
+            x = self.layer1(x)
+        return self.layer4(self.layer3(self.layer2(x)))
 
 
 class Renderer(nn.Module):

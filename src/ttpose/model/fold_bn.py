@@ -71,6 +71,14 @@ class _FoldedConvTranspose2d(_Folded, nn.ConvTranspose2d):
         return F.conv_transpose2d(x, weight, bias, self.stride, self.padding, pad, self.groups, self.dilation)
 
 
+def applied_weight_bias(conv: nn.Conv2d) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The (weight, bias) ``conv`` applies in its current state: the folded pair when its BN is folded and in
+    eval mode, else its own parameters. For code that computes the conv in another form."""
+    if isinstance(conv, _Folded) and not conv.__dict__["_folded_bn"].training:
+        return conv.folded()
+    return conv.weight, conv.bias
+
+
 class _FoldedBatchNorm2d(nn.BatchNorm2d):
     """The BN whose effect moved into the preceding conv: the identity in eval mode, a BN in train mode."""
 

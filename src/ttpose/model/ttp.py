@@ -62,6 +62,9 @@ class TTPModel(nn.Module):
         # the L_self the model was trained with (set by training and load_checkpoint), for personalization
         self.loss_config: LossConfig | None = None
         self.loss_running_mean: torch.Tensor | None = None
+        # the pose encoder takes the Gaussians as row / column profiles (speed option, ttpose.speed); the
+        # same numbers up to float rounding
+        self.separable_gaussians = False
 
     @property
     def heatmap_size(self) -> int:
@@ -87,7 +90,8 @@ class TTPModel(nn.Module):
 
     def reconstruct(self, self_heatmaps: torch.Tensor, source: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Sec. 3.1.1: (condensed keypoints of the target, I_hat_t from them and the source's appearance)."""
-        keypoints, gaussians = keypoint_bottleneck(self_heatmaps, self.config.gaussian_sigma, upsample=4)
+        keypoints, gaussians = keypoint_bottleneck(self_heatmaps, self.config.gaussian_sigma, upsample=4,
+                                                   separable=self.separable_gaussians)
         return keypoints, self.renderer(self.appearance_encoder(source), self.pose_encoder(gaussians))
 
     def forward(
