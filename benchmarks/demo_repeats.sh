@@ -14,6 +14,7 @@ commit=$(git -C "$root" rev-parse --short HEAD)
 repeats() {
   echo "# bash benchmarks/demo_repeats.sh, $stamp, commit $commit"
   echo "# machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); OMP_NUM_THREADS=${OMP_NUM_THREADS:-unset (torch default)}"
+  echo "# matrix units: $(grep -m1 -o -w -E 'amx_bf16|avx512_bf16' /proc/cpuinfo | sort -u | xargs || true)$(grep -q -w -E 'amx_bf16|avx512_bf16' /proc/cpuinfo || echo 'no bf16 units (the demo personalizes in float32)')"
   echo "# other python processes at the start: $(pgrep -c -f 'python' || true)"
   for i in 1 2 3; do
     d=$(mktemp -d) && git clone -q "$root" "$d/p" && ln -s "$(realpath "$root/../shared")" "$d/shared"
