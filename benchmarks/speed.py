@@ -288,14 +288,19 @@ def machine(device: torch.device) -> str:
 
 
 def variants(args) -> list[tuple[str, dict]]:
-    fast = SpeedConfig(precision=args.fast_precision, channels_last=True, fold_bn=True, compile=args.compile)
+    fast = SpeedConfig(precision=args.fast_precision, channels_last=True, fold_bn=True,
+                       separable_gaussians=not args.dense_gaussians, compile=args.compile)
     out = [("reference", {}), ("ours fp32", {}), ("ours fast", fast.__dict__)]
+    if fast.separable_gaussians:  # the fast options as they were before separable_gaussians, side by side
+        out.append(("ours fast, dense Gaussians", {**replace(fast, separable_gaussians=False).__dict__,
+                                                   "_only": "ttp"}))
     if not args.no_frozen:  # prediction only: the fast options + the encoder compiled with frozen weights
-        frozen = replace(fast, compile=False, compile_frozen=True)
+        frozen = replace(fast, compile=False, compile_frozen=True, separable_gaussians=False)  # no reconstruction
         out.append(("ours fast+frozen", {**frozen.__dict__, "_only": "infer"}))
         out.append(("ours fp32+frozen", {**SpeedConfig(compile_frozen=True).__dict__, "_only": "infer"}))
     if not args.quick:  # each option alone, on the TTP update
         for name, sp in (("fold_bn", SpeedConfig(fold_bn=True)), ("channels_last", SpeedConfig(channels_last=True)),
+                         ("separable_gaussians", SpeedConfig(separable_gaussians=True)),
                          (args.fast_precision, SpeedConfig(precision=args.fast_precision))):
             out.append((f"ours {name} only", {**sp.__dict__, "_only": "ttp"}))
     return out
@@ -360,7 +365,11 @@ def main() -> None:
     parser.add_argument("--fast-precision", choices=("bf16", "fp16", "fp32"), default="bf16")
     parser.add_argument("--compile", action="store_true", help="add torch.compile to the fast variant")
     parser.add_argument("--no-frozen", action="store_true", help="leave out the frozen-inference variants")
+    parser.add_argument("--dense-gaussians", action="store_true",
+                        help="the fast variant without separable_gaussians (the fast options before it existed)")
     parser.add_argument("--out", type=Path, default=SPEED)
+    parser.add_argument("--section", default="speed",
+                        help="the results section to write (e.g. one per kind of CPU, keeping the others)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -425,7 +434,7 @@ and its prediction-only copy.
 
 {table(rows, peaks)}
 """
-    write_section("speed", text, args.out)
+    write_section(args.section, text, args.out)
     print(f"wrote {args.out}")
 
 

@@ -18,8 +18,8 @@
    JHMDB's joint labels, as docs/personalize-your-video.md makes it), and between the square crops the
    model sees (each box's longer side x 1.25 around its centre).
 
-Writes the "tracking" section of ``--out`` (benchmarks/TRACKING.md) with the command, the machine, the SHA-256 of
-each checkpoint and the numbers.
+Writes the "tracking" section (``--section``) of ``--out`` (benchmarks/TRACKING.md) with the command, the
+machine, the SHA-256 of each checkpoint and the numbers.
 """
 
 from __future__ import annotations
@@ -238,6 +238,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--jhmdb", type=Path, default=REPO.parent / "shared/data/jhmdb_clip")
     parser.add_argument("--out", type=Path, default=TRACKING)
+    parser.add_argument("--section", default="tracking",
+                        help="the results section to write (another name keeps the main run's section)")
     args = parser.parse_args()
     if TrackingOptions().start_candidates not in args.start_candidates:
         parser.error(f"--start-candidates must include the default, {TrackingOptions().start_candidates}")
@@ -277,7 +279,7 @@ def main() -> None:
         + " | ".join(f"PCK tracked, n = {n}" for n in args.start_candidates) + " | tracked / gt | aim |",
         "|---|---:|---|---:|---:|" + "---:|" * len(args.start_candidates) + "---:|---|", *summary, "",
         *sections, *checkpoint_digests(args.checkpoints)])
-    write_section("tracking", text, args.out)
+    write_section(args.section, text, args.out)
     print(text)
 
 

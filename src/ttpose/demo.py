@@ -52,7 +52,9 @@ from ttpose.weights import file_sha256
 # (benchmarks/RESULTS.md, sections tune_long3000 and tune_long3000_lr1e-4: the paper's lr 1e-4 gained +3.59
 # online / +2.88 offline there, 3e-5 +2.73 / +2.82), with the speed options (channels-last, folded BatchNorm,
 # bf16 autocast where the CPU has bf16 units: `ttpose.speed.fast_speed`), which left the gains unchanged on val
-# and halve an update's time (sections tune_demo_16x48, tune_demo_fast). The previous demo model (1000 steps,
+# and halve an update's time (sections tune_demo_16x48, tune_demo_fast); and the pose encoder's first conv on
+# the Gaussians' profiles (``separable_gaussians``: the same numbers to float rounding; without it a CPU with no
+# bf16 units took 10 min 17 s, with it 483-572 s: benchmarks/DEMO_REPEATS.log). The previous demo model (1000 steps,
 # 3e-5) printed +1.22 / +0.99 on the test people: its val gains (+2.24 / +4.32) did not carry over; two updates
 # per frame took it over its 10 minutes (benchmarks/DEMO_REPEATS.log).
 DEMO = {
