@@ -22,7 +22,7 @@ def test_interleaved_order_rotates_and_the_reference_is_not_first(monkeypatch):
 
     monkeypatch.setattr(speed, "Worker", FakeWorker)
     args = argparse.Namespace(fast_precision="bf16", compile=False, no_frozen=True, quick=True, batch=2,
-                              device="cpu", repeats=3)
+                              device="cpu", repeats=3, dense_gaussians=False)
     rows = speed.run_case(args, "resnet18", "train")
     n = len(rows)
     assert n == 3 and len(order) == 3 * n
@@ -31,3 +31,15 @@ def test_interleaved_order_rotates_and_the_reference_is_not_first(monkeypatch):
     assert rounds[0][0] != "reference"  # not first right after the workers start
     assert len({r[0] for r in rounds}) == 3  # a different variant leads each round
     assert rows[0]["variant"] == "reference" and rows[0]["ratio"] == 1.0
+
+
+def test_fast_variant_has_separable_gaussians_and_a_dense_row_beside_it_on_the_update():
+    args = argparse.Namespace(fast_precision="fp32", compile=False, no_frozen=False, quick=True,
+                              dense_gaussians=False)
+    names = dict(speed.variants(args))
+    assert names["ours fast"]["separable_gaussians"] is True
+    assert names["ours fast, dense Gaussians"] == {**names["ours fast"], "separable_gaussians": False, "_only": "ttp"}
+    assert names["ours fast+frozen"]["separable_gaussians"] is False  # prediction has no reconstruction path
+    args.dense_gaussians = True
+    names = dict(speed.variants(args))
+    assert names["ours fast"]["separable_gaussians"] is False and "ours fast, dense Gaussians" not in names
