@@ -171,7 +171,9 @@ def video():
 
 
 @pytest.mark.parametrize("speed,tol", [(SpeedConfig(fold_bn=True, channels_last=True), FP32_TOL),
-                                       (SpeedConfig(precision="bf16", fold_bn=True, channels_last=True), BF16_TOL)])
+                                       (SpeedConfig(precision="bf16", fold_bn=True, channels_last=True), BF16_TOL),
+                                       (SpeedConfig(precision="bf16", fold_bn=True, channels_last=True,
+                                                    separable_gaussians=True), BF16_TOL)])
 def test_personalization_with_speed_options_matches_the_default(video, speed, tol):
     model = tiny_model_with_bn_stats()
     fast_cfg = TTPConfig(batch_size=4, lr=1e-3, speed=speed)
