@@ -33,7 +33,7 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.common import TRACKING, checkpoint_digests, command, machine, write_section  # noqa: E402
+from benchmarks.common import REPO, TRACKING, checkpoint_digests, command, machine, write_section  # noqa: E402
 from ttpose.boxes import smooth_boxes  # noqa: E402
 from ttpose.checkpoint import load_checkpoint  # noqa: E402
 from ttpose.config import load_config  # noqa: E402
@@ -44,7 +44,6 @@ from ttpose.inference import predict_video  # noqa: E402
 from ttpose.metrics import pck, torso_size  # noqa: E402
 from ttpose.tracking import TRACK_SOURCES, TrackingOptions, predict_regions, track_frames  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
 # the synthetic Table 1 Transformer of seed 0 as `ttpose demo` ships it (the authors' augmentation: no
 # translation; float16 weights) and the same recipe trained with crop centres shifted by up to 10 % of the crop side:
 #     ttpose train configs/synthetic/cpu.yaml data.translate_factor=0.1 output_dir=runs/track/translate0.1

@@ -74,8 +74,7 @@ class SeparableMaps:
         the maps: out[b, c, y, x] = sum_{j, u, v} weight[c, j, u, v] rows_pad[b, j, y + u] cols_pad[b, j, x + v].
         Multiply-adds per map and output channel: (H*u + H*W) * v instead of H*W*u*v."""
         c, k, kh, kw = weight.shape  # C x k x kh x kw
-        b, _, h = self.rows.shape
-        w = self.cols.shape[-1]
+        b = self.rows.shape[0]
         rows = F.pad(self.rows, (padding, padding)).unfold(-1, kh, 1)  # B x k x H' x kh, H' = H + 2p - kh + 1
         cols = F.pad(self.cols, (padding, padding)).unfold(-1, kw, 1)  # B x k x W' x kw
         h, w = rows.shape[2], cols.shape[2]

@@ -49,13 +49,19 @@ class _Folded:
         return self.weight * scale.view(shape), bias
 
 
+def applied_weight_bias(conv: nn.Conv2d) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The (weight, bias) ``conv`` applies in its current state: the folded pair when its BN is folded and in
+    eval mode, else its own parameters. For code that computes the conv in another form."""
+    if isinstance(conv, _Folded) and not conv.__dict__["_folded_bn"].training:
+        return conv.folded()
+    return conv.weight, conv.bias
+
+
 class _FoldedConv2d(_Folded, nn.Conv2d):
     """A Conv2d followed by a frozen BN: one conv with the folded weight and bias."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.__dict__["_folded_bn"].training:
-            return super().forward(x)
-        return self._conv_forward(x, *self.folded())
+        return self._conv_forward(x, *applied_weight_bias(self))
 
 
 class _FoldedConvTranspose2d(_Folded, nn.ConvTranspose2d):
@@ -69,14 +75,6 @@ class _FoldedConvTranspose2d(_Folded, nn.ConvTranspose2d):
         weight, bias = self.folded()
         pad = self._output_padding(x, output_size, self.stride, self.padding, self.kernel_size, 2, self.dilation)
         return F.conv_transpose2d(x, weight, bias, self.stride, self.padding, pad, self.groups, self.dilation)
-
-
-def applied_weight_bias(conv: nn.Conv2d) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """The (weight, bias) ``conv`` applies in its current state: the folded pair when its BN is folded and in
-    eval mode, else its own parameters. For code that computes the conv in another form."""
-    if isinstance(conv, _Folded) and not conv.__dict__["_folded_bn"].training:
-        return conv.folded()
-    return conv.weight, conv.bias
 
 
 class _FoldedBatchNorm2d(nn.BatchNorm2d):
