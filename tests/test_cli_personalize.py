@@ -68,7 +68,7 @@ def test_fast_schedule_and_the_expected_time(files, tmp_path, capsys, monkeypatc
 def test_whole_frame_flag_replaces_the_model_s_track(files, tmp_path, capsys):
     short = write_video(tmp_path / "short.mp4", person_frames(3))
     runs = {}
-    for name, flags in (("tracked", ()), ("whole", ("--whole-frame",))):
+    for name, flags in (("tracked", ()), ("whole", ("--whole-frame",)), ("alone", ("--moving-camera",))):
         code, _, stderr = cli(capsys, short, "--checkpoint", files["checkpoint"], "--out", tmp_path / name, *flags)
         assert code == 0, stderr
         runs[name] = stderr, json.loads((tmp_path / name / "summary.json").read_text())
@@ -77,6 +77,9 @@ def test_whole_frame_flag_replaces_the_model_s_track(files, tmp_path, capsys):
     stderr, summary = runs["whole"]
     assert "tracking" not in stderr and summary["box_source"].startswith("whole frame (48x48")
     assert summary["box_sources"] == [{"frames": [0, 2], "source": "whole-frame"}]
+    stderr, summary = runs["alone"]  # tracked by the model without the still scene's guidance
+    assert summary["box_source"].startswith("tracked by") and "guided" not in summary["box_source"]
+    assert not {"guided", "background"} & {s["source"] for s in summary["box_sources"]}
 
 
 def _one_line_error(code: int, stderr: str, name: str, message: str) -> None:

@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from conftest import TINY_MODEL
+from ttpose.background import Background, BackgroundOptions
 from ttpose.boxes import kind_runs
 from ttpose.model import TTPModel
 from ttpose.tracking import (
@@ -19,6 +20,7 @@ from ttpose.tracking import (
     Track,
     Tracker,
     TrackingOptions,
+    agrees,
     joints_box,
     predict_regions,
     search_windows,
@@ -206,3 +208,57 @@ def test_predict_regions_maps_the_real_model_back_to_each_region():
         assert np.all(np.abs(j - c) <= s / 2)
     frame = Tracker(model).step(image)
     assert frame.source == "start" and np.isfinite(frame.box).all()
+
+
+def drawn(path) -> list[np.ndarray]:
+    """`frames` with the person drawn (the extent of their joints, bright) on the still black scene."""
+    images = frames(len(path))
+    for image, (x, y) in zip(images, path, strict=True):
+        (x1, y1), (x2, y2) = person_at(x, y).min(0).astype(int), person_at(x, y).max(0).astype(int)
+        image[y1:y2 + 1, x1:x2 + 1] = 200
+    return images
+
+
+def test_agrees_means_enough_of_the_look_inside_the_region():
+    region = np.array([0, 0, 100, 100], np.float32)
+    options = TrackingOptions(agree_inside=0.5)
+    assert agrees([10, 10, 50, 50], region, options)
+    assert agrees([50, 0, 150, 100], region, options)  # half inside: the boundary agrees
+    assert not agrees([60, 0, 160, 100], region, options)
+    assert not agrees([10, 10, 10, 50], region, options)  # no area
+    with pytest.raises(ValueError, match="agree_inside"):
+        TrackingOptions(agree_inside=1.5)
+
+
+def test_the_still_scene_guides_every_frame_without_a_search():
+    path = [(60 + 30 * t, 150 + 5 * t) for t in range(8)]  # the person never twice on the same pixels
+    images = drawn(path)
+    background = Background.of_frames(images, BackgroundOptions(downsample=1))
+    model = FakeModel(path)
+    track = track_frames(model, images, background=background)
+    assert track.sources == ["guided"] * 8
+    assert model.calls == 8 * 2  # a look around the region and one refinement per frame; no window search
+    assert min(iou(b, true_box(*p)) for b, p in zip(track.boxes, path, strict=True)) > 0.99
+
+
+def test_the_region_is_the_box_when_no_look_agrees_with_it():
+    path = [(60 + 30 * t, 150) for t in range(6)]
+    images = drawn(path)
+    background = Background.of_frames(images, BackgroundOptions(downsample=1))
+
+    def elsewhere(image, centers, sizes):  # a model sure of a person far from the one in the frame
+        return np.stack([person_at(350, 60)] * len(centers)), np.full((len(centers), K), 0.9, np.float32)
+
+    track = track_frames(elsewhere, images, background=background)
+    assert track.sources == ["background"] * 6
+    for box, image in zip(track.boxes, images, strict=True):
+        np.testing.assert_allclose(box, background.box(image))
+
+
+def test_without_a_cue_the_model_tracks_alone():
+    path = [(100, 150)] * 6  # a person who never moves is part of the median scene: no region is found
+    images = drawn(path)
+    background = Background.of_frames(images, BackgroundOptions(downsample=1))
+    assert all(background.box(image) is None for image in images)
+    track = track_frames(FakeModel(path), images, background=background)
+    assert track.sources == ["start"] + ["tracked"] * 5

@@ -30,6 +30,7 @@ from ttpose.model import TTPModel
 from ttpose.personalization import Personalizer, StreamingPersonalizer
 from ttpose.resume import RESUME_DIR, ResumeError
 from ttpose.smoothing import savgol_smooth
+from ttpose.tracking import TRACK_SOURCES
 from ttpose.video_personalize import (
     LoadedModel,
     OutputError,
@@ -121,7 +122,10 @@ def test_online_run_writes_every_output(clip, checkpoint, tmp_path):
     assert summary["checkpoint"] == str(checkpoint) and summary["ttpose_version"]
     assert summary["box_source"].startswith("tracked by the pose model")
     assert summary["settings"]["ttp"]["batch_size"] == 2
-    assert summary["box_sources"][0] == {"frames": [0, 0], "source": "start"}  # then tracked, widened, restart
+    # the still scene guides the model's looks (guided, or the scene's region itself when no look agrees);
+    # frames where it finds nothing are tracked by the model alone (start, tracked, widened, restart)
+    assert summary["box_sources"][0]["frames"][0] == 0
+    assert {s["source"] for s in summary["box_sources"]} <= set(TRACK_SOURCES)
     assert summary["box_sources"][-1]["frames"][1] == N - 1 and len(r.box_sources) == N
     assert summary["updates"] == N and summary["smoothing"] == "none"
 
@@ -139,12 +143,18 @@ def test_online_equals_streaming_personalizer_and_generic_equals_predict(clip, t
 
 
 def test_without_boxes_the_person_is_tracked_by_the_generic_model(clip, tmp_path):
+    from ttpose.background import Background
     from ttpose.tracking import track_frames
 
     r = run(clip, tmp_path / "out", overlay=False)
-    track = track_frames(MODEL, decoded(clip))
+    scene = Background.of_frames(decoded(clip))  # N frames < 48 samples: every frame makes the still scene
+    track = track_frames(MODEL, decoded(clip), background=scene)
     np.testing.assert_allclose(r.boxes, np.clip(track.boxes, 0, SIZE - 1), atol=1e-4)  # the track, clamped
     assert r.box_sources == track.sources
+    alone = run(clip, tmp_path / "alone", overlay=False, background=None)  # --moving-camera: the model alone
+    track = track_frames(MODEL, decoded(clip))
+    np.testing.assert_allclose(alone.boxes, np.clip(track.boxes, 0, SIZE - 1), atol=1e-4)
+    assert alone.box_sources == track.sources and not {"guided", "background"} & set(track.sources)
     # online, tracked boxes are not averaged by default (a trailing average lags a moving person), unless asked
     assert r.summary["settings"]["box_smooth"] == 1 and r.summary["box_smoothing"] == "none"
     asked = run(clip, tmp_path / "asked", overlay=False, box_smooth=3)

@@ -44,7 +44,8 @@ from ttpose.data.crops import whole_frame_box
 MIN_COVERAGE = 0.5  # a box file must give boxes for at least this fraction of the frames
 # where a frame's box came from: a box file (given or interpolated), a fixed box, the whole frame, or the
 # pose model's own track (ttpose.tracking.TRACK_SOURCES)
-BOX_KINDS = ("file", "interpolated", "fixed", "whole-frame", "start", "tracked", "widened", "restart")
+BOX_KINDS = ("file", "interpolated", "fixed", "whole-frame", "start", "tracked", "widened", "restart", "guided",
+             "background")
 
 
 class BoxError(ValueError):

@@ -84,6 +84,8 @@ def _cmd_personalize(args: argparse.Namespace) -> int:
                                  box_smooth=args.box_smooth, save_every=args.save_every)
     if args.whole_frame:
         options = replace(options, tracking=None)  # no box given: the whole frame instead of the model's own track
+    if args.moving_camera:
+        options = replace(options, background=None)  # the tracker without the still-scene cue
     try:
         if input_kind(args.source) == "videos":
             many = personalize_many(args.source, args.checkpoint, args.out, options)
@@ -196,6 +198,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--box", metavar="X1,Y1,X2,Y2", help="one fixed person box for every frame")
     p.add_argument("--whole-frame", action="store_true",
                    help="without --boxes/--box: use the whole frame instead of tracking the person with the model")
+    p.add_argument("--moving-camera", action="store_true",
+                   help="track the person with the model alone, without the still-scene cue (its empty scene is "
+                        "the median of frames sampled over the video, which a moving camera blurs)")
     p.add_argument("--smooth", type=int, metavar="WINDOW",
                    help="Savitzky-Golay smoothing window (odd, >= 5 frames; quadratic)")
     p.add_argument("--box-smooth", type=int, default=None, metavar="WINDOW",

@@ -19,13 +19,23 @@ still, and the skeleton collapses. `Tracker` turns the model into its own person
    the last ``reference_frames`` accepted frames). A lost frame is tried again with a crop ``widen`` times
    larger; if that is lost too, the start procedure runs again on the frame, and the best of all the
    frame's attempts (highest mean confidence) is kept.
+4. **Guided by the still scene** (when a `ttpose.background.Background` is given: a still camera): every frame
+   where the background cue finds a region that differs from the empty scene is looked at around that region
+   first, then ``track_refine`` more looks around the joints found; the last look whose box agrees with the
+   region (at least ``agree_inside`` of its area inside it) gives the box ("guided"); when none agrees, the
+   region itself is the box ("background"). The cue does not
+   depend on how well the model poses the person, which the confidence of steps 1-3 does: on the synthetic
+   validation people of the shifted look it stops the boxes that grow to the frame, shrink onto a limb or start
+   on the background (benchmarks/TRACKING.md). Frames where the cue finds nothing are tracked as in steps 1-3.
 
 Confidence is the heatmap maximum of each joint (``Predictions.scores``); a joint is confident when its
 score is at least ``joint_threshold`` x the frame's highest joint score. Every frame's box comes with the
 attempt it came from (`TRACK_SOURCES`), which the outputs record: "start", "tracked", "widened",
-"restart". A box depends only on the frame and the frames before it, so tracking is causal (online).
+"restart", "guided", "background". Without a background a box depends only on the frame and the frames before
+it, so tracking is causal (online); the background is the median of frames sampled over the whole video, so
+with it a box also depends on later frames, through the estimate of the empty scene.
 
-    tracker = Tracker(model)
+    tracker = Tracker(model)                 # or Tracker(model, background=Background.of_frames(sample))
     for image in frames:
         frame = tracker.step(image)      # frame.box (x1, y1, x2, y2), frame.source, frame.confidence
 
@@ -39,6 +49,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ttpose.background import Background
 from ttpose.boxes import Boxes
 from ttpose.data.crops import BOX_PADDING, box_to_center_size, crop_frame
 from ttpose.inference import Predictions, predict_crops
@@ -47,7 +58,7 @@ from ttpose.speed import SpeedConfig
 
 # (image H x W x 3, centres R x 2, sizes R) -> (joints R x K x 2, scores R x K), full-frame pixels
 Predict = Callable[[np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
-TRACK_SOURCES = ("start", "tracked", "widened", "restart")
+TRACK_SOURCES = ("start", "tracked", "widened", "restart", "guided", "background")
 
 
 @dataclass(frozen=True)
@@ -65,6 +76,7 @@ class TrackingOptions:
     track_refine: int = 1  # more looks at a tracked frame, each around the box the look before found
     body_scale: float = 1.15  # joint extent -> person box (median 1.13 on synthetic training people)
     padding: float = BOX_PADDING  # crop side = box's longer side x this
+    agree_inside: float = 0.5  # a guided look agrees with the background's region: this much of its box inside
 
     def __post_init__(self) -> None:
         checks = {"joint_threshold": 0 <= self.joint_threshold <= 1, "min_joints": self.min_joints >= 1,
@@ -72,7 +84,8 @@ class TrackingOptions:
                   "widen": self.widen >= 1, "refine_steps": self.refine_steps >= 0,
                   "search_sides": all(0 < f <= 1 for f in self.search_sides), "track_refine": self.track_refine >= 0,
                   "start_candidates": self.start_candidates >= 1,
-                  "body_scale": self.body_scale > 0, "padding": self.padding > 0}
+                  "body_scale": self.body_scale > 0, "padding": self.padding > 0,
+                  "agree_inside": 0 <= self.agree_inside <= 1}
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
             raise ValueError(f"TrackingOptions.{bad[0]}={getattr(self, bad[0])!r} is out of range")
@@ -99,6 +112,16 @@ class Track:
 
     def __len__(self) -> int:
         return len(self.boxes)
+
+
+def agrees(box: np.ndarray, region: np.ndarray, options: TrackingOptions) -> bool:
+    """Whether a look's ``box`` agrees with the background's ``region`` (both x1, y1, x2, y2): at least
+    ``agree_inside`` of its area lies inside the region (a box of no area never agrees)."""
+    box, region = np.asarray(box, np.float64), np.asarray(region, np.float64)
+    area = lambda b: max(b[2] - b[0], 0.0) * max(b[3] - b[1], 0.0)  # noqa: E731
+    own = area(box)
+    inside = area(np.concatenate([np.maximum(box[:2], region[:2]), np.minimum(box[2:], region[2:])]))
+    return own > 0 and inside >= options.agree_inside * own
 
 
 def joints_box(joints: np.ndarray, scores: np.ndarray, options: TrackingOptions) -> tuple[np.ndarray, int]:
@@ -156,12 +179,14 @@ def model_predict(model: TTPModel, speed: SpeedConfig | None = None) -> Predict:
 class Tracker:
     """Follows one person through a stream of frames with a pose model (module docstring).
 
-    ``model`` is a `TTPModel` (run with ``speed``'s autocast and layout) or any `Predict` function."""
+    ``model`` is a `TTPModel` (run with ``speed``'s autocast and layout) or any `Predict` function;
+    ``background``, the still camera's empty scene, guides every frame where it finds the person (step 4)."""
 
     def __init__(self, model: TTPModel | Predict, options: TrackingOptions | None = None,
-                 speed: SpeedConfig | None = None):
+                 speed: SpeedConfig | None = None, background: Background | None = None):
         self.predict = model_predict(model, speed) if isinstance(model, TTPModel) else model
         self.options = options or TrackingOptions()
+        self.background = background
         self.box: np.ndarray | None = None  # the last frame's box; None before the first frame
         self.history: list[float] = []  # mean joint scores of accepted frames
 
@@ -207,9 +232,24 @@ class Tracker:
             passes += frames
         return max(passes, key=lambda p: p.confidence)
 
+    def _guided(self, image: np.ndarray, region: np.ndarray) -> TrackedFrame:
+        """Looks around the background's ``region``, then around the joints found (``track_refine`` times); the
+        last look that `agrees` with the region, else the region itself with the first look's joints."""
+        looks = [self._look(image, region, "guided")]
+        for _ in range(self.options.track_refine):
+            looks.append(self._look(image, looks[-1].box, "guided"))
+        for look in reversed(looks):
+            if agrees(look.box, region, self.options):
+                return look
+        first = looks[0]
+        return TrackedFrame(np.asarray(region, np.float32), "background", first.confidence, first.joints, first.scores)
+
     def step(self, image: np.ndarray) -> TrackedFrame:
         """The person box of the next frame (H x W x 3 RGB uint8)."""
-        if self.box is None:
+        region = self.background.box(image) if self.background is not None else None
+        if region is not None:
+            result = self._guided(image, region)
+        elif self.box is None:
             result = self._start(image, "start")
         else:
             result = self._look(image, self.box, "tracked")
@@ -228,9 +268,9 @@ class Tracker:
 
 
 def track_frames(model: TTPModel | Predict, frames: Iterable[np.ndarray], options: TrackingOptions | None = None,
-                 speed: SpeedConfig | None = None) -> Track:
+                 speed: SpeedConfig | None = None, background: Background | None = None) -> Track:
     """`Tracker` over a sequence of frames (RGB uint8): one box and its source per frame."""
-    tracker = Tracker(model, options, speed)
+    tracker = Tracker(model, options, speed, background)
     results = [tracker.step(image) for image in frames]
     if not results:
         raise ValueError("track_frames: no frames")
@@ -251,5 +291,5 @@ def tracked_boxes(track: Track, frames, num_frames: int) -> Boxes:
     return Boxes(track.boxes[at].astype(np.float32), source, np.zeros(n, bool), kinds)
 
 
-__all__ = ["TRACK_SOURCES", "Predict", "Track", "TrackedFrame", "Tracker", "TrackingOptions", "joints_box",
+__all__ = ["TRACK_SOURCES", "Predict", "Track", "TrackedFrame", "Tracker", "TrackingOptions", "agrees", "joints_box",
            "model_predict", "predict_regions", "track_frames", "tracked_boxes"]

@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ttpose.background import BackgroundOptions
 from ttpose.config import TTPConfig
 from ttpose.smoothing import SMOOTH_ORDER
 from ttpose.tracking import TrackingOptions
@@ -29,10 +30,12 @@ class PersonalizeOptions:
     ``loss.KEY=VALUE``, for the model's L_self) strings applied on top. ``boxes`` is a box file (JSON or CSV,
     `ttpose.boxes`; for `personalize_many` a folder of them, named after the videos), ``box`` a fixed
     x1,y1,x2,y2 box; with neither, the person is tracked by the model (`ttpose.tracking`, with ``tracking``'s
-    options), or with ``tracking=None`` the whole frame is the box. ``smooth`` is an odd Savitzky-Golay window
-    (None: no smoothing). Every ``save_every`` frames (rounded up to a multiple of 16) the state is saved for
-    ``resume``. ``log`` receives one-line messages (the box source, skipped frames); ``on_frame(index)`` is
-    called after each frame of pass 1 (e.g. a test may raise KeyboardInterrupt there).
+    options; guided by the still scene, `ttpose.background`, with ``background``'s options, or not at all with
+    ``background=None``, for a moving camera), or with ``tracking=None`` the whole frame is the box.
+    ``smooth`` is an odd Savitzky-Golay window (None: no smoothing). Every ``save_every`` frames (rounded up to
+    a multiple of 16) the state is saved for ``resume``. ``log`` receives one-line messages (the box source,
+    skipped frames); ``on_frame(index)`` is called after each frame of pass 1 (e.g. a test may raise
+    KeyboardInterrupt there).
     """
 
     mode: str = "online"  # "online" or "offline" (Sec. 3.2)
@@ -43,6 +46,7 @@ class PersonalizeOptions:
     boxes: str | Path | None = None
     box: str | Sequence[float] | None = None
     tracking: TrackingOptions | None = TrackingOptions()  # frozen: one shared default is safe
+    background: BackgroundOptions | None = BackgroundOptions()  # the still-scene cue of the tracker; None: off
     box_smooth: int | None = None  # moving-average window; None: BOX_SMOOTH (tracked online: 1)
     # the crops the offline updates draw from (`CropStore`)
     margin: float = 1.5

@@ -7,7 +7,9 @@ are kept):
    (`ttpose.data.video`), the checkpoint loads (`LoadedModel`), the box file fits the video. The frame count
    that a box file is checked against comes from a demux pass that reads packets without decoding them.
 2. Boxes (`ttpose.boxes`): a box file, else a fixed box, else the person tracked by the model itself
-   (`ttpose.tracking`: one decode pass with the generic model before pass 1), or with ``tracking=None`` the
+   (`ttpose.tracking`: one decode pass with the generic model before pass 1, guided by the still scene of
+   `ttpose.background` made in one more decode pass from frames sampled over the video, unless
+   ``background=None``), or with ``tracking=None`` the
    whole frame (centred and padded to a square); the choice is printed and recorded in summary.json
    (each frame's box source too, ``box_sources``), never a silent guess. The track is
    smoothed over time (moving average of ``box_smooth`` frames, default `BOX_SMOOTH`: trailing online,
@@ -47,6 +49,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from ttpose.background import Background, sample_indices
 from ttpose.boxes import Boxes, clamp_boxes, resolve_boxes, smooth_boxes
 from ttpose.config import SpeedConfig, TTPConfig, to_dict
 from ttpose.data.crops import BOX_PADDING, box_to_center_size, crop_frame, uncrop_points
@@ -161,9 +164,27 @@ def _choose_boxes(run: VideoRun) -> None:
                     f"person box: {run.track.source}")
 
 
+def _background(run: VideoRun) -> Background | None:
+    """The still scene (`ttpose.background`) from frames sampled over the video (one decode pass), or None when
+    ``background=None``, fewer than 3 frames decode or the frames differ in size (a folder of photos)."""
+    options = run.options.background
+    if options is None:
+        return None
+    wanted = set(sample_indices(run.count, options.samples).tolist())
+    frames = [image for index, image in read_frames(run.reader) if int(index) in wanted]
+    if len(frames) < 3 or any(f.shape != frames[0].shape for f in frames):
+        if run.options.log:
+            run.options.log(f"{run.source}: no still scene for the tracker ({len(frames)} sampled frames"
+                            f"{', of different sizes' if len(frames) >= 3 else ''}); tracking with the model alone")
+        return None
+    return Background.of_frames(frames, options)
+
+
 def _track(run: VideoRun) -> Boxes:
-    """The person's boxes tracked by the generic model (`ttpose.tracking`), one decode pass; frames that do not
-    decode hold the box before them (their decode warnings are reported by pass 1)."""
+    """The person's boxes tracked by the generic model (`ttpose.tracking`), guided by the still scene unless
+    ``background=None``, one decode pass (two with the scene); frames that do not decode hold the box before
+    them (their decode warnings are reported by pass 1)."""
+    background = _background(run)
     bar = tqdm(total=run.count, unit="frame", desc=f"{run.source.name} tracking", disable=not run.options.progress,
                dynamic_ncols=True)
     frames: list[int] = []
@@ -175,7 +196,8 @@ def _track(run: VideoRun) -> Boxes:
             yield image
 
     try:
-        track = track_frames(run.loaded.generic(run.cfg.speed), images(), run.options.tracking, run.cfg.speed)
+        track = track_frames(run.loaded.generic(run.cfg.speed), images(), run.options.tracking, run.cfg.speed,
+                             background)
     except ValueError:
         if frames:
             raise
