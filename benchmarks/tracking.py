@@ -36,7 +36,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import REPO, TRACKING, checkpoint_digests, command, machine, write_section  # noqa: E402
-from ttpose.background import Background, sample_indices  # noqa: E402
+from ttpose.background import Background, BackgroundOptions, sample_indices  # noqa: E402
 from ttpose.boxes import smooth_boxes  # noqa: E402
 from ttpose.checkpoint import load_checkpoint  # noqa: E402
 from ttpose.config import load_config  # noqa: E402
@@ -74,6 +74,11 @@ def small_person_video(video: Video, width: int, height: int, rng: np.random.Gen
     shift = offsets.astype(np.float32)
     return Video(video.video_id, video.person_id, video.skeleton, np.stack(frames), video.joints + shift[:, None],
                  video.visible, video.boxes + np.tile(shift, 2), video.centers + shift, video.sizes)
+
+
+def still_scene(images) -> Background:
+    """The still scene `ttpose personalize` makes of a video: the median of its frames sampled as there."""
+    return Background.of_frames(images[i] for i in sample_indices(len(images), BackgroundOptions().samples))
 
 
 def with_boxes(video: Video, boxes: np.ndarray, padding: float) -> Video:
@@ -137,8 +142,7 @@ def synthetic(model, args) -> tuple[str, dict]:
         tracks = {n: track_frames(model, video.images, TrackingOptions(start_candidates=n))
                   for n in args.start_candidates}
         track = tracks[default]  # the tracker's default: the detailed rows
-        background = Background.of_frames(video.images[sample_indices(len(video), 48)])
-        guided = track_frames(model, video.images, background=background)
+        guided = track_frames(model, video.images, background=still_scene(video.images))
         for s in guided.sources:
             guided_sources[s] += 1
         for s in track.sources:
@@ -210,8 +214,7 @@ def jhmdb(model, folder: Path, candidates: list[int]) -> str:
     images = [image for _, image in open_frames(video_path)]
     tracks = {c: track_frames(model, images, TrackingOptions(start_candidates=c)) for c in candidates}
     track = tracks[TrackingOptions().start_candidates]
-    guided = track_frames(model, images, background=Background.of_frames(
-        [images[i] for i in sample_indices(len(images), 48)]))
+    guided = track_frames(model, images, background=still_scene(images))
     n = min(len(images), len(labels))
     box_iou, crop_iou = iou(track.boxes[:n], labels[:n]), iou(square(track.boxes[:n]), square(labels[:n]))
     guided_iou = iou(guided.boxes[:n], labels[:n])

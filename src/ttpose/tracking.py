@@ -23,10 +23,10 @@ still, and the skeleton collapses. `Tracker` turns the model into its own person
    where the background cue finds a region that differs from the empty scene is looked at around that region
    first, then ``track_refine`` more looks around the joints found; the last look whose box agrees with the
    region (at least ``agree_inside`` of its area inside it) gives the box ("guided"); when none agrees, the
-   region itself is the box ("background"). The cue does not
-   depend on how well the model poses the person, which the confidence of steps 1-3 does: on the synthetic
-   validation people of the shifted look it stops the boxes that grow to the frame, shrink onto a limb or start
-   on the background (benchmarks/TRACKING.md). Frames where the cue finds nothing are tracked as in steps 1-3.
+   region itself is the box ("background"). The cue does not depend on how well the model poses the person,
+   which the confidence of steps 1-3 does: on the synthetic validation people of the shifted look it stops the
+   boxes that grow to the frame, shrink onto a limb or start on the background (benchmarks/TRACKING.md).
+   Frames where the cue finds nothing are tracked as in steps 1-3.
 
 Confidence is the heatmap maximum of each joint (``Predictions.scores``); a joint is confident when its
 score is at least ``joint_threshold`` x the frame's highest joint score. Every frame's box comes with the

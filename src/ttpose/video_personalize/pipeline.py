@@ -165,19 +165,20 @@ def _choose_boxes(run: VideoRun) -> None:
 
 
 def _background(run: VideoRun) -> Background | None:
-    """The still scene (`ttpose.background`) from frames sampled over the video (one decode pass), or None when
-    ``background=None``, fewer than 3 frames decode or the frames differ in size (a folder of photos)."""
+    """The still scene (`ttpose.background`) from frames sampled over the video (one decode pass; each sampled
+    frame is reduced as it is decoded), or None when ``background=None`` or `Background.of_frames` refuses the
+    sample (fewer than 3 frames decode, or they differ in size: a folder of photos)."""
     options = run.options.background
     if options is None:
         return None
     wanted = set(sample_indices(run.count, options.samples).tolist())
-    frames = [image for index, image in read_frames(run.reader) if int(index) in wanted]
-    if len(frames) < 3 or any(f.shape != frames[0].shape for f in frames):
+    try:
+        return Background.of_frames((image for index, image in read_frames(run.reader) if int(index) in wanted),
+                                    options)
+    except ValueError as error:
         if run.options.log:
-            run.options.log(f"{run.source}: no still scene for the tracker ({len(frames)} sampled frames"
-                            f"{', of different sizes' if len(frames) >= 3 else ''}); tracking with the model alone")
+            run.options.log(f"{run.source}: no still scene for the tracker ({error}); tracking with the model alone")
         return None
-    return Background.of_frames(frames, options)
 
 
 def _track(run: VideoRun) -> Boxes:
