@@ -21,6 +21,7 @@ from ttpose.tracking import (
     Tracker,
     TrackingOptions,
     agrees,
+    inside,
     joints_box,
     predict_regions,
     search_windows,
@@ -211,10 +212,10 @@ def test_predict_regions_maps_the_real_model_back_to_each_region():
 
 
 def drawn(path) -> list[np.ndarray]:
-    """`frames` with the person drawn (the extent of their joints, bright) on the still black scene."""
+    """`frames` with the person drawn (their body: `true_box`, bright) on the still black scene."""
     images = frames(len(path))
     for image, (x, y) in zip(images, path, strict=True):
-        (x1, y1), (x2, y2) = person_at(x, y).min(0).astype(int), person_at(x, y).max(0).astype(int)
+        x1, y1, x2, y2 = np.round(true_box(x, y)).astype(int)
         image[y1:y2 + 1, x1:x2 + 1] = 200
     return images
 
@@ -239,6 +240,34 @@ def test_the_still_scene_guides_every_frame_without_a_search():
     assert track.sources == ["guided"] * 8
     assert model.calls == 8 * 2  # a look around the region and one refinement per frame; no window search
     assert min(iou(b, true_box(*p)) for b, p in zip(track.boxes, path, strict=True)) > 0.99
+
+
+def test_inside_is_the_part_of_the_box_in_the_region():
+    region = np.array([0, 0, 100, 100], np.float32)
+    np.testing.assert_array_equal(inside([10, 10, 50, 50], region), [10, 10, 50, 50])
+    np.testing.assert_array_equal(inside([-20, 50, 150, 130], region), [0, 50, 100, 100])
+    np.testing.assert_array_equal(inside([120, 0, 160, 100], region), region)  # apart: the region
+
+
+def test_a_guided_box_is_cut_to_the_region():
+    """Issue 14: a badly posed person's stray joints stretched the guided box beyond what differs from the
+    empty scene; the box is the agreeing look's, cut to the region."""
+    path = [(60 + 30 * t, 150 + 5 * t) for t in range(6)]
+    images = drawn(path)
+    background = Background.of_frames(images, BackgroundOptions(downsample=1))
+
+    def stray(image, centers, sizes):  # the person found, with one joint 60 px below their feet
+        t = int(image[0, 0, 0])
+        joints = person_at(*path[t])
+        joints[-1, 1] += 60
+        return np.stack([joints] * len(centers)), np.full((len(centers), K), 0.9, np.float32)
+
+    track = track_frames(stray, images, background=background)
+    assert track.sources == ["guided"] * 6
+    for box, image, p in zip(track.boxes, images, path, strict=True):
+        region = background.box(image)
+        assert np.all(box[:2] >= region[:2]) and np.all(box[2:] <= region[2:])
+        assert iou(box, true_box(*p)) > 0.9  # the stretched look alone: about 0.6
 
 
 def test_the_region_is_the_box_when_no_look_agrees_with_it():

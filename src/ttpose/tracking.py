@@ -22,10 +22,13 @@ still, and the skeleton collapses. `Tracker` turns the model into its own person
 4. **Guided by the still scene** (when a `ttpose.background.Background` is given: a still camera): every frame
    where the background cue finds a region that differs from the empty scene is looked at around that region
    first, then ``track_refine`` more looks around the joints found; the last look whose box agrees with the
-   region (at least ``agree_inside`` of its area inside it) gives the box ("guided"); when none agrees, the
-   region itself is the box ("background"). The cue does not depend on how well the model poses the person,
-   which the confidence of steps 1-3 does: on the synthetic validation people of the shifted look it stops the
-   boxes that grow to the frame, shrink onto a limb or start on the background (benchmarks/TRACKING.md).
+   region (at least ``agree_inside`` of its area inside it) gives the box, cut to the region ("guided": the
+   person lies inside what differs from the empty scene, so joints the model misplaced outside it do not
+   stretch the box); when none agrees, the region itself is the box ("background"). The cue does not depend
+   on how well the model poses the person, which the confidence of steps 1-3 does: on the synthetic validation
+   people of the shifted look it stops the boxes that grow to the frame, shrink onto a limb or start on the
+   background, and the cut stops those that a badly posed person's stray joints stretch
+   (benchmarks/TRACKING.md).
    Frames where the cue finds nothing are tracked as in steps 1-3.
 
 Confidence is the heatmap maximum of each joint (``Predictions.scores``); a joint is confident when its
@@ -122,6 +125,14 @@ def agrees(box: np.ndarray, region: np.ndarray, options: TrackingOptions) -> boo
     own = area(box)
     inside = area(np.concatenate([np.maximum(box[:2], region[:2]), np.minimum(box[2:], region[2:])]))
     return own > 0 and inside >= options.agree_inside * own
+
+
+def inside(box: np.ndarray, region: np.ndarray) -> np.ndarray:
+    """The part of ``box`` inside ``region`` (both x1, y1, x2, y2; float32): their intersection, or the region
+    when they do not overlap."""
+    box, region = np.asarray(box, np.float32), np.asarray(region, np.float32)
+    cut = np.concatenate([np.maximum(box[:2], region[:2]), np.minimum(box[2:], region[2:])])
+    return cut if cut[2] > cut[0] and cut[3] > cut[1] else region.copy()
 
 
 def joints_box(joints: np.ndarray, scores: np.ndarray, options: TrackingOptions) -> tuple[np.ndarray, int]:
@@ -234,12 +245,14 @@ class Tracker:
 
     def _guided(self, image: np.ndarray, region: np.ndarray) -> TrackedFrame:
         """Looks around the background's ``region``, then around the joints found (``track_refine`` times); the
-        last look that `agrees` with the region, else the region itself with the first look's joints."""
+        last look that `agrees` with the region, its box cut to the region (`inside`), else the region itself
+        with the first look's joints."""
         looks = [self._look(image, region, "guided")]
         for _ in range(self.options.track_refine):
             looks.append(self._look(image, looks[-1].box, "guided"))
         for look in reversed(looks):
             if agrees(look.box, region, self.options):
+                look.box = inside(look.box, region)
                 return look
         first = looks[0]
         return TrackedFrame(np.asarray(region, np.float32), "background", first.confidence, first.joints, first.scores)
@@ -291,5 +304,5 @@ def tracked_boxes(track: Track, frames, num_frames: int) -> Boxes:
     return Boxes(track.boxes[at].astype(np.float32), source, np.zeros(n, bool), kinds)
 
 
-__all__ = ["TRACK_SOURCES", "Predict", "Track", "TrackedFrame", "Tracker", "TrackingOptions", "agrees", "joints_box",
-           "model_predict", "predict_regions", "track_frames", "tracked_boxes"]
+__all__ = ["TRACK_SOURCES", "Predict", "Track", "TrackedFrame", "Tracker", "TrackingOptions", "agrees", "inside",
+           "joints_box", "model_predict", "predict_regions", "track_frames", "tracked_boxes"]
