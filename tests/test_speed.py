@@ -21,6 +21,7 @@ from ttpose.speed import (
     fast_speed,
     fold_batchnorm,
     inference_model,
+    precision_on,
     prediction_model,
     prepare_input,
     prepare_model,
@@ -400,3 +401,24 @@ def test_fast_speed_uses_bf16_only_where_it_is_fast(monkeypatch):
     assert fast_speed("cuda").precision == "bf16"
     monkeypatch.setattr(speed, "bf16_units", lambda: True)
     assert fast_speed("cpu").precision == "bf16"
+
+
+def test_auto_precision_is_bf16_only_where_it_is_fast(monkeypatch):
+    """A config with ``precision: auto`` (configs/synthetic/cpu.yaml) runs fp32 on CPUs without bf16 units,
+    where emulated bf16 is slower than fp32 (benchmarks/SPEED.md, table1_step_time), and bf16 where it is fast."""
+    import ttpose.speed as speed
+
+    auto = load_config(None, ["ttp.speed.precision=auto"]).ttp.speed
+    x = torch.ones(2, 2)
+    monkeypatch.setattr(speed, "bf16_units", lambda: False)
+    assert precision_on(auto, "cpu") == "fp32" and describe(auto) == "auto=fp32"
+    with autocast(auto, "cpu"):
+        assert (x @ x).dtype == torch.float32
+    assert precision_on(auto, "cuda") == "bf16"
+    monkeypatch.setattr(speed, "bf16_units", lambda: True)
+    assert precision_on(auto, "cpu") == "bf16" and describe(auto) == "auto=bf16"
+    with autocast(auto, "cpu"):
+        assert (x @ x).dtype == torch.bfloat16
+    assert precision_on(SpeedConfig(precision="fp32"), "cuda") == "fp32"  # an explicit precision is kept
+    with pytest.raises(ValueError, match="precision"):
+        load_config(None, ["ttp.speed.precision=bf17"])

@@ -110,7 +110,9 @@ class DataConfig:
 class SpeedConfig:
     """Speed options (ttpose.speed, docs/speed.md); the defaults are the plain float32 computation."""
 
-    precision: Literal["fp32", "bf16", "fp16"] = "fp32"  # autocast dtype (bf16: CPUs with AMX/AVX512-BF16, GPUs)
+    # autocast dtype (bf16: CPUs with AMX/AVX512-BF16, GPUs); auto: bf16 where it is fast (GPUs, CPUs with bf16
+    # units: ttpose.speed.bf16_units), else fp32 (elsewhere bf16 is emulated, slower than fp32)
+    precision: Literal["fp32", "bf16", "fp16", "auto"] = "fp32"
     channels_last: bool = False  # NHWC memory layout for parameters and images
     fold_bn: bool = False  # fold eval-mode BatchNorm into the preceding conv (personalization, inference)
     compile: bool = False  # torch.compile the convolutional parts (long warm-up; needs a C++ compiler on CPU)

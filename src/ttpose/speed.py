@@ -6,7 +6,10 @@ the same computation, not a change of method:
 - ``precision``: ``bf16`` (or ``fp16``, GPU, prediction only) runs the convolutions and matrix products under
   ``torch.autocast``; parameters, Adam's state and the losses stay float32. On CPUs with AMX/AVX-512 BF16
   (``lscpu`` flags ``amx_bf16`` / ``avx512_bf16``) oneDNN uses the bfloat16 units. Not exact: outputs differ
-  by about 1e-2 relative (bfloat16 has an 8-bit mantissa).
+  by about 1e-2 relative (bfloat16 has an 8-bit mantissa). Elsewhere oneDNN emulates bfloat16, slower than
+  float32 (a TTP update of the synthetic Table 1's Transformer took 1.4x the fp32 time, benchmarks/SPEED.md,
+  section table1_step_time); ``auto`` picks bf16 only where it is fast (`precision_on`), so one config runs at
+  its best on any machine.
 - ``channels_last``: parameters and inputs in NHWC memory layout (oneDNN's native one on CPU).
   Exact up to float rounding order.
 - ``fold_bn``: every BatchNorm in eval mode that directly follows a convolution is folded into it
@@ -52,14 +55,25 @@ from ttpose.model.fold_bn import bake_batchnorm, fold_batchnorm, unfold_batchnor
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
+def precision_on(speed: SpeedConfig | None, device: torch.device | str = "cpu") -> str:
+    """The autocast precision ``speed`` means on ``device``: ``speed.precision``, with ``auto`` decided as
+    `fast_speed` decides (bf16 on GPUs and on CPUs with `bf16_units`, else fp32)."""
+    if speed is None:
+        return "fp32"
+    if speed.precision != "auto":
+        return speed.precision
+    return "bf16" if torch.device(device).type == "cuda" or bf16_units() else "fp32"
+
+
 def autocast(speed: SpeedConfig | None, device: torch.device | str = "cpu") -> contextlib.AbstractContextManager:
-    """``torch.autocast`` for ``speed.precision`` (a no-op context for fp32)."""
-    if speed is None or speed.precision == "fp32":
+    """``torch.autocast`` for ``speed``'s precision on ``device`` (`precision_on`; a no-op context for fp32)."""
+    precision = precision_on(speed, device)
+    if precision == "fp32":
         return contextlib.nullcontext()
     device_type = torch.device(device).type
-    if device_type == "cpu" and speed.precision == "fp16":
+    if device_type == "cpu" and precision == "fp16":
         raise ValueError("speed.precision=fp16 is for CUDA devices; on CPU use bf16")
-    return torch.autocast(device_type, dtype=_DTYPES[speed.precision])
+    return torch.autocast(device_type, dtype=_DTYPES[precision])
 
 
 def require_trainable(speed: SpeedConfig | None, what: str) -> None:
@@ -228,15 +242,18 @@ def speed_overrides(speed: SpeedConfig, fields=FAST_OPTIONS, prefix: str = "ttp.
     return [f"{prefix}.{name}={str(v).lower() if isinstance(v, bool) else v}" for name, v in values.items()]
 
 
-def describe(speed: SpeedConfig | None) -> str:
-    """A short label such as ``bf16+fold_bn`` (``fp32`` when every option is off)."""
+def describe(speed: SpeedConfig | None, device: torch.device | str = "cpu") -> str:
+    """A short label such as ``bf16+fold_bn`` (``fp32`` when every option is off; ``auto=fp32+...`` with what
+    ``auto`` means on ``device``)."""
     if speed is None:
         return "fp32"
     flags = [name for name in ("channels_last", "fold_bn", "separable_gaussians", "compile", "compile_frozen")
              if getattr(speed, name)]
-    return "+".join([speed.precision, *flags])
+    precision = speed.precision if speed.precision != "auto" else f"auto={precision_on(speed, device)}"
+    return "+".join([precision, *flags])
 
 
 __all__ = ["SpeedConfig", "autocast", "bake_batchnorm", "bf16_units", "compile_model", "describe", "fast_speed",
-           "fold_batchnorm", "inference_model", "prediction_model", "prepare_batch", "prepare_input", "prepare_model",
-           "private_copy", "require_compiler", "require_trainable", "speed_overrides", "unfold_batchnorm"]
+           "fold_batchnorm", "inference_model", "precision_on", "prediction_model", "prepare_batch", "prepare_input",
+           "prepare_model", "private_copy", "require_compiler", "require_trainable", "speed_overrides",
+           "unfold_batchnorm"]
