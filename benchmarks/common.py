@@ -228,6 +228,20 @@ def _with_added_defaults(saved, key, defaults):
     return out
 
 
+def interleaved_seconds(calls: dict, repeats: int) -> dict[str, list[float]]:
+    """Seconds of each callable in ``calls`` (name -> no-argument function), one call each per round, the order
+    rotated every round so that no variant is always first after a pause; an untimed warm-up round first."""
+    seconds = {name: [] for name in calls}
+    names = list(calls)
+    for r in range(repeats + 1):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            t0 = time.perf_counter()
+            calls[name]()
+            if r > 0:
+                seconds[name].append(time.perf_counter() - t0)
+    return seconds
+
+
 def mean_std(values) -> str:
     values = np.asarray(values, dtype=float)
     if len(values) == 1:

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.common import SPEED, command, machine, write_section  # noqa: E402
+from benchmarks.common import SPEED, command, interleaved_seconds, machine, write_section  # noqa: E402
 from ttpose.config import SpeedConfig  # noqa: E402
 from ttpose.data.pairs import online_batch  # noqa: E402
 from ttpose.demo import SHIPPED_MODEL, demo_config, shipped_model  # noqa: E402
@@ -46,14 +46,7 @@ def main() -> None:
     video = stream_frame(np.zeros((size, size, 3), np.uint8), None, model.skeleton)
     rng = np.random.default_rng(0)
     batch = online_batch(video, 0, cfg.ttp.batch_size, rng, size, next(iter(tuners.values())).augmentation)
-    seconds = {name: [] for name in tuners}
-    names = list(tuners)
-    for r in range(args.repeats + 1):
-        for name in names[r % len(names):] + names[:r % len(names)]:
-            t0 = time.perf_counter()
-            tuners[name].update(batch)
-            if r > 0:
-                seconds[name].append(time.perf_counter() - t0)
+    seconds = interleaved_seconds({name: (lambda t=t: t.update(batch)) for name, t in tuners.items()}, args.repeats)
     ref = statistics.median(seconds["every option off"])
     rows = [f"| {name} | {describe(variants[name])} | {statistics.median(s):.3f} | {min(s):.3f}-{max(s):.3f} | "
             f"{ref / statistics.median(s):.2f}x |" for name, s in seconds.items()]

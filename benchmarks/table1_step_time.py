@@ -32,7 +32,7 @@ import torch
 from torch.utils.data import DataLoader
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.common import SPEED, command, machine, write_section  # noqa: E402
+from benchmarks.common import SPEED, command, interleaved_seconds, machine, write_section  # noqa: E402
 from benchmarks.table1_synthetic import METHODS  # noqa: E402
 from ttpose.config import SpeedConfig, load_config  # noqa: E402
 from ttpose.data.build import load_videos  # noqa: E402
@@ -69,19 +69,6 @@ class TrainStep:
         self.optimizer.step()
 
 
-def timed(steps: dict, repeats: int) -> dict[str, list[float]]:
-    """Median-ready seconds of each callable in ``steps``, one call each per round, the order rotated."""
-    seconds = {name: [] for name in steps}
-    names = list(steps)
-    for r in range(repeats + 1):
-        for name in names[r % len(names):] + names[:r % len(names)]:
-            t0 = time.perf_counter()
-            steps[name]()
-            if r > 0:
-                seconds[name].append(time.perf_counter() - t0)
-    return seconds
-
-
 def rows(seconds: dict, labels: dict, reference: str, count: int) -> list[str]:
     ref = statistics.median(seconds[reference])
     return [f"| {name} | {labels[name]} | {statistics.median(s):.3f} | {min(s):.3f}-{max(s):.3f} | "
@@ -109,14 +96,15 @@ def main() -> None:
                         precision="bf16", channels_last=True, fold_bn=True),
                     "every option off": SpeedConfig()}
     steps, updates = base.train.steps, 3 * 2 * base.data.test_videos * base.data.frames_per_video  # 3 seeds
+    videos = load_videos(base.data, "train")  # the same people for every method
+    heatmap_size = TTPModel(base.model).heatmap_size  # every method's: the methods change only the heads
+    dataset = PairDataset(videos, base.model.input_size, heatmap_size, augmentation(base), seed=base.seed,
+                          sigma=base.target_sigma)
+    batch = next(iter(DataLoader(dataset, batch_size=base.train.batch_size, shuffle=False)))
     lines = []
     for method in args.methods:
         cfg = load_config(CONFIG, ["data.train_videos=4", *METHODS[method]])
-        model = TTPModel(cfg.model)
-        dataset = PairDataset(load_videos(cfg.data, "train"), cfg.model.input_size, model.heatmap_size,
-                              augmentation(cfg), seed=cfg.seed, sigma=cfg.target_sigma)
-        batch = next(iter(DataLoader(dataset, batch_size=cfg.train.batch_size, shuffle=False)))
-        seconds = timed({name: TrainStep(cfg, speed, batch) for name, speed in train_variants.items()},
+        seconds = interleaved_seconds({name: TrainStep(cfg, speed, batch) for name, speed in train_variants.items()},
                         args.repeats)
         lines += [f"### {method}: one joint-training step (batch {cfg.train.batch_size})", "",
                   "| variant | options | median s | range s | speed-up vs every option off | "
@@ -127,12 +115,13 @@ def main() -> None:
             continue
         torch.manual_seed(cfg.seed)
         trained = TTPModel(cfg.model).eval()
-        video = load_videos(replace(cfg.data, train_videos=1), "train")[0]
+        video = videos[0]
         tuners = {name: Personalizer(trained, replace(cfg.ttp, speed=speed), ReconstructionLoss(cfg.loss))
                   for name, speed in ttp_variants.items()}  # the config's L_self (a bare model's default: VGG-16)
         pairs = online_batch(video, len(video) - 1, cfg.ttp.batch_size, np.random.default_rng(0),
                              cfg.model.input_size, next(iter(tuners.values())).augmentation)
-        seconds = timed({name: (lambda t=t, b=pairs: t.update(b)) for name, t in tuners.items()}, args.repeats)
+        seconds = interleaved_seconds({name: (lambda t=t, b=pairs: t.update(b)) for name, t in tuners.items()},
+                                      args.repeats)
         lines += [f"### {method}: one TTP update (batch {cfg.ttp.batch_size})", "",
                   "| variant | options | median s | range s | speed-up vs every option off | "
                   f"x {updates // 3} updates x 3 seeds, min |", "|---|---|---:|---:|---:|---:|",

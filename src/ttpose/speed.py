@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import os
 import shutil
 from dataclasses import replace
@@ -62,7 +63,7 @@ def precision_on(speed: SpeedConfig | None, device: torch.device | str = "cpu") 
         return "fp32"
     if speed.precision != "auto":
         return speed.precision
-    return "bf16" if torch.device(device).type == "cuda" or bf16_units() else "fp32"
+    return _fast_precision(device)
 
 
 def autocast(speed: SpeedConfig | None, device: torch.device | str = "cpu") -> contextlib.AbstractContextManager:
@@ -211,10 +212,14 @@ def prediction_model(model: nn.Module, speed: SpeedConfig | None) -> nn.Module:
     return inference_model(model, speed)
 
 
-def bf16_units(cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> bool:
+def bf16_units(cpuinfo: str | os.PathLike | None = None) -> bool:
     """Whether this CPU has bfloat16 matrix units (Linux ``/proc/cpuinfo`` flags ``amx_bf16`` or ``avx512_bf16``),
     where ``precision=bf16`` is fast; elsewhere (or where the flags cannot be read) oneDNN emulates bfloat16
-    and it is slower than float32."""
+    and it is slower than float32. ``cpuinfo``: another file to read; this machine's answer is read once."""
+    return _has_bf16_flags(cpuinfo) if cpuinfo is not None else _this_cpu_has_bf16_units()
+
+
+def _has_bf16_flags(cpuinfo: str | os.PathLike) -> bool:
     try:
         with open(cpuinfo) as f:
             flags = set(f.read().split())
@@ -223,12 +228,20 @@ def bf16_units(cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> bool:
     return bool(flags & {"amx_bf16", "avx512_bf16"})
 
 
+@functools.cache
+def _this_cpu_has_bf16_units() -> bool:  # `precision_on` asks at every autocast: read the file once
+    return _has_bf16_flags("/proc/cpuinfo")
+
+
+def _fast_precision(device: torch.device | str) -> str:
+    """bf16 where it is fast (GPUs, CPUs with `bf16_units`), else fp32."""
+    return "bf16" if torch.device(device).type == "cuda" or bf16_units() else "fp32"
+
+
 def fast_speed(device: torch.device | str = "cpu") -> SpeedConfig:
     """The speed options worth turning on for personalization on ``device`` without a compiler: channels-last,
     folded BatchNorm and separable Gaussians everywhere, bf16 autocast on GPUs and on CPUs with `bf16_units`."""
-    bf16 = torch.device(device).type == "cuda" or bf16_units()
-    return SpeedConfig(precision="bf16" if bf16 else "fp32", channels_last=True, fold_bn=True,
-                       separable_gaussians=True)
+    return SpeedConfig(precision=_fast_precision(device), channels_last=True, fold_bn=True, separable_gaussians=True)
 
 
 # what `fast_speed` decides (compiling is left as it is)

@@ -117,22 +117,29 @@ class Track:
         return len(self.boxes)
 
 
+def _intersection(box: np.ndarray, region: np.ndarray) -> np.ndarray:
+    """x1, y1, x2, y2 of the overlap of two boxes (x2 < x1 or y2 < y1 when they do not overlap)."""
+    return np.concatenate([np.maximum(box[:2], region[:2]), np.minimum(box[2:], region[2:])])
+
+
+def _area(box: np.ndarray) -> float:
+    return max(float(box[2] - box[0]), 0.0) * max(float(box[3] - box[1]), 0.0)
+
+
 def agrees(box: np.ndarray, region: np.ndarray, options: TrackingOptions) -> bool:
     """Whether a look's ``box`` agrees with the background's ``region`` (both x1, y1, x2, y2): at least
     ``agree_inside`` of its area lies inside the region (a box of no area never agrees)."""
     box, region = np.asarray(box, np.float64), np.asarray(region, np.float64)
-    area = lambda b: max(b[2] - b[0], 0.0) * max(b[3] - b[1], 0.0)  # noqa: E731
-    own = area(box)
-    inside = area(np.concatenate([np.maximum(box[:2], region[:2]), np.minimum(box[2:], region[2:])]))
-    return own > 0 and inside >= options.agree_inside * own
+    own = _area(box)
+    return own > 0 and _area(_intersection(box, region)) >= options.agree_inside * own
 
 
 def inside(box: np.ndarray, region: np.ndarray) -> np.ndarray:
     """The part of ``box`` inside ``region`` (both x1, y1, x2, y2; float32): their intersection, or the region
     when they do not overlap."""
     box, region = np.asarray(box, np.float32), np.asarray(region, np.float32)
-    cut = np.concatenate([np.maximum(box[:2], region[:2]), np.minimum(box[2:], region[2:])])
-    return cut if cut[2] > cut[0] and cut[3] > cut[1] else region.copy()
+    cut = _intersection(box, region)
+    return cut if _area(cut) > 0 else region.copy()
 
 
 def joints_box(joints: np.ndarray, scores: np.ndarray, options: TrackingOptions) -> tuple[np.ndarray, int]:
