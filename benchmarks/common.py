@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import fcntl
+import json
 import os
 import platform
 import re
@@ -30,6 +31,7 @@ import torch
 from ttpose.atomic import atomic_path, atomic_write_text
 from ttpose.checkpoint import load_checkpoint
 from ttpose.config import Config, ConfigError, drop_removed, load_config, to_dict
+from ttpose.speed import precision_on
 from ttpose.training import train, training_settings
 from ttpose.weights import file_sha256
 
@@ -196,6 +198,15 @@ def trained(cfg: Config, progress: bool = False):
     seconds = time.time() - started
     atomic_write_text(timing, f"{seconds:.1f}\n")
     return load_checkpoint(result.checkpoint), seconds
+
+
+def cell_key(cfg: Config, mode: str, **extra) -> dict:
+    """What a cached evaluation of ``cfg`` in TTP ``mode`` depends on, as plain JSON values: the TTP and data
+    settings and the seed, with the TTP precision as this machine resolves it (``auto`` is bf16 on one CPU and
+    fp32 on another: a cell computed on one is not the other's)."""
+    key = {"mode": mode, "ttp": to_dict(cfg.ttp), "data": to_dict(cfg.data), "seed": cfg.seed, **extra}
+    key["ttp"]["speed"]["precision"] = precision_on(cfg.ttp.speed)
+    return json.loads(json.dumps(key))
 
 
 def same_key(saved: dict, key: dict) -> bool:

@@ -28,6 +28,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import (  # noqa: E402
+    cell_key,
     checkpoint_digests,
     command,
     finished_model,
@@ -74,11 +75,11 @@ def overrides_of(key: str) -> list[str]:
 def evaluated(cfg, model, videos, mode: str, tag: str, progress: bool) -> dict:
     """{pck, recon_drop, seconds} of one cell, cached in the run folder for identical settings."""
     out = Path(cfg.output_dir)
-    key = {"mode": mode, "ttp": to_dict(cfg.ttp), "data": to_dict(cfg.data), "seed": cfg.seed, "tag": tag}
+    key = cell_key(cfg, mode, tag=tag)
     cache = out / f"val-eval-{tag}-{mode}.json"
     if cache.is_file():
         saved = json.loads(cache.read_text())
-        if same_key(saved["key"], json.loads(json.dumps(key))):
+        if same_key(saved["key"], key):
             return saved["result"]
     started = time.time()
     ev, preds = evaluate(model, videos, mode, cfg.ttp, seed=cfg.seed, progress=progress)

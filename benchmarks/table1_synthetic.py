@@ -37,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import (  # noqa: E402
     TITLES,
+    cell_key,
     checkpoint_digests,
     command,
     finished_model,
@@ -50,7 +51,7 @@ from benchmarks.common import (  # noqa: E402
 )
 from benchmarks.tune_ttp import TUNED  # noqa: E402  (the TTP gains on val per lr, written by tune_ttp.py)
 from ttpose.atomic import atomic_write_text  # noqa: E402
-from ttpose.config import load_config, to_dict  # noqa: E402
+from ttpose.config import load_config  # noqa: E402
 from ttpose.data.build import load_videos  # noqa: E402
 from ttpose.evaluate import evaluate  # noqa: E402
 
@@ -66,9 +67,8 @@ QUICK = ["train.steps=30", "train.lr_steps=[20]", "data.train_videos=6", "data.t
 
 def _cell(cfg, mode: str, tag: str = "") -> tuple[str, dict]:
     """(name, key) of one cell: its files are test-eval-<name>.json and test-predictions-<name>.npz in the run
-    folder; the key holds everything its result depends on."""
-    key = {"mode": mode, "ttp": to_dict(cfg.ttp), "data": to_dict(cfg.data), "seed": cfg.seed}
-    return (f"{tag}-{mode}" if tag else mode), json.loads(json.dumps(key))
+    folder; the key holds everything its result depends on (`benchmarks.common.cell_key`)."""
+    return (f"{tag}-{mode}" if tag else mode), cell_key(cfg, mode)
 
 
 def saved_cell(cfg, mode: str, tag: str = "") -> dict | None:

@@ -89,3 +89,20 @@ def test_a_cached_cell_saved_before_an_option_was_added_is_reused_only_at_its_de
         del old["ttp"]["pull_back"], old["data"]["test_frames"], old["data"]["translate_factor"]
         (tmp_path / f"test-eval-{name}.json").write_text(json.dumps({"key": old, "pck": 50.0, "seconds": 1.0}))
         assert (saved_cell(cfg, "online") is not None) == reused, extra
+
+
+def test_a_cell_computed_with_auto_precision_is_not_reused_where_auto_means_another_precision(tmp_path, monkeypatch):
+    """Bug: the cell key held ttp.speed.precision=auto, so a cell personalized in bf16 on a CPU with bf16 units
+    was reused as the fp32 result on a CPU without them."""
+    import ttpose.speed
+    from benchmarks.table1_synthetic import _cell, saved_cell
+
+    cfg = config_from_dict(TINY, [f"output_dir={tmp_path}", "ttp.speed.precision=auto"])
+    monkeypatch.setattr(ttpose.speed, "_this_cpu_has_bf16_units", lambda: True)
+    name, key = _cell(cfg, "online")
+    assert key["ttp"]["speed"]["precision"] == "bf16"
+    (tmp_path / f"test-eval-{name}.json").write_text(json.dumps({"key": key, "pck": 50.0, "seconds": 1.0}))
+    assert saved_cell(cfg, "online") is not None
+    monkeypatch.setattr(ttpose.speed, "_this_cpu_has_bf16_units", lambda: False)
+    assert _cell(cfg, "online")[1]["ttp"]["speed"]["precision"] == "fp32"
+    assert saved_cell(cfg, "online") is None
