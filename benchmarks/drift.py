@@ -74,7 +74,8 @@ def cell(split: str, control: str, index: int, segments: int, segment_frames: in
 
     torch.set_num_threads(1)
     cfg = load_config(CONFIG, [*speed_overrides(fast_speed("cpu")), *BASE, *CONTROLS[control]])
-    synth = SyntheticConfig(frame_size=cfg.data.frame_size, frames_per_video=segment_frames, shift=cfg.data.shift)
+    synth = SyntheticConfig(frame_size=cfg.data.frame_size, frames_per_video=segment_frames, shift=cfg.data.shift,
+                            stratified=cfg.data.stratified)
     video = materialize(make_long_video(split, index, cfg.data.seed, synth, segments))
     model = load_checkpoint(CHECKPOINT)
     started = time.time()

@@ -36,13 +36,16 @@ from benchmarks.table1_synthetic import METHODS  # noqa: E402
 from ttpose.checkpoint import load_checkpoint  # noqa: E402
 from ttpose.config import load_config  # noqa: E402
 from ttpose.data.build import load_videos  # noqa: E402
-from ttpose.evaluate import evaluate  # noqa: E402
+from ttpose.evaluate import evaluate, evaluate_predictions  # noqa: E402
+
+PerSeed = dict[str, dict[float, list[float]]]  # method -> shift -> one value per seed
 
 
-def sweep(args, found: list[Path]) -> dict[str, dict[float, list[float]]]:
-    """method -> shift -> PCK per seed, of the trained models found in ``args.runs`` (their files appended to
-    ``found``)."""
-    out: dict[str, dict[float, list[float]]] = {}
+def sweep(args, found: list[Path]) -> tuple[PerSeed, PerSeed]:
+    """(method -> shift -> PCK per seed, method -> shift -> the standard deviation of PCK over the people, per
+    seed) of the trained models found in ``args.runs`` (their files appended to ``found``)."""
+    out: PerSeed = {}
+    spread: PerSeed = {}
     videos: dict[float, list] = {}  # the val people at each shift, the same for every model: made once
     for method in args.methods:
         for seed in args.seeds:
@@ -57,13 +60,17 @@ def sweep(args, found: list[Path]) -> dict[str, dict[float, list[float]]]:
                                                 *args.overrides])
                 if shift not in videos:
                     videos[shift] = load_videos(cfg.data, "val")
-                ev, _ = evaluate(model, videos[shift], "none", cfg.ttp, progress=False)
+                ev, preds = evaluate(model, videos[shift], "none", cfg.ttp, progress=False)
+                people = [evaluate_predictions([(v, p.frame_index, p)], model.skeleton).mean
+                          for v, p in zip(videos[shift], preds, strict=True)]
                 out.setdefault(method, {}).setdefault(shift, []).append(ev.mean)
-                print(f"{method} seed {seed} shift {shift:g}: PCK {ev.mean:.2f}", flush=True)
-    return out
+                spread.setdefault(method, {}).setdefault(shift, []).append(float(np.std(people, ddof=1)))
+                print(f"{method} seed {seed} shift {shift:g}: PCK {ev.mean:.2f} (people: std "
+                      f"{spread[method][shift][-1]:.1f}, min {min(people):.1f}, max {max(people):.1f})", flush=True)
+    return out, spread
 
 
-def markdown(results: dict, args, seconds: float, checkpoints: list[Path]) -> str:
+def markdown(results: dict, spread: dict, args, seconds: float, checkpoints: list[Path]) -> str:
     cfg = load_config(args.config, args.overrides)
     runs = sorted(Path(args.runs).glob("*-seed*/config.yaml"))
     steps = sorted({load_config(r).train.steps for r in runs})
@@ -77,6 +84,15 @@ def markdown(results: dict, args, seconds: float, checkpoints: list[Path]) -> st
     for method, cells in results.items():
         n = len(next(iter(cells.values())))
         lines.append(f"| {TITLES[method]} | {n} | " + " | ".join(mean_std(cells[s]) for s in args.shifts) + " |")
+    split = cfg.data.test_videos
+    lines += ["", "How much the mean of a split of people moves with the people drawn: the standard deviation of "
+                  "PCK from one person to the next (mean over seeds), and from it the standard error of a "
+                  f"{split}-person split's mean (the benchmark's test split), std / {split ** 0.5:g}.", "",
+              "| Method | " + " | ".join(f"shift {s:g}" for s in args.shifts) + " |",
+              "|---|" + "---|" * len(args.shifts)]
+    for method, cells in spread.items():
+        lines.append(f"| {TITLES[method]} | " + " | ".join(
+            f"{np.mean(cells[s]):.1f} (± {np.mean(cells[s]) / split ** 0.5:.1f})" for s in args.shifts) + " |")
     base = results.get("baseline")
     if base is not None and 0.0 in base:
         look = np.mean(base[0.0])
@@ -101,8 +117,8 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     started = time.time()
     checkpoints: list[Path] = []
-    results = sweep(args, checkpoints)
-    text = markdown(results, args, time.time() - started, checkpoints)
+    results, spread = sweep(args, checkpoints)
+    text = markdown(results, spread, args, time.time() - started, checkpoints)
     print(text)
     write_section(args.section, text, **({"path": args.results} if args.results else {}))
 

@@ -22,7 +22,8 @@ def test_a_finished_run_is_reused_only_for_the_same_training(tmp_path):
     """Bug: a changed recipe (train.steps 1000 -> 3000) silently reused the old run's model."""
     out = f"output_dir={tmp_path / 'run'}"
     model, _ = trained(config_from_dict(TINY, [out]))
-    again, _ = trained(config_from_dict(TINY, [out, "train.log_every=5", "data.shift=0.2", "ttp.lr=1e-3"]))
+    again, _ = trained(config_from_dict(TINY, [out, "train.log_every=5", "data.shift=0.2", "data.stratified=true",
+                                               "ttp.lr=1e-3"]))
     assert all((a == b).all() for a, b in zip(model.state_dict().values(), again.state_dict().values(), strict=True))
     with pytest.raises(RuntimeError, match="other settings"):
         trained(config_from_dict(TINY, [out, "train.steps=3"]))

@@ -284,3 +284,34 @@ def test_every_part_has_a_covering_and_clothing_follows_the_look():
             else:  # bare skin, with the short garment's end on the upper segment only
                 assert spec.base == look.skin and bool(spec.cells) == (cover.short is not None), part.name
     assert len(seen) == 4
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**20), start=st.integers(0, 500), n=st.integers(1, 64), p=st.floats(0.0, 1.0),
+       split=st.sampled_from(["val", "test"]))
+def test_split_draws_give_every_run_of_people_the_share_asked_for(seed, start, n, p, split):
+    """Issue 13 (noisy test set): drawn per person, a "pattern" background fell on 5-10 of 16 people at shift
+    0.35; spread evenly, any run of n people holds n * p of them to within about two."""
+    from ttpose.data.synthetic.people import split_draws
+
+    draws = [split_draws(split, i, seed) for i in range(start, start + n)]
+    for values in ([d.background for d in draws], [d.shirt_texture for d in draws]):
+        assert all(0.0 <= v < 1.0 for v in values)
+        assert abs(sum(v < p for v in values) - n * p) <= 2.1
+
+
+def test_stratified_people_change_only_the_background_style_and_the_shirt_texture():
+    plain, even = SyntheticConfig(shift=0.35), SyntheticConfig(shift=0.35, stratified=True)
+    counts = []
+    for i in range(64):
+        a, b = person_parameters("test", i, 3, plain)[0], person_parameters("test", i, 3, even)[0]
+        assert b.shirt.hue == a.shirt.hue and b.shirt.seed == a.shirt.seed and b.trousers == a.trousers
+        assert (b.skin_tone, b.thickness, b.background_seed) == (a.skin_tone, a.thickness, a.background_seed)
+        counts.append(b.background == "pattern")
+    assert all(abs(sum(counts[k:k + 16]) - 16 * 0.35) <= 2 for k in range(0, 64, 16))
+    # the training people (shift 0) are the same people either way
+    assert all(person_parameters("train", i, 0, even)[0] == person_parameters("train", i, 0, SyntheticConfig())[0]
+               for i in range(20))
+    # at shift 1 every shifted person has the novel background and shirt texture, as without stratification
+    assert all(person_parameters("val", i, 0, SyntheticConfig(shift=1.0, stratified=True))[0].background == "pattern"
+               for i in range(20))

@@ -92,6 +92,7 @@ class DataConfig:
     test_frames: int | None = None  # synthetic val and test people: frames per video (None: frames_per_video)
     frame_size: int = 128
     shift: float = 1.0
+    stratified: bool = False  # val/test: the shift's all-or-nothing choices spread evenly over the people
     # augmentation (Sec. 4.2; the authors' values)
     scale_factor: float = 0.25
     rotation_factor: float = 30.0

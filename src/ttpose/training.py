@@ -77,7 +77,7 @@ def _generator(*key: int) -> torch.Generator:
 # settings that leave the trained weights unchanged: how often a run logs, validates and saves, and the people it
 # is evaluated on (how many, how long, how far their look is shifted: training people are always drawn unshifted)
 NOT_TRAINING = {"train": ("log_every", "val_every", "checkpoint_every", "val_frames"),
-                "data": ("val_videos", "test_videos", "test_frames", "shift")}
+                "data": ("val_videos", "test_videos", "test_frames", "shift", "stratified")}
 
 
 def training_settings(cfg: Config, ignore: dict[str, tuple[str, ...]] = NOT_TRAINING) -> dict:

@@ -35,7 +35,8 @@ def load_videos(cfg: DataConfig, split: str, skeleton: str | None = None) -> lis
     if cfg.dataset == "synthetic":
         count = {"train": cfg.train_videos, "val": cfg.val_videos, "test": cfg.test_videos}[split]
         frames = cfg.frames_per_video if split == "train" or cfg.test_frames is None else cfg.test_frames
-        syn = SyntheticConfig(frame_size=cfg.frame_size, frames_per_video=frames, shift=cfg.shift)
+        syn = SyntheticConfig(frame_size=cfg.frame_size, frames_per_video=frames, shift=cfg.shift,
+                              stratified=cfg.stratified)
         return make_population(split, count, seed=cfg.seed, config=syn)
     if cfg.root is None:
         raise ValueError(f"data.root is not set: where is the {cfg.dataset} dataset? (data.root=PATH)")

@@ -16,6 +16,7 @@ class SyntheticConfig:
     shift: float = 1.0
     occluder_prob: float = 0.35  # chance that a video has an occluder in front of the person
     cutoff_prob: float = 0.15  # chance that a video frames the person so tightly that limbs leave the frame
+    stratified: bool = False  # spread the shift's all-or-nothing choices evenly over a split (appearance.SplitDraws)
 
     def __post_init__(self) -> None:
         if self.frame_size < 32:
