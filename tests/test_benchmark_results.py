@@ -152,3 +152,11 @@ def test_table1s_section_ends_with_the_digests_of_its_models(tmp_path):
     text = markdown(results, args, 1.0, [])
     assert text.startswith("## PCK of the synthetic Table 1 models with the TTP speed options (test population")
     assert text.endswith(f"- `{model}`: `{hashlib.sha256(b'fake weights').hexdigest()}`")
+
+
+def test_the_shift_margin_is_the_smaller_slack_of_the_two_table1_aims():
+    from benchmarks.shift_sweep import margin
+
+    assert margin(90.0, 67.0) == 2.0  # 2 above 65, 3 beyond the 20 lost
+    assert margin(90.0, 69.5) == 0.5  # 4.5 above 65, 0.5 beyond the 20 lost
+    assert margin(90.0, 72.0) < 0 and margin(90.0, 64.0) < 0
