@@ -68,8 +68,8 @@ def sweep(args, found: list[Path]) -> tuple[PerSeed, PerSeed, PerSeed]:
             model = load_checkpoint(path)
             found.append(path)
             for shift in args.shifts:
-                cfg = load_config(args.config, [*METHODS[method], f"seed={seed}", f"data.shift={shift}",
-                                                *args.overrides])
+                cfg = load_config(args.config, [*METHODS[method], *args.overrides, f"seed={seed}",
+                                                f"data.shift={shift}"])
                 if shift not in videos:
                     videos[shift] = load_videos(cfg.data, "val")
                 ev, preds = evaluate(model, videos[shift], "none", cfg.ttp, progress=False)
@@ -141,6 +141,8 @@ def main(argv=None) -> None:
     parser.add_argument("--results", type=Path, default=None, help="results file (default benchmarks/RESULTS.md)")
     parser.add_argument("overrides", nargs="*", help="extra config overrides (data.*)")
     args = parser.parse_args(argv)
+    if any(o.split("=")[0] in ("data.shift", "seed") for o in args.overrides):
+        parser.error("the sweep sets data.shift and seed itself: use --shifts and --seeds")
     started = time.time()
     checkpoints: list[Path] = []
     results, people_std, block_std = sweep(args, checkpoints)

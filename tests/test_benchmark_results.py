@@ -160,3 +160,13 @@ def test_the_shift_margin_is_the_smaller_slack_of_the_two_table1_aims():
     assert margin(90.0, 67.0) == 2.0  # 2 above 65, 3 beyond the 20 lost
     assert margin(90.0, 69.5) == 0.5  # 4.5 above 65, 0.5 beyond the 20 lost
     assert margin(90.0, 72.0) < 0 and margin(90.0, 64.0) < 0
+
+
+def test_shift_sweep_refuses_an_override_of_the_shift_it_sweeps(capsys):
+    """Bug: `shift_sweep.py --shifts 0 0.35 data.shift=0.35` scored every column at shift 0.35 (the override
+    came after the swept value)."""
+    from benchmarks.shift_sweep import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(["--shifts", "0", "0.35", "--runs", "nowhere", "data.shift=0.35"])
+    assert stop.value.code != 0 and "--shifts" in capsys.readouterr().err
