@@ -67,16 +67,16 @@ def cell(split: str, control: str, index: int, segments: int, segment_frames: in
     from ttpose.atomic import atomic_path
     from ttpose.checkpoint import load_checkpoint
     from ttpose.config import load_config
-    from ttpose.data.synthetic import SyntheticConfig, make_long_video, materialize
+    from ttpose.data.build import synthetic_config
+    from ttpose.data.synthetic import make_long_video, materialize
     from ttpose.metrics import pck_hits, torso_size
     from ttpose.personalization import personalize
     from ttpose.speed import fast_speed, speed_overrides
 
     torch.set_num_threads(1)
     cfg = load_config(CONFIG, [*speed_overrides(fast_speed("cpu")), *BASE, *CONTROLS[control]])
-    synth = SyntheticConfig(frame_size=cfg.data.frame_size, frames_per_video=segment_frames, shift=cfg.data.shift,
-                            stratified=cfg.data.stratified)
-    video = materialize(make_long_video(split, index, cfg.data.seed, synth, segments))
+    video = materialize(make_long_video(split, index, cfg.data.seed, synthetic_config(cfg.data, segment_frames),
+                                        segments))
     model = load_checkpoint(CHECKPOINT)
     started = time.time()
     mode = "none" if control == "none" else "online"

@@ -83,7 +83,7 @@ def sweep(args, found: list[Path]) -> tuple[PerSeed, PerSeed, PerSeed]:
                 block_std.setdefault(method, {}).setdefault(shift, []).append(
                     float(np.std(blocks, ddof=1)) if len(blocks) > 1 else float("nan"))
                 print(f"{method} seed {seed} shift {shift:g}: PCK {ev.mean:.2f} (people: std "
-                      f"{np.std(people, ddof=1):.1f}, min {min(people):.1f}, max {max(people):.1f}; "
+                      f"{people_std[method][shift][-1]:.1f}, min {min(people):.1f}, max {max(people):.1f}; "
                       f"{len(blocks)} blocks of {n}: "
                       f"{' '.join(f'{b:.1f}' for b in blocks)})", flush=True)
     return out, people_std, block_std

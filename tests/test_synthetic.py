@@ -312,6 +312,6 @@ def test_stratified_people_change_only_the_background_style_and_the_shirt_textur
     # the training people (shift 0) are the same people either way
     assert all(person_parameters("train", i, 0, even)[0] == person_parameters("train", i, 0, SyntheticConfig())[0]
                for i in range(20))
-    # at shift 1 every shifted person has the novel background and shirt texture, as without stratification
+    # at shift 1 every shifted person has the novel background, as without stratification
     assert all(person_parameters("val", i, 0, SyntheticConfig(shift=1.0, stratified=True))[0].background == "pattern"
                for i in range(20))

@@ -20,6 +20,12 @@ SPLITS = ("train", "val", "test")
 DATASETS = ("penn_action", "h36m", "bbc_pose")  # the real datasets, which have an index
 
 
+def synthetic_config(cfg: DataConfig, frames_per_video: int) -> SyntheticConfig:
+    """The generator settings ``cfg`` asks for, with videos of ``frames_per_video`` frames."""
+    return SyntheticConfig(frame_size=cfg.frame_size, frames_per_video=frames_per_video, shift=cfg.shift,
+                           stratified=cfg.stratified)
+
+
 def load_videos(cfg: DataConfig, split: str, skeleton: str | None = None) -> list[Video]:
     """Videos of ``split`` (train / val / test).
 
@@ -35,9 +41,7 @@ def load_videos(cfg: DataConfig, split: str, skeleton: str | None = None) -> lis
     if cfg.dataset == "synthetic":
         count = {"train": cfg.train_videos, "val": cfg.val_videos, "test": cfg.test_videos}[split]
         frames = cfg.frames_per_video if split == "train" or cfg.test_frames is None else cfg.test_frames
-        syn = SyntheticConfig(frame_size=cfg.frame_size, frames_per_video=frames, shift=cfg.shift,
-                              stratified=cfg.stratified)
-        return make_population(split, count, seed=cfg.seed, config=syn)
+        return make_population(split, count, seed=cfg.seed, config=synthetic_config(cfg, frames))
     if cfg.root is None:
         raise ValueError(f"data.root is not set: where is the {cfg.dataset} dataset? (data.root=PATH)")
     real_split = "test" if split == "val" else split
