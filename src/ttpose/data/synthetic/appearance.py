@@ -26,13 +26,14 @@ What each split gets (``shift`` = `SyntheticConfig.shift` >= 0, s = min(shift, 1
     clutter) with probability s, else "scene"; clutter grows with shift above 1.
 - ``shift = 0``: val/test people come from exactly the training distribution (only identities differ).
 
-Two of the shift's choices are all-or-nothing per person, and they decide most of a shifted person's difficulty:
-the background style and the shirt's texture (on the validation people at shift 0.35, a supervised-only model
-scored 27 PCK on people in front of a "pattern" background and 84 on the others). Drawn independently per person,
-the share of such people in a 16-person split varies by +-12 % of the people, which moves the split's mean PCK by
-several points. With ``stratified`` draws (`SplitDraws`, from `ttpose.data.synthetic.people.split_draws`) these
-two choices take evenly spread values over the split's people instead, so every split holds the shift's share of
-them to within about two people; each person's own chance is unchanged.
+Two of the shift's choices are all-or-nothing per person: the background style and the shirt's texture (a person
+in front of a "pattern" background is often not found at all). Drawn independently per person, the share
+of such people in a 16-person split varies by about +-12 % of the people (binomial), which moved the PCK of
+16-person blocks of validation people by 11.1 (std; benchmarks/RESULTS.md, section
+people_spread_stratified_false). With ``stratified`` draws (`SplitDraws`, from
+`ttpose.data.synthetic.people.split_draws`) these two choices take evenly spread values over the split's people
+instead, so every split holds the shift's share of them to within about two people; each person's own chance is
+unchanged.
 """
 
 from __future__ import annotations
