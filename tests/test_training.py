@@ -89,6 +89,16 @@ def test_resume_refuses_a_different_model(tmp_path):
         train(tiny_config(tmp_path / "r", model=dict(num_maps=7)), resume=True, progress=False)
 
 
+def test_resume_accepts_a_change_of_the_evaluation_people_only(tmp_path):
+    """Regression: a run stopped before the config's test shift changed could not be resumed, though the test
+    people's shift never reaches the training people; a change to the training people is still refused."""
+    train(tiny_config(tmp_path / "r"), stop_at=2, progress=False)
+    resumed = train(tiny_config(tmp_path / "r", data=dict(shift=0.4, stratified=True)), resume=True, progress=False)
+    assert resumed.step == 6
+    with pytest.raises(ValueError, match="different data config"):
+        train(tiny_config(tmp_path / "r", data=dict(frames_per_video=7)), resume=True, progress=False)
+
+
 DDP_SCRIPT = """
 import sys, torch, torch.distributed as dist
 from safetensors.torch import save_file

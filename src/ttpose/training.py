@@ -237,8 +237,9 @@ def _save_state(path: Path, cfg: Config, model, recon, optimizer, scheduler, ste
 
 def _restore(path: Path, cfg: Config, model, recon, optimizer, scheduler) -> int:
     saved_cfg, state = load_state(path)
+    saved, now = training_settings(saved_cfg), training_settings(cfg)  # val/test-only data keys may change
     for part in ("model", "data", "loss"):
-        if to_dict(getattr(saved_cfg, part)) != to_dict(getattr(cfg, part)):
+        if saved[part] != now[part]:
             raise CheckpointError(f"{path}: was trained with a different {part} config; resume needs the same one")
     model.load_state_dict(state["model"])
     if recon is not None:
