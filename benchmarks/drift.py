@@ -18,7 +18,8 @@ A control is kept (for `ttpose personalize` on long videos) only if it beats "pl
 on val (section drift_val): ``pull 1e-2`` (the best gain over frames 1,000-1,999 and over the whole video
 among plain, pull 1e-3 / 1e-2 / 3e-2 and a reset every 500 frames); the test run measures it beside plain.
 
-Cells (one control x one video) are cached in runs/drift/ and run in ``--processes`` worker processes of one
+Cells (one control x one video) are cached in runs/drift/ (reused only for the same data and TTP settings and
+the same checkpoint, ``--checkpoint``) and run in ``--processes`` worker processes of one
 torch thread each; the results (ending with the checkpoint's SHA-256) go to the section ``drift_<split>`` of
 benchmarks/RESULTS.md and the plot to docs/images/drift_<split>.png.
 """
@@ -26,6 +27,7 @@ benchmarks/RESULTS.md and the plot to docs/images/drift_<split>.png.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -35,7 +37,15 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.common import checkpoint_digests, command, machine, run_cells, write_section  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    cell_key,
+    checkpoint_digests,
+    command,
+    machine,
+    run_cells,
+    same_key,
+    write_section,
+)
 
 CONFIG = ROOT / "configs" / "synthetic" / "cpu.yaml"
 CHECKPOINT = ROOT / "runs" / "table1" / "transformer-seed0" / "model.safetensors"
@@ -56,12 +66,22 @@ def slug(name: str) -> str:
     return name.replace(" ", "-")
 
 
-def cell(split: str, control: str, index: int, segments: int, segment_frames: int) -> dict:
-    """Per-frame joint hits of one control on one long video (cached in runs/drift/)."""
-    path = CACHE / f"{split}-{segments}x{segment_frames}" / slug(control) / f"video{index}.npz"
-    if path.is_file():
-        with np.load(path) as f:
-            return {k: f[k] for k in f.files}
+def cached(path: Path, key: dict) -> dict | None:
+    """The arrays of a cached cell if it was computed with the settings ``key`` (cells cached before the key was
+    stored, or with other data / TTP settings or another checkpoint, are recomputed)."""
+    if not path.is_file():
+        return None
+    with np.load(path) as f:
+        saved = {k: f[k] for k in f.files}
+    if "key" not in saved or not same_key(json.loads(str(saved.pop("key"))), key):
+        return None
+    return saved
+
+
+def cell(split: str, control: str, index: int, segments: int, segment_frames: int,
+         checkpoint: str = str(CHECKPOINT)) -> dict:
+    """Per-frame joint hits of one control on one long video (cached in runs/drift/, keyed by the data and TTP
+    settings and the checkpoint's SHA-256)."""
     import torch
 
     from ttpose.atomic import atomic_path
@@ -72,14 +92,21 @@ def cell(split: str, control: str, index: int, segments: int, segment_frames: in
     from ttpose.metrics import pck_hits, torso_size
     from ttpose.personalization import personalize
     from ttpose.speed import fast_speed, speed_overrides
+    from ttpose.weights import file_sha256
 
-    torch.set_num_threads(1)
     cfg = load_config(CONFIG, [*speed_overrides(fast_speed("cpu")), *BASE, *CONTROLS[control]])
+    mode = "none" if control == "none" else "online"
+    key = cell_key(cfg, mode, video=index, segments=segments, segment_frames=segment_frames,
+                   checkpoint=file_sha256(checkpoint))
+    path = CACHE / f"{split}-{segments}x{segment_frames}" / slug(control) / f"video{index}.npz"
+    saved = cached(path, key)
+    if saved is not None:
+        return saved
+    torch.set_num_threads(1)
     video = materialize(make_long_video(split, index, cfg.data.seed, synthetic_config(cfg.data, segment_frames),
                                         segments))
-    model = load_checkpoint(CHECKPOINT)
+    model = load_checkpoint(checkpoint)
     started = time.time()
-    mode = "none" if control == "none" else "online"
     pred = personalize(model, video, mode, cfg.ttp, seed=cfg.seed, progress=False)
     hits, valid = pck_hits(pred.joints, video.joints, video.visible, torso_size(video.joints, video.skeleton))
     result = {"hits": hits, "valid": valid,
@@ -87,11 +114,17 @@ def cell(split: str, control: str, index: int, segments: int, segment_frames: in
               "recon": pred.recon_errors}
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
-        np.savez(f, **result)
+        np.savez(f, **result, key=np.array(json.dumps(key)))
     print(f"{split} {control} video {index}: PCK {100 * result['hits'][result['valid']].mean():.2f} "
           f"({result['seconds']:.0f} s)", flush=True)
     return result
 
+
+
+def _shown(path: Path) -> Path:
+    """A checkpoint's path as the results quote it: relative to the repository when inside it."""
+    path = Path(path).resolve()
+    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
 
 
 def window_pck(results: list[dict], start: int, stop: int) -> float:
@@ -116,7 +149,7 @@ def report(args, cells: dict, controls: list[str], wall_min: float) -> tuple[str
              f"{args.videos} {args.split}-split synthetic people (shift of configs/synthetic/cpu.yaml), each over "
              f"{args.segments} scenes of {args.segment_frames} frames ({n} frames; the motion, framing, camera and "
              "occluder change at each scene, `make_long_video`). Model: the synthetic Table 1 Transformer "
-             f"(`{CHECKPOINT.relative_to(ROOT)}`), TTP as in the config (lr, batch) with this machine's speed options "
+             f"(`{_shown(args.checkpoint)}`), TTP as in the config (lr, batch) with this machine's speed options "
              "and one update on every 2nd frame, from the first frame to the last with no reset (unless the control "
              "resets). Gain: pooled PCK@0.2 of the window's frames minus that of the same model without TTP on "
              "the same frames.", "",
@@ -142,7 +175,7 @@ def report(args, cells: dict, controls: list[str], wall_min: float) -> tuple[str
               + ", ".join(f"{c} {gain(c, (0, n)):+.2f}" for c in controls) + ".", "",
               f"Command: `{command()}`", f"Machine: {machine()} ({args.processes} worker processes of 1 torch "
               "thread)", f"Wall time of this run: {wall_min:.1f} min (cached cells are reused)",
-              f"Plot: docs/images/drift_{args.split}.png", "", *checkpoint_digests([CHECKPOINT])]
+              f"Plot: docs/images/drift_{args.split}.png", "", *checkpoint_digests([args.checkpoint])]
     return "\n".join(lines), {"windows": windows, "gains": gains}
 
 
@@ -180,13 +213,15 @@ def main(argv=None) -> None:
     parser.add_argument("--segment-frames", type=int, default=250)
     parser.add_argument("--window", type=int, default=250)
     parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--checkpoint", type=Path, default=CHECKPOINT,
+                        help="the Transformer to personalize (default: the synthetic Table 1's seed 0)")
     parser.add_argument("--results", type=Path, default=None, help="results file (default benchmarks/RESULTS.md)")
     args = parser.parse_args(argv)
     if args.segments * args.segment_frames < LATE[1]:
         parser.error(f"the aim compares frames {LATE[0]}-{LATE[1] - 1}: make videos of at least {LATE[1]} frames")
     started = time.time()
-    tasks = [(args.split, c, i, args.segments, args.segment_frames) for c in ["none", *args.controls]
-             for i in range(args.videos)]
+    tasks = [(args.split, c, i, args.segments, args.segment_frames, str(args.checkpoint))
+             for c in ["none", *args.controls] for i in range(args.videos)]
     tasks.sort(key=lambda t: t[1] == "none")  # the long cells first, the cheap ones fill in
     cells = run_cells(cell, tasks, args.processes)
     text, data = report(args, cells, args.controls, (time.time() - started) / 60)

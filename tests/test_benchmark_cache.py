@@ -2,10 +2,11 @@
 
 import json
 
+import numpy as np
 import pytest
 import yaml
 
-from benchmarks.common import trained
+from benchmarks.common import cell_key, trained
 from conftest import tiny_model_section
 from ttpose.config import config_from_dict
 from ttpose.training import NOT_TRAINING, training_settings
@@ -107,3 +108,22 @@ def test_a_cell_computed_with_auto_precision_is_not_reused_where_auto_means_anot
     monkeypatch.setattr(ttpose.speed, "_this_cpu_has_bf16_units", lambda: False)
     assert _cell(cfg, "online")[1]["ttp"]["speed"]["precision"] == "fp32"
     assert saved_cell(cfg, "online") is None
+
+
+def test_a_drift_cell_is_reused_only_for_the_settings_it_was_computed_with(tmp_path):
+    """Bug: benchmarks/drift.py cached a cell by split, size, control and video only, so cells computed before
+    the config's test shift changed (0.5 -> 0.35 -> 0.375 stratified) or with another checkpoint were reused."""
+    from benchmarks.drift import cached
+
+    cfg = config_from_dict(TINY, [f"output_dir={tmp_path}"])
+    key = cell_key(cfg, "online", video=0, checkpoint="ab12")
+    path = tmp_path / "video0.npz"
+    np.savez(path, hits=np.ones(3, bool), key=np.array(json.dumps(key)))
+    assert cached(path, key)["hits"].all() and "key" not in cached(path, key)
+    shifted = cell_key(config_from_dict(TINY, [f"output_dir={tmp_path}", "data.shift=0.375"]), "online", video=0,
+                       checkpoint="ab12")
+    assert cached(path, shifted) is None
+    assert cached(path, {**key, "checkpoint": "cd34"}) is None
+    np.savez(path, hits=np.ones(3, bool))  # cached before the key was stored
+    assert cached(path, key) is None
+    assert cached(tmp_path / "missing.npz", key) is None
