@@ -32,6 +32,7 @@ from ttpose.evaluate import evaluate  # noqa: E402
 TUNED = Path(__file__).with_name("tune_ttp.json")
 FAST = ["ttp.speed.precision=bf16", "ttp.speed.channels_last=true", "ttp.speed.fold_bn=true"]
 CANDIDATES = {  # name -> TTPConfig overrides (on top of the config's ttp section)
+    "lr 3e-4": ["ttp.lr=3e-4"],
     "lr 1e-4 (paper)": ["ttp.lr=1e-4"],
     "lr 3e-5": ["ttp.lr=3e-5"],
     "lr 1e-5": ["ttp.lr=1e-5"],
