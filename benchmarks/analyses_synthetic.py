@@ -1,6 +1,6 @@
 """The paper's analyses on the synthetic benchmark, each writing its own section of benchmarks/RESULTS.md.
 
-    python benchmarks/analyses_synthetic.py fig3 table5       # from Table 1's saved test predictions
+    python benchmarks/analyses_synthetic.py fig3 table5 people  # from Table 1's saved test predictions
     python benchmarks/analyses_synthetic.py table2 fig4       # new online TTP runs on the Table 1 models
 
 - fig3:   online gain vs. frame index (the paper's Fig. 3): per-frame PCK of online TTP minus that of the
@@ -9,6 +9,9 @@
 - table2: online TTP with 1-4 update iterations per frame (Table 2).
 - fig4:   online TTP on shorter videos, simulated as the paper does by resetting to the trained model every N
           frames (Fig. 4), evaluated on the same frames.
+- people: the TTP gain person by person (not in the paper), from Table 1's saved test predictions: how many
+          people it helps and hurts, the median, the spread over people and what that spread makes of the noise
+          of a mean over this many people.
 All use the test population and the TTP settings of the config (chosen on val by benchmarks/tune_ttp.py) and
 the models and predictions of benchmarks/table1_synthetic.py (run it first); each section ends with the SHA-256
 of the models its numbers come from (those that made the saved predictions, for fig3 and table5).
@@ -126,6 +129,50 @@ def fig3(args, videos) -> str:
     return "\n".join(lines + _footer(args, started, used))
 
 
+def pck_per_person(videos, preds: list[Predictions]) -> np.ndarray:
+    """PCK@0.2 (authors' convention) of each video's frames: (people,)."""
+    return np.array([evaluate_predictions([(v, p.frame_index, p)], PENN_ACTION).mean
+                     for v, p in zip(videos, preds, strict=True)])
+
+
+def gain_spread(gains: np.ndarray, margin: float = 1.0) -> dict[str, float]:
+    """Summary of per-person gains (seeds x people): the mean and median over people (mean over seeds), the
+    share of person-seed pairs helped / hurt by more than ``margin`` PCK, the std over people (pooled over
+    seeds) and the standard error of a mean over this many people (that std / sqrt(people))."""
+    std = float(np.sqrt(np.mean(gains.var(axis=1, ddof=1))))
+    return {"mean": float(gains.mean()), "median": float(np.median(gains, axis=1).mean()),
+            "helped": float((gains > margin).mean()), "hurt": float((gains < -margin).mean()),
+            "std": std, "se": std / np.sqrt(gains.shape[1]), "max": float(gains.max()), "min": float(gains.min())}
+
+
+def people(args, videos) -> str:
+    started = time.time()
+    lines = ["## The TTP gain person by person (synthetic test people)", "",
+             "Per person: PCK@0.2 of the person's frames with TTP minus without, same model; over the seeds found. "
+             "Helped / hurt: share of (person, seed) pairs with a gain above +1 / below -1 PCK. Std: over people "
+             "(pooled over seeds); se: that std / sqrt(people), the noise of a mean over this many people.", "",
+             "| Method | TTP scenario | seeds | mean | median | helped | hurt | std over people | se of the mean | "
+             "largest gain | largest loss |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    used: list[Path] = []
+    for method in ("keypoint", "transformer"):
+        for mode in ("online", "offline"):
+            gains, seeds = [], []
+            for seed in args.seeds:
+                none, ttp = _saved(args, method, seed, "none"), _saved(args, method, seed, mode)
+                if none is None or ttp is None:
+                    continue
+                gains.append(pck_per_person(videos, ttp) - pck_per_person(videos, none))
+                seeds.append(seed)
+                used.append(_checkpoint(args, method, seed))
+            if not gains:
+                continue
+            g = gain_spread(np.asarray(gains))
+            lines.append(f"| {TITLES[method]} | {MODES[mode]} | {', '.join(map(str, seeds))} | {g['mean']:+.2f} | "
+                         f"{g['median']:+.2f} | {100 * g['helped']:.0f} % | {100 * g['hurt']:.0f} % | "
+                         f"{g['std']:.1f} | {g['se']:.1f} | {g['max']:+.1f} | {g['min']:+.1f} |")
+    return "\n".join(lines + _footer(args, started, sorted(set(used))))
+
+
 def table5(args, videos) -> str:
     started = time.time()
     lines = [f"## Savitzky-Golay smoothing on top of each setting (Table 5 on synthetic people, window "
@@ -194,7 +241,7 @@ def fig4(args, videos) -> str:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("analyses", nargs="+", choices=["fig3", "table5", "table2", "fig4"])
+    parser.add_argument("analyses", nargs="+", choices=["fig3", "table5", "table2", "fig4", "people"])
     parser.add_argument("--config", default="configs/synthetic/cpu.yaml")
     parser.add_argument("--runs", default="runs/table1")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -209,7 +256,7 @@ def main(argv=None) -> None:
     kwargs = {"path": args.results} if args.results else {}
     for name in args.analyses:
         subset = videos[: args.videos] if name in ("table2", "fig4") else videos
-        text = {"fig3": fig3, "table5": table5, "table2": table2, "fig4": fig4}[name](args, subset)
+        text = {"fig3": fig3, "table5": table5, "table2": table2, "fig4": fig4, "people": people}[name](args, subset)
         print(text, flush=True)
         write_section(name, text, **kwargs)
 

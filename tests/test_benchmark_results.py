@@ -9,6 +9,7 @@ import shutil
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import benchmarks.common as common
@@ -170,3 +171,15 @@ def test_shift_sweep_refuses_an_override_of_the_shift_it_sweeps(capsys):
     with pytest.raises(SystemExit) as stop:
         main(["--shifts", "0", "0.35", "--runs", "nowhere", "data.shift=0.35"])
     assert stop.value.code != 0 and "--shifts" in capsys.readouterr().err
+
+
+def test_gain_spread_summarises_per_person_gains():
+    from benchmarks.analyses_synthetic import gain_spread
+
+    gains = np.array([[10.0, -2.0, -2.0, 0.0], [6.0, -4.0, 0.5, 1.5]])  # seeds x people
+    g = gain_spread(gains)
+    assert g["mean"] == pytest.approx(gains.mean()) and g["median"] == pytest.approx((-1.0 + 1.0) / 2)
+    assert g["helped"] == pytest.approx(3 / 8) and g["hurt"] == pytest.approx(3 / 8)
+    std = np.sqrt((gains[0].var(ddof=1) + gains[1].var(ddof=1)) / 2)
+    assert g["std"] == pytest.approx(std) and g["se"] == pytest.approx(std / 2)
+    assert (g["max"], g["min"]) == (10.0, -4.0)
