@@ -170,7 +170,7 @@ def people(args, videos) -> str:
             lines.append(f"| {TITLES[method]} | {MODES[mode]} | {', '.join(map(str, seeds))} | {g['mean']:+.2f} | "
                          f"{g['median']:+.2f} | {100 * g['helped']:.0f} % | {100 * g['hurt']:.0f} % | "
                          f"{g['std']:.1f} | {g['se']:.1f} | {g['max']:+.1f} | {g['min']:+.1f} |")
-    return "\n".join(lines + _footer(args, started, sorted(set(used))))
+    return "\n".join(lines + _footer(args, started, used))
 
 
 def table5(args, videos) -> str:

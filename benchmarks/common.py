@@ -127,15 +127,21 @@ def read_section(name: str, path: Path = RESULTS) -> str | None:
     return text.split(begin, 1)[1].split(end, 1)[0].strip("\n")
 
 
+def shown_path(path: str | Path) -> Path:
+    """A path as the results quote it: relative to the repository when inside it (abspath, not resolve: a
+    symlinked runs/ stays runs/)."""
+    path = Path(os.path.abspath(path))
+    return path.relative_to(REPO) if path.is_relative_to(REPO) else path
+
+
 def checkpoint_digests(paths: Iterable[str | Path]) -> list[str]:
     """The footer lines of a section whose numbers come from these checkpoint files: the SHA-256 of each (in the
     order first given, each file once), so a number can be traced to its weights without rerunning. Paths inside
     the repository are shown relative to it."""
     lines = ["Checkpoints (SHA-256 of the weights the numbers above come from):"]
-    for path in dict.fromkeys(Path(os.path.abspath(p)) for p in paths):  # abspath: a symlinked runs/ stays runs/
-        shown = path.relative_to(REPO) if path.is_relative_to(REPO) else path
+    for path in dict.fromkeys(Path(os.path.abspath(p)) for p in paths):
         digest = f"`{file_sha256(path)}`" if path.is_file() else "not found when this section was written"
-        lines.append(f"- `{shown}`: {digest}")
+        lines.append(f"- `{shown_path(path)}`: {digest}")
     return lines
 
 

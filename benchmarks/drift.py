@@ -44,8 +44,10 @@ from benchmarks.common import (  # noqa: E402
     machine,
     run_cells,
     same_key,
+    shown_path,
     write_section,
 )
+from ttpose.weights import file_sha256  # noqa: E402
 
 CONFIG = ROOT / "configs" / "synthetic" / "cpu.yaml"
 CHECKPOINT = ROOT / "runs" / "table1" / "transformer-seed0" / "model.safetensors"
@@ -78,10 +80,10 @@ def cached(path: Path, key: dict) -> dict | None:
     return saved
 
 
-def cell(split: str, control: str, index: int, segments: int, segment_frames: int,
-         checkpoint: str = str(CHECKPOINT)) -> dict:
+def cell(split: str, control: str, index: int, segments: int, segment_frames: int, checkpoint: str,
+         digest: str) -> dict:
     """Per-frame joint hits of one control on one long video (cached in runs/drift/, keyed by the data and TTP
-    settings and the checkpoint's SHA-256)."""
+    settings and the checkpoint's SHA-256, ``digest``)."""
     import torch
 
     from ttpose.atomic import atomic_path
@@ -92,12 +94,11 @@ def cell(split: str, control: str, index: int, segments: int, segment_frames: in
     from ttpose.metrics import pck_hits, torso_size
     from ttpose.personalization import personalize
     from ttpose.speed import fast_speed, speed_overrides
-    from ttpose.weights import file_sha256
 
     cfg = load_config(CONFIG, [*speed_overrides(fast_speed("cpu")), *BASE, *CONTROLS[control]])
     mode = "none" if control == "none" else "online"
     key = cell_key(cfg, mode, video=index, segments=segments, segment_frames=segment_frames,
-                   checkpoint=file_sha256(checkpoint))
+                   checkpoint=digest)
     path = CACHE / f"{split}-{segments}x{segment_frames}" / slug(control) / f"video{index}.npz"
     saved = cached(path, key)
     if saved is not None:
@@ -118,13 +119,6 @@ def cell(split: str, control: str, index: int, segments: int, segment_frames: in
     print(f"{split} {control} video {index}: PCK {100 * result['hits'][result['valid']].mean():.2f} "
           f"({result['seconds']:.0f} s)", flush=True)
     return result
-
-
-
-def _shown(path: Path) -> Path:
-    """A checkpoint's path as the results quote it: relative to the repository when inside it."""
-    path = Path(path).resolve()
-    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
 
 
 def window_pck(results: list[dict], start: int, stop: int) -> float:
@@ -149,7 +143,7 @@ def report(args, cells: dict, controls: list[str], wall_min: float) -> tuple[str
              f"{args.videos} {args.split}-split synthetic people (shift of configs/synthetic/cpu.yaml), each over "
              f"{args.segments} scenes of {args.segment_frames} frames ({n} frames; the motion, framing, camera and "
              "occluder change at each scene, `make_long_video`). Model: the synthetic Table 1 Transformer "
-             f"(`{_shown(args.checkpoint)}`), TTP as in the config (lr, batch) with this machine's speed options "
+             f"(`{shown_path(args.checkpoint)}`), TTP as in the config (lr, batch) with this machine's speed options "
              "and one update on every 2nd frame, from the first frame to the last with no reset (unless the control "
              "resets). Gain: pooled PCK@0.2 of the window's frames minus that of the same model without TTP on "
              "the same frames.", "",
@@ -220,7 +214,8 @@ def main(argv=None) -> None:
     if args.segments * args.segment_frames < LATE[1]:
         parser.error(f"the aim compares frames {LATE[0]}-{LATE[1] - 1}: make videos of at least {LATE[1]} frames")
     started = time.time()
-    tasks = [(args.split, c, i, args.segments, args.segment_frames, str(args.checkpoint))
+    digest = file_sha256(args.checkpoint)  # once: every cell's cache key holds it
+    tasks = [(args.split, c, i, args.segments, args.segment_frames, str(args.checkpoint), digest)
              for c in ["none", *args.controls] for i in range(args.videos)]
     tasks.sort(key=lambda t: t[1] == "none")  # the long cells first, the cheap ones fill in
     cells = run_cells(cell, tasks, args.processes)

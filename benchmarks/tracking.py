@@ -35,7 +35,15 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.common import REPO, TRACKING, checkpoint_digests, command, machine, write_section  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    REPO,
+    TRACKING,
+    checkpoint_digests,
+    command,
+    machine,
+    shown_path,
+    write_section,
+)
 from ttpose.background import Background, BackgroundOptions, sample_indices  # noqa: E402
 from ttpose.boxes import smooth_boxes  # noqa: E402
 from ttpose.checkpoint import load_checkpoint  # noqa: E402
@@ -275,7 +283,7 @@ def main() -> None:
         model = load_checkpoint(checkpoint).eval()
         translate = load_config(checkpoint.with_name("config.yaml")).data.translate_factor \
             if checkpoint.with_name("config.yaml").is_file() else float("nan")
-        name = f"`{checkpoint.relative_to(REPO) if checkpoint.is_relative_to(REPO) else checkpoint}`"
+        name = f"`{shown_path(checkpoint)}`"
         sections += [f"# Checkpoint {name} (trained with data.translate_factor={translate:g})", ""]
         for split in args.splits:
             for shift in args.shifts:
