@@ -209,9 +209,13 @@ def trained(cfg: Config, progress: bool = False):
 def cell_key(cfg: Config, mode: str, **extra) -> dict:
     """What a cached evaluation of ``cfg`` in TTP ``mode`` depends on, as plain JSON values: the TTP and data
     settings and the seed, with the TTP precision as this machine resolves it (``auto`` is bf16 on one CPU and
-    fp32 on another: a cell computed on one is not the other's)."""
+    fp32 on another: a cell computed on one is not the other's). Without TTP (mode ``none``) only the speed
+    options of the ``ttp`` section reach the predictions, so only they are in the key: a change of the TTP
+    learning rate does not make the no-TTP cells stale."""
     key = {"mode": mode, "ttp": to_dict(cfg.ttp), "data": to_dict(cfg.data), "seed": cfg.seed, **extra}
     key["ttp"]["speed"]["precision"] = precision_on(cfg.ttp.speed)
+    if mode == "none":
+        key["ttp"] = {"speed": key["ttp"]["speed"]}
     return json.loads(json.dumps(key))
 
 

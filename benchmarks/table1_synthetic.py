@@ -136,8 +136,11 @@ def run(args, missing: list[str]) -> dict:
     return results
 
 
-def aims(results: dict, ttp_lr: float, tuned: dict | None, found: dict | None = None) -> list[str]:
-    """The issue's aims, checked on the numbers of this run (met / NOT met), one line each."""
+def aims(results: dict, ttp, tuned: dict | None, found: dict | None = None) -> list[str]:
+    """The issue's aims, checked on the numbers of this run (met / NOT met), one line each; ``ttp``: the TTP
+    settings of the run (`ttpose.config.TTPConfig`)."""
+    ttp_lr = ttp.lr
+    setting = f"TTP learning rate {ttp_lr:g}" + (f", pull back {ttp.pull_back:g}" if ttp.pull_back else "")
     def cells(method: str, mode: str) -> np.ndarray | None:
         got = results.get(method, {}).get(mode)
         return None if got is None else np.asarray(got["pck"], dtype=float)
@@ -177,10 +180,10 @@ def aims(results: dict, ttp_lr: float, tuned: dict | None, found: dict | None = 
     if found and found["sections"]:  # --tuned: the val sections the choice was made on, instead of tune_ttp.json
         said = "; ".join(f"{name}: " + ", ".join(f"{m} {g:+.2f}" for m, g in modes.items())
                          for name, modes in found.items() if name not in ("sections", "no_ttp"))
-        lr = (f"- TTP learning rate {ttp_lr:g}, chosen on the validation people (sections "
+        lr = (f"- {setting}, chosen on the validation people (sections "
               f"{', '.join(found['sections'])}); gains there: {said}")
     else:
-        lr = f"- TTP learning rate {ttp_lr:g}, chosen on the validation people (section tune_ttp)"
+        lr = f"- {setting}, chosen on the validation people (section tune_ttp)"
         if tuned:
             def said(key: str) -> str:
                 row = tuned.get(key)
@@ -213,7 +216,7 @@ def markdown(results: dict, args, seconds: float, missing: list[str]) -> str:
     cfg = load_config(args.config, args.overrides)
     found = tuned_gains(args.tuned, **({"path": args.results} if args.results else {})) if args.tuned else None
     tuned = json.loads(TUNED.read_text()) if TUNED.is_file() and not (found and found["sections"]) else None
-    lines += ["", *aims(results, cfg.ttp.lr, tuned, found)]
+    lines += ["", *aims(results, cfg.ttp, tuned, found)]
     train_times = ", ".join(f"{m} {np.nanmean(c['train_seconds']) / 60:.1f} min" for m, c in results.items())
     train_total = sum(np.nansum(c["train_seconds"]) for c in results.values())
     eval_total = sum(sum(c[m]["seconds"]) for c in results.values() for m in ("none", "online", "offline") if m in c)

@@ -127,3 +127,21 @@ def test_a_drift_cell_is_reused_only_for_the_settings_it_was_computed_with(tmp_p
     np.savez(path, hits=np.ones(3, bool))  # cached before the key was stored
     assert cached(path, key) is None
     assert cached(tmp_path / "missing.npz", key) is None
+
+
+def test_a_no_ttp_cell_survives_a_change_of_the_ttp_learning_rate_only(tmp_path):
+    """Noticed: the no-TTP cells were keyed by every TTP setting, so choosing a new TTP lr recomputed them. Only
+    the speed options reach a prediction without TTP; a change of them (or of the data) still makes the cell
+    stale, and a TTP cell still depends on the lr."""
+    from benchmarks.table1_synthetic import _cell, saved_cell
+
+    cfg = config_from_dict(TINY, [f"output_dir={tmp_path}"])
+    for mode in ("none", "online"):
+        name, key = _cell(cfg, mode)
+        (tmp_path / f"test-eval-{name}.json").write_text(json.dumps({"key": key, "pck": 50.0, "seconds": 1.0}))
+    new_lr = config_from_dict(TINY, [f"output_dir={tmp_path}", "ttp.lr=3e-6", "ttp.pull_back=0.5"])
+    assert saved_cell(new_lr, "none") is not None
+    assert saved_cell(new_lr, "online") is None
+    assert saved_cell(config_from_dict(TINY, [f"output_dir={tmp_path}", "ttp.speed.channels_last=true"]),
+                      "none") is None
+    assert saved_cell(config_from_dict(TINY, [f"output_dir={tmp_path}", "data.shift=0.2"]), "none") is None

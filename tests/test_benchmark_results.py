@@ -183,3 +183,21 @@ def test_gain_spread_summarises_per_person_gains():
     std = np.sqrt((gains[0].var(ddof=1) + gains[1].var(ddof=1)) / 2)
     assert g["std"] == pytest.approx(std) and g["se"] == pytest.approx(std / 2)
     assert (g["max"], g["min"]) == (10.0, -4.0)
+
+
+def test_table1_names_the_whole_ttp_setting_chosen_on_val_and_checks_the_gain_aims():
+    """The lr line of Table 1 names a drift control when the chosen setting has one (a tune_ttp candidate since
+    issue 13's 96-frame tune), and the gain aims are met only at +3 / +4 and more than twice the seed std."""
+    from benchmarks.table1_synthetic import aims
+    from ttpose.config import TTPConfig
+
+    results = {"transformer": {"none": {"pck": [60.0, 61.0, 62.0]}, "online": {"pck": [63.5, 64.0, 65.5]},
+                               "offline": {"pck": [63.0, 64.0, 65.0]}}}
+    found = {"sections": ["tune96"], "no_ttp": {"tune96": 60.0}, "lr 1e-4, pull back 1e-2": {"online": 3.1}}
+    lines = aims(results, TTPConfig(lr=1e-4, pull_back=0.01), None, found)
+    assert any("TTP learning rate 0.0001, pull back 0.01, chosen on the validation people (sections tune96)" in x
+               for x in lines)
+    assert any("online TTP gains at least +3" in x and x.endswith(": met") for x in lines)  # +3.33, std 0.29
+    assert any("offline TTP gains at least +4" in x and x.endswith("NOT met") for x in lines)  # +3.00
+    plain = aims(results, TTPConfig(lr=3e-5), None, found)
+    assert any(x.startswith("- TTP learning rate 3e-05, chosen") for x in plain)
