@@ -145,6 +145,18 @@ def gain_spread(gains: np.ndarray, margin: float = 1.0) -> dict[str, float]:
             "std": std, "se": std / np.sqrt(gains.shape[1]), "max": float(gains.max()), "min": float(gains.min())}
 
 
+BANDS = (50.0, 80.0)  # PCK without TTP: people the model fails on, half gets, gets right
+
+
+def gain_by_band(base: np.ndarray, gains: np.ndarray, edges: tuple[float, ...] = BANDS) -> list[tuple[int, float]]:
+    """(pairs, mean gain) of the (person, seed) pairs in each band of the person's PCK without TTP: below
+    edges[0], [edges[0], edges[1]), ..., at or above edges[-1]. ``base`` and ``gains``: seeds x people."""
+    band = np.digitize(base.ravel(), edges)
+    flat = gains.ravel()
+    return [(int((band == b).sum()), float(flat[band == b].mean()) if (band == b).any() else float("nan"))
+            for b in range(len(edges) + 1)]
+
+
 def people(args, videos) -> str:
     started = time.time()
     lines = ["## The TTP gain person by person (synthetic test people)", "",
@@ -154,14 +166,19 @@ def people(args, videos) -> str:
              "| Method | TTP scenario | seeds | mean | median | helped | hurt | std over people | se of the mean | "
              "largest gain | largest loss |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     used: list[Path] = []
+    bands = [f"{lo:g}-{hi:g}" for lo, hi in zip((0, *BANDS), (*BANDS, 100), strict=True)]
+    by_band = ["", "The mean gain by the person's PCK without TTP (pairs in the band; where the gain comes from):", "",
+               "| Method | TTP scenario | " + " | ".join(f"PCK {b} w/o TTP" for b in bands) + " |",
+               "|---|---|" + "---|" * len(bands)]
     for method in ("keypoint", "transformer"):
         for mode in ("online", "offline"):
-            gains, seeds = [], []
+            gains, bases, seeds = [], [], []
             for seed in args.seeds:
                 none, ttp = _saved(args, method, seed, "none"), _saved(args, method, seed, mode)
                 if none is None or ttp is None:
                     continue
-                gains.append(pck_per_person(videos, ttp) - pck_per_person(videos, none))
+                bases.append(pck_per_person(videos, none))
+                gains.append(pck_per_person(videos, ttp) - bases[-1])
                 seeds.append(seed)
                 used.append(_checkpoint(args, method, seed))
             if not gains:
@@ -170,7 +187,10 @@ def people(args, videos) -> str:
             lines.append(f"| {TITLES[method]} | {MODES[mode]} | {', '.join(map(str, seeds))} | {g['mean']:+.2f} | "
                          f"{g['median']:+.2f} | {100 * g['helped']:.0f} % | {100 * g['hurt']:.0f} % | "
                          f"{g['std']:.1f} | {g['se']:.1f} | {g['max']:+.1f} | {g['min']:+.1f} |")
-    return "\n".join(lines + _footer(args, started, used))
+            by_band.append(f"| {TITLES[method]} | {MODES[mode]} | " + " | ".join(
+                f"{mean:+.2f} ({n})" if n else "- (0)" for n, mean in gain_by_band(np.asarray(bases),
+                                                                                  np.asarray(gains))) + " |")
+    return "\n".join(lines + by_band + _footer(args, started, used))
 
 
 def table5(args, videos) -> str:

@@ -201,3 +201,12 @@ def test_table1_names_the_whole_ttp_setting_chosen_on_val_and_checks_the_gain_ai
     assert any("offline TTP gains at least +4" in x and x.endswith("NOT met") for x in lines)  # +3.00
     plain = aims(results, TTPConfig(lr=3e-5), None, found)
     assert any(x.startswith("- TTP learning rate 3e-05, chosen") for x in plain)
+
+
+def test_gain_by_band_groups_person_seed_pairs_by_their_pck_without_ttp():
+    from benchmarks.analyses_synthetic import gain_by_band
+
+    base = np.array([[20.0, 55.0, 90.0], [49.9, 80.0, 100.0]])
+    gains = np.array([[10.0, 1.0, -2.0], [30.0, -4.0, -6.0]])
+    assert gain_by_band(base, gains) == [(2, 20.0), (1, 1.0), (3, -4.0)]
+    assert gain_by_band(base, gains, (10.0,))[0] == (0, pytest.approx(float("nan"), nan_ok=True))
