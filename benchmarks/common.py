@@ -148,8 +148,10 @@ def checkpoint_digests(paths: Iterable[str | Path]) -> list[str]:
 def tuned_gains(sections: list[str], path: Path = RESULTS) -> dict:
     """The TTP gains that benchmarks/tune_ttp.py wrote into ``sections`` of the results file, as
     {setting: {mode: gain}} plus {"sections": [...], "no_ttp": {section: PCK}}; sections missing from the file are
-    skipped."""
+    skipped. A setting measured in two of the sections (e.g. the same lr with another checkpoint) is an error:
+    one of its gains would silently replace the other."""
     found: dict = {"sections": [], "no_ttp": {}}
+    where: dict[tuple[str, str], str] = {}
     for name in sections:
         text = read_section(name, path)
         if text is None:
@@ -162,6 +164,10 @@ def tuned_gains(sections: list[str], path: Path = RESULTS) -> dict:
             if cells[0] == "none":
                 found["no_ttp"][name] = float(cells[2])
             else:
+                if (cells[0], cells[1]) in where:
+                    raise ValueError(f"{cells[0]} ({cells[1]}) is in sections {where[cells[0], cells[1]]} and "
+                                     f"{name}: pass the sections of one choice")
+                where[cells[0], cells[1]] = name
                 found.setdefault(cells[0], {})[cells[1]] = float(cells[3])
     return found
 

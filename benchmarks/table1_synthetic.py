@@ -152,6 +152,9 @@ def aims(results: dict, ttp, tuned: dict | None, found: dict | None = None) -> l
     def verdict(ok: bool) -> str:
         return "met" if ok else "NOT met"
 
+    def seeds_note(ours: int, theirs: int) -> str:
+        return "" if ours == theirs else f" (Transformer over {ours} seeds, keypoint over {theirs})"
+
     out = ["Aims (checked by the script on the numbers above):", ""]
     base, base_look = cells("baseline", "none"), cells("baseline", "look")
     if base is not None:
@@ -176,7 +179,8 @@ def aims(results: dict, ttp, tuned: dict | None, found: dict | None = None) -> l
                    f"per-seed gains: {g.mean():+.2f} (std {std:.2f}): {verdict(ok)}")
         if kp is not None:
             out.append(f"- The Transformer gains more from {mode} TTP than the feature-shared keypoint method: "
-                       f"{g.mean():+.2f} vs {kp.mean():+.2f}: {verdict(g.mean() > kp.mean())}")
+                       f"{g.mean():+.2f} vs {kp.mean():+.2f}{seeds_note(len(g), len(kp))}: "
+                       f"{verdict(g.mean() > kp.mean())}")
     if found and found["sections"]:  # --tuned: the val sections the choice was made on, instead of tune_ttp.json
         said = "; ".join(f"{name}: " + ", ".join(f"{m} {g:+.2f}" for m, g in modes.items())
                          for name, modes in found.items() if name not in ("sections", "no_ttp"))

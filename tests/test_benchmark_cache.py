@@ -46,6 +46,10 @@ def test_tuned_gains_reads_the_val_sections_tune_ttp_wrote(tmp_path):
     assert found["sections"] == ["tune_a"]
     assert found["no_ttp"] == {"tune_a": 65.8}
     assert found["lr 3e-5, speed options"] == {"online": 1.45, "offline": 1.37}
+    # bug: the same setting in two sections (another seed's checkpoint) silently replaced the first gain
+    write_section("tune_b", "\n".join(["## b", "", *table]), path=results)
+    with pytest.raises(ValueError, match="in sections tune_a and tune_b"):
+        tuned_gains(["tune_a", "tune_b"], path=results)
 
 
 def test_a_run_saved_with_removed_options_at_their_no_op_values_is_reused(tmp_path):

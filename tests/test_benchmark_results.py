@@ -199,6 +199,11 @@ def test_table1_names_the_whole_ttp_setting_chosen_on_val_and_checks_the_gain_ai
                for x in lines)
     assert any("online TTP gains at least +3" in x and x.endswith(": met") for x in lines)  # +3.33, std 0.29
     assert any("offline TTP gains at least +4" in x and x.endswith("NOT met") for x in lines)  # +3.00
+    keypoint = {"none": {"pck": [60.0, 60.0]}, "online": {"pck": [61.0, 61.0]}, "offline": {"pck": [65.0, 66.0]}}
+    both = aims({**results, "keypoint": keypoint}, TTPConfig(), None, found)
+    assert any("online TTP than the feature-shared keypoint method: +3.33 vs +1.00 (Transformer over 3 seeds, "
+               "keypoint over 2): met" in x for x in both)
+    assert any("offline TTP than" in x and x.endswith("NOT met") for x in both)  # +3.00 vs +5.50
     plain = aims(results, TTPConfig(lr=3e-5), None, found)
     assert any(x.startswith("- TTP learning rate 3e-05, chosen") for x in plain)
 
