@@ -171,13 +171,18 @@ def people(args, videos) -> str:
                "| Method | TTP scenario | " + " | ".join(f"PCK {b} w/o TTP" for b in bands) + " |",
                "|---|---|" + "---|" * len(bands)]
     for method in ("keypoint", "transformer"):
+        without = {}  # seed -> PCK per person without TTP, shared by both modes
+        for seed in args.seeds:
+            none = _saved(args, method, seed, "none")
+            if none is not None:
+                without[seed] = pck_per_person(videos, none)
         for mode in ("online", "offline"):
             gains, bases, seeds = [], [], []
-            for seed in args.seeds:
-                none, ttp = _saved(args, method, seed, "none"), _saved(args, method, seed, mode)
-                if none is None or ttp is None:
+            for seed in without:
+                ttp = _saved(args, method, seed, mode)
+                if ttp is None:
                     continue
-                bases.append(pck_per_person(videos, none))
+                bases.append(without[seed])
                 gains.append(pck_per_person(videos, ttp) - bases[-1])
                 seeds.append(seed)
                 used.append(_checkpoint(args, method, seed))

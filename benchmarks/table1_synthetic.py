@@ -139,8 +139,8 @@ def run(args, missing: list[str]) -> dict:
 def aims(results: dict, ttp, tuned: dict | None, found: dict | None = None) -> list[str]:
     """The issue's aims, checked on the numbers of this run (met / NOT met), one line each; ``ttp``: the TTP
     settings of the run (`ttpose.config.TTPConfig`)."""
-    ttp_lr = ttp.lr
-    setting = f"TTP learning rate {ttp_lr:g}" + (f", pull back {ttp.pull_back:g}" if ttp.pull_back else "")
+    setting = f"TTP learning rate {ttp.lr:g}" + (f", pull back {ttp.pull_back:g}" if ttp.pull_back else "")
+
     def cells(method: str, mode: str) -> np.ndarray | None:
         got = results.get(method, {}).get(mode)
         return None if got is None else np.asarray(got["pck"], dtype=float)
@@ -192,7 +192,7 @@ def aims(results: dict, ttp, tuned: dict | None, found: dict | None = None) -> l
             def said(key: str) -> str:
                 row = tuned.get(key)
                 return "not measured" if row is None else ", ".join(f"{m} {g:+.2f}" for m, g in row.items())
-            lr += (f"; there the chosen lr gains {said(f'{ttp_lr:g}')} and the paper's 1e-4 gains {said('0.0001')} "
+            lr += (f"; there the chosen lr gains {said(f'{ttp.lr:g}')} and the paper's 1e-4 gains {said('0.0001')} "
                    f"(checkpoint {tuned.get('checkpoint')})")
     out.append(lr + ".")
     return out
