@@ -198,6 +198,27 @@ def aims(results: dict, ttp, tuned: dict | None, found: dict | None = None) -> l
     return out
 
 
+def _seed_of(checkpoint: str) -> str:
+    """"seed N" of a run's model file (its folder is <method>-seed<N>, `run`), else the folder's name."""
+    folder = Path(checkpoint).parent.name
+    return f"seed {folder.rsplit('-seed', 1)[1]}" if "-seed" in folder else folder
+
+
+def per_seed(results: dict) -> list[str]:
+    """One line per (method, scenario) with each seed's PCK and, with TTP, its paired gain: the figures behind the
+    table's mean ± std, so a per-seed comparison (e.g. on the seeds two methods share) can be read off."""
+    lines = ["Per seed (PCK; with TTP, the gain over the same model without it in brackets):", ""]
+    for method, cells in results.items():
+        for mode in ("look", "none", "online", "offline"):
+            if mode not in cells:
+                continue
+            pck, none = cells[mode]["pck"], cells.get("none", {}).get("pck")
+            said = [f"{run} {p:.2f}" + (f" ({p - n:+.2f})" if mode in ("online", "offline") and none else "")
+                    for run, p, n in zip(map(_seed_of, cells["checkpoints"]), pck, none or pck, strict=True)]
+            lines.append(f"- {TITLES[method]}, {mode}: {', '.join(said)}")
+    return lines
+
+
 def markdown(results: dict, args, seconds: float, missing: list[str]) -> str:
     base = np.mean(results["baseline"]["none"]["pck"]) if "baseline" in results else None
     lines = [f"## {args.title} (test population, PCK@0.2 torso, mean ± std over seeds)", "",
@@ -220,7 +241,7 @@ def markdown(results: dict, args, seconds: float, missing: list[str]) -> str:
     cfg = load_config(args.config, args.overrides)
     found = tuned_gains(args.tuned, **({"path": args.results} if args.results else {})) if args.tuned else None
     tuned = json.loads(TUNED.read_text()) if TUNED.is_file() and not (found and found["sections"]) else None
-    lines += ["", *aims(results, cfg.ttp, tuned, found)]
+    lines += ["", *per_seed(results), "", *aims(results, cfg.ttp, tuned, found)]
     train_times = ", ".join(f"{m} {np.nanmean(c['train_seconds']) / 60:.1f} min" for m, c in results.items())
     train_total = sum(np.nansum(c["train_seconds"]) for c in results.values())
     eval_total = sum(sum(c[m]["seconds"]) for c in results.values() for m in ("none", "online", "offline") if m in c)

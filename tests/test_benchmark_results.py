@@ -215,3 +215,14 @@ def test_gain_by_band_groups_person_seed_pairs_by_their_pck_without_ttp():
     gains = np.array([[10.0, 1.0, -2.0], [30.0, -4.0, -6.0]])
     assert gain_by_band(base, gains) == [(2, 20.0), (1, 1.0), (3, -4.0)]
     assert gain_by_band(base, gains, (10.0,))[0] == (0, pytest.approx(float("nan"), nan_ok=True))
+
+
+def test_table1_lists_each_seeds_pck_and_paired_gain():
+    """The README quoted per-seed Table 1 gains that no results section printed (only mean ± std)."""
+    from benchmarks.table1_synthetic import per_seed
+
+    runs = ["runs/t1/keypoint-seed0/model.safetensors", "runs/t1/keypoint-seed2/model.safetensors"]
+    results = {"keypoint": {"checkpoints": runs, "none": {"pck": [60.0, 70.0]}, "online": {"pck": [61.5, 69.0]}}}
+    lines = per_seed(results)
+    assert "- Feat. shared (keypoint), none: seed 0 60.00, seed 2 70.00" in lines
+    assert "- Feat. shared (keypoint), online: seed 0 61.50 (+1.50), seed 2 69.00 (-1.00)" in lines
