@@ -217,6 +217,16 @@ def test_gain_by_band_groups_person_seed_pairs_by_their_pck_without_ttp():
     assert gain_by_band(base, gains, (10.0,))[0] == (0, pytest.approx(float("nan"), nan_ok=True))
 
 
+def test_oracle_gate_counts_skipped_people_as_zero_gain_in_the_mean_over_all_pairs():
+    from benchmarks.analyses_synthetic import oracle_gate
+
+    base = np.array([[20.0, 55.0, 90.0], [49.9, 80.0, 100.0]])
+    gains = np.array([[10.0, 1.0, -2.0], [30.0, -4.0, -6.0]])
+    assert oracle_gate(base, gains, 80.0) == pytest.approx((10 + 1 + 30) / 6)
+    assert oracle_gate(base, gains, 50.0) == pytest.approx(40 / 6)
+    assert oracle_gate(base, gains, 101.0) == pytest.approx(gains.mean())
+
+
 def test_table1_lists_each_seeds_pck_and_paired_gain():
     """The README quoted per-seed Table 1 gains that no results section printed (only mean ± std)."""
     from benchmarks.table1_synthetic import per_seed
