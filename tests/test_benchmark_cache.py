@@ -149,3 +149,18 @@ def test_a_no_ttp_cell_survives_a_change_of_the_ttp_learning_rate_only(tmp_path)
     assert saved_cell(config_from_dict(TINY, [f"output_dir={tmp_path}", "ttp.speed.channels_last=true"]),
                       "none") is None
     assert saved_cell(config_from_dict(TINY, [f"output_dir={tmp_path}", "data.shift=0.2"]), "none") is None
+
+
+def test_the_papers_protocol_stays_the_papers_when_the_config_chooses_a_drift_control():
+    """Bug: once configs/synthetic/cpu.yaml set ttp.pull_back (chosen on val), tune_ttp's "lr 1e-4 (paper)" and
+    drift.py's "plain" inherited it and no longer measured the paper's protocol."""
+    from benchmarks.drift import CONFIG, CONTROLS
+    from benchmarks.tune_ttp import candidate_overrides
+    from ttpose.config import load_config
+
+    assert load_config(CONFIG).ttp.pull_back > 0  # the situation the bug needs
+    paper = load_config(CONFIG, candidate_overrides("lr 1e-4 (paper)")).ttp
+    assert (paper.lr, paper.pull_back) == (1e-4, 0)
+    assert load_config(CONFIG, candidate_overrides("lr 1e-4, pull back 3e-2")).ttp.pull_back == 0.03
+    assert load_config(CONFIG, CONTROLS["plain"]).ttp.pull_back == 0
+    assert load_config(CONFIG, CONTROLS["pull 1e-2"]).ttp.pull_back == 0.01
