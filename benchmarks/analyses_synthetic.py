@@ -72,6 +72,15 @@ def _saved(args, method: str, seed: int, mode: str) -> list[Predictions] | None:
     return [Predictions(f, j, s) for f, j, s in load_predictions(path)]
 
 
+def tagged(name: str, tag: str | None) -> str:
+    """A section's (or plot's) name with ``--tag``: the same analysis of other runs beside the config's."""
+    return f"{name}_{tag}" if tag else name
+
+
+def fig3_plot(args) -> str:
+    return tagged("fig3_online_gain", args.tag) + ".png"
+
+
 def pck_per_frame_index(videos, preds: list[Predictions]) -> np.ndarray:
     """PCK@0.2 (authors' convention) at each frame index, pooled over the videos: (frames,)."""
     hits, counts = 0, 0
@@ -95,7 +104,7 @@ def fig3(args, videos) -> str:
     ax = fig.add_subplot()
     lines = ["## Online gain vs. frame index (Fig. 3 on synthetic people)", "",
              "Per-frame PCK@0.2 of online TTP minus the same model without TTP, pooled over the test people; "
-             "mean ± std over seeds. Plot: `benchmarks/fig3_online_gain.png`.", ""]
+             f"mean ± std over seeds. Plot: `benchmarks/{fig3_plot(args)}`.", ""]
     rows: list[str] = []
     header = None
     used: list[Path] = []
@@ -125,7 +134,7 @@ def fig3(args, videos) -> str:
     ax.set_ylabel("online TTP gain (PCK points)")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(Path(__file__).resolve().parent / "fig3_online_gain.png")
+    fig.savefig(Path(__file__).resolve().parent / fig3_plot(args))
     return "\n".join(lines + _footer(args, started, used))
 
 
@@ -286,6 +295,9 @@ def main(argv=None) -> None:
     parser.add_argument("--window", type=int, default=7, help="table5: Savitzky-Golay window (frames)")
     parser.add_argument("--results", type=Path, default=None, help="results file (default benchmarks/RESULTS.md)")
     parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--tag", default=None,
+                        help="write the sections <analysis>_<tag> (and fig3_online_gain_<tag>.png), e.g. for the "
+                             "runs of another TTP setting, and name the tag in each heading")
     parser.add_argument("overrides", nargs="*", help="config overrides (the same as for Table 1)")
     args = parser.parse_args(argv)
     cfg = load_config(args.config, args.overrides)
@@ -294,8 +306,11 @@ def main(argv=None) -> None:
     for name in args.analyses:
         subset = videos[: args.videos] if name in ("table2", "fig4") else videos
         text = {"fig3": fig3, "table5": table5, "table2": table2, "fig4": fig4, "people": people}[name](args, subset)
+        if args.tag:
+            heading, rest = text.split("\n", 1)
+            text = f"{heading} [{args.tag}: runs {args.runs}]\n{rest}"
         print(text, flush=True)
-        write_section(name, text, **kwargs)
+        write_section(tagged(name, args.tag), text, **kwargs)
 
 
 if __name__ == "__main__":

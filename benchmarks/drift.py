@@ -11,8 +11,9 @@ speed options and an update on every 2nd frame (``ttp.update_every=2``: the sche
 benchmarks/throughput.py, and half the time; noted in the results).
 
 Each control (``CONTROLS``) runs online TTP on every video from its first frame to its last, with no reset;
-"plain" is the paper's protocol (no pull-back, whatever the config chose); "none" predicts without TTP. The gain of a window of ``--window`` frames is the pooled PCK@0.2 (authors'
-convention) of the window's frames of all videos minus that of "none" on the same frames, so it is paired. The
+"plain" is the paper's protocol (no pull-back, whatever the config chose); "none" predicts without TTP. The
+gain of a window of ``--window`` frames is the pooled PCK@0.2 (authors' convention) of the window's frames of
+all videos minus that of "none" on the same frames, so it is paired. The
 aim, printed met / NOT met per control: the gain over frames 1,000-2,000 is at least the gain over frames 0-500.
 A control is kept (for `ttpose personalize` on long videos) only if it beats "plain" on the val people. Chosen
 on val (section drift_val): ``pull 1e-2`` (the best gain over frames 1,000-1,999 and over the whole video

@@ -236,3 +236,14 @@ def test_table1_lists_each_seeds_pck_and_paired_gain():
     lines = per_seed(results)
     assert "- Feat. shared (keypoint), none: seed 0 60.00, seed 2 70.00" in lines
     assert "- Feat. shared (keypoint), online: seed 0 61.50 (+1.50), seed 2 69.00 (-1.00)" in lines
+
+
+def test_a_tagged_analysis_writes_its_own_sections_beside_the_configs():
+    """--tag (the paper's protocol beside the config's choice) must not overwrite the untagged sections/plot."""
+    from argparse import Namespace
+
+    from benchmarks.analyses_synthetic import fig3_plot, tagged
+
+    assert tagged("people", None) == "people" and tagged("people", "paper") == "people_paper"
+    assert fig3_plot(Namespace(tag=None)) == "fig3_online_gain.png"
+    assert fig3_plot(Namespace(tag="paper")) == "fig3_online_gain_paper.png"
