@@ -164,3 +164,25 @@ def test_the_papers_protocol_stays_the_papers_when_the_config_chooses_a_drift_co
     assert load_config(CONFIG, candidate_overrides("lr 1e-4, pull back 3e-2")).ttp.pull_back == 0.03
     assert load_config(CONFIG, CONTROLS["plain"]).ttp.pull_back == 0
     assert load_config(CONFIG, CONTROLS["pull 1e-2"]).ttp.pull_back == 0.01
+
+
+def test_drift_reports_the_cells_its_workers_computed(tmp_path):
+    """Bug: the task tuples gained the checkpoint and its digest, but the report still looked cells up by
+    (split, control, video, segments, frames): every run ended in a KeyError after all cells were computed."""
+    from argparse import Namespace
+
+    from benchmarks.common import run_cells
+    from benchmarks.drift import by_video, report, tasks
+
+    checkpoint = tmp_path / "model.safetensors"
+    checkpoint.write_bytes(b"weights")
+    args = Namespace(split="val", controls=["plain"], videos=2, segments=8, segment_frames=250, window=250,
+                     checkpoint=checkpoint, processes=1)
+
+    def fake_cell(split, control, index, segments, frames, checkpoint, digest):
+        hits = np.zeros(segments * frames, bool)
+        hits[: 1100 if control == "plain" else 1000] = True  # plain gets frames 1000-1099 right too
+        return {"hits": hits, "valid": np.ones_like(hits), "seconds": np.float64(1), "updates": np.int64(1)}
+
+    text, _ = report(args, by_video(run_cells(fake_cell, tasks(args, "ab12"), 1)), args.controls, 0.0)
+    assert "| plain | " + "+0.00 | " * 4 + "+40.00 | " + "+0.00 | " * 3 + "+0.00 | +10.00 | met |" in text
