@@ -207,15 +207,14 @@ def people(args, videos) -> str:
                 used.append(_checkpoint(args, method, seed))
             if not gains:
                 continue
-            g = gain_spread(np.asarray(gains))
+            gains, bases = np.asarray(gains), np.asarray(bases)  # seeds x people
+            g = gain_spread(gains)
             lines.append(f"| {TITLES[method]} | {MODES[mode]} | {', '.join(map(str, seeds))} | {g['mean']:+.2f} | "
                          f"{g['median']:+.2f} | {100 * g['helped']:.0f} % | {100 * g['hurt']:.0f} % | "
                          f"{g['std']:.1f} | {g['se']:.1f} | {g['max']:+.1f} | {g['min']:+.1f} |")
-            by_band.append(f"| {TITLES[method]} | {MODES[mode]} | " + " | ".join(
-                f"{mean:+.2f} ({n})" if n else "- (0)" for n, mean in gain_by_band(np.asarray(bases),
-                                                                                  np.asarray(gains))) + " | "
-                + " | ".join(f"{oracle_gate(np.asarray(bases), np.asarray(gains), e):+.2f}" for e in reversed(BANDS))
-                + " |")
+            band = [f"{mean:+.2f} ({n})" if n else "- (0)" for n, mean in gain_by_band(bases, gains)]
+            oracle = [f"{oracle_gate(bases, gains, e):+.2f}" for e in reversed(BANDS)]
+            by_band.append(f"| {TITLES[method]} | {MODES[mode]} | " + " | ".join(band + oracle) + " |")
     return "\n".join(lines + by_band + _footer(args, started, used))
 
 

@@ -40,6 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import (  # noqa: E402
+    PAPER_TTP,
     cell_key,
     checkpoint_digests,
     command,
@@ -57,7 +58,7 @@ CACHE = ROOT / "runs" / "drift"
 BASE = ["ttp.update_every=2"]  # on top of the config's TTP settings and this machine's speed options
 CONTROLS = {  # name -> TTPConfig overrides; "none" predicts without TTP
     "none": [],
-    "plain": ["ttp.pull_back=0"],  # the paper's protocol, whatever drift control the config chose
+    "plain": list(PAPER_TTP),  # the paper's protocol, whatever drift control the config chose
     "pull 1e-3": ["ttp.pull_back=1e-3"],
     "pull 1e-2": ["ttp.pull_back=1e-2"],
     "pull 3e-2": ["ttp.pull_back=3e-2"],

@@ -22,7 +22,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import checkpoint_digests, command, machine, write_section  # noqa: E402
+from benchmarks.common import PAPER_TTP, checkpoint_digests, command, machine, write_section  # noqa: E402
 from ttpose.atomic import atomic_write_text  # noqa: E402
 from ttpose.checkpoint import load_checkpoint  # noqa: E402
 from ttpose.config import load_config  # noqa: E402
@@ -31,10 +31,7 @@ from ttpose.evaluate import evaluate  # noqa: E402
 
 TUNED = Path(__file__).with_name("tune_ttp.json")
 FAST = ["ttp.speed.precision=bf16", "ttp.speed.channels_last=true", "ttp.speed.fold_bn=true"]
-# what a candidate leaves unset takes the paper's protocol, not the config's choice (configs/synthetic/cpu.yaml sets
-# ttp.pull_back, chosen here): "lr 1e-4 (paper)" stays the paper's setting after the config changed
-PAPER = ["ttp.pull_back=0"]
-CANDIDATES = {  # name -> TTPConfig overrides (on top of the config's ttp section and PAPER)
+CANDIDATES = {  # name -> TTPConfig overrides (on top of the config's ttp section and PAPER_TTP)
     "lr 3e-4": ["ttp.lr=3e-4"],
     "lr 1e-4 (paper)": ["ttp.lr=1e-4"],
     "lr 3e-5": ["ttp.lr=3e-5"],
@@ -63,8 +60,9 @@ CANDIDATES = {  # name -> TTPConfig overrides (on top of the config's ttp sectio
 
 
 def candidate_overrides(name: str) -> list[str]:
-    """The TTP overrides of candidate ``name``: the paper's protocol (``PAPER``), then the candidate's own."""
-    return [*PAPER, *CANDIDATES[name]]
+    """The TTP overrides of candidate ``name``: the paper's protocol (``PAPER_TTP``), then the candidate's own, so
+    what a candidate leaves unset is the paper's, not the config's choice ("lr 1e-4 (paper)" stays the paper's)."""
+    return [*PAPER_TTP, *CANDIDATES[name]]
 
 
 def loss_drop(losses: list[np.ndarray]) -> float:
