@@ -5,7 +5,7 @@
 
 Two measurements, kept apart because the paper-size model cannot be trained here:
 
-- **Gain** (synthetic benchmark): the Transformer models of the synthetic Table 1 (`runs/table1/transformer-seed*`,
+- **Gain** (synthetic benchmark): the Transformer models of the synthetic Table 1 (`<--runs>/transformer-seed*`,
   configs/synthetic/cpu.yaml, trained by benchmarks/table1_synthetic.py), personalized online to the shifted
   people with the config's TTP settings and the speed options of this machine (`ttpose.speed.fast_speed`),
   under each schedule of ``SCHEDULES``: an update on every k-th frame (``ttp.update_every``, the frames between
@@ -20,7 +20,8 @@ Two measurements, kept apart because the paper-size model cannot be trained here
 
 Writes the "throughput" section of benchmarks/RESULTS.md (ending with the SHA-256 of the Table 1 models it
 used) and docs/images/throughput.png (val gain against frames/s). Cells are cached under runs/throughput/, so a
-stopped run resumes.
+stopped run resumes; a cell is reused only for the data and TTP settings and the checkpoint (SHA-256) it was
+computed with, the timing only for the TTP settings it was timed with.
 """
 
 from __future__ import annotations
@@ -37,14 +38,18 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import (  # noqa: E402
+    cell_key,
     checkpoint_digests,
     command,
     finished_model,
     machine,
     mean_std,
     run_cells,
+    same_key,
+    shown_path,
     write_section,
 )
+from ttpose.weights import file_sha256  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / "runs" / "throughput"
@@ -68,9 +73,10 @@ TARGET_FPS, KEEP = 2.0, 0.8  # the preset's aims (issue 16, point 2)
 # ------------------------------------------------------------------------------------------------ gains
 
 
-def table1_model(seed: int) -> Path:
-    """The synthetic Table 1 Transformer of ``seed`` (trained by benchmarks/table1_synthetic.py)."""
-    return finished_model(ROOT / "runs" / "table1" / f"transformer-seed{seed}")
+def table1_model(runs: str | Path, seed: int) -> Path:
+    """The synthetic Table 1 Transformer of ``seed`` in the Table 1 runs folder ``runs`` (trained by
+    benchmarks/table1_synthetic.py --runs)."""
+    return finished_model(Path(runs) / f"transformer-seed{seed}")
 
 
 def schedule_config(schedule: str):
@@ -84,11 +90,43 @@ def schedule_config(schedule: str):
                                 f"ttp.batch_size={batch}"])
 
 
-def cell(split: str, seed: int, schedule: str) -> dict:
-    """PCK of one model (seed) on one split without TTP ("none") or online under a schedule (cached)."""
-    path = CACHE / f"{split}-seed{seed}-{schedule.replace(', ', '-').replace(' ', '')}.json"
-    if path.is_file():
-        return json.loads(path.read_text())
+def cached(path: Path, key: dict) -> dict | None:
+    """A cached cell if it was computed with the settings ``key`` (cells cached before the key was stored, or
+    with other data / TTP settings or another checkpoint, are recomputed)."""
+    if not path.is_file():
+        return None
+    saved = json.loads(path.read_text())
+    return saved if "key" in saved and same_key(saved["key"], key) else None
+
+
+def cell_path(split: str, seed: int, schedule: str) -> Path:
+    return CACHE / f"{split}-seed{seed}-{schedule.replace(', ', '-').replace(' ', '')}.json"
+
+
+def schedule_key(schedule: str, digest: str) -> dict:
+    """The cache key of a schedule's cell for the checkpoint of SHA-256 ``digest``."""
+    return cell_key(schedule_config(schedule), "none" if schedule == "none" else "online", checkpoint=digest)
+
+
+def cached_cell(split: str, seed: int, schedule: str, checkpoint: str, digest: str) -> dict:
+    """The cached `cell` (same arguments), an error where it is missing or stale (--collect)."""
+    saved = cached(cell_path(split, seed, schedule), schedule_key(schedule, digest))
+    if saved is None:
+        raise SystemExit(f"no up-to-date cell {split} seed {seed} {schedule!r} for {checkpoint} in {CACHE}; run "
+                         "without --collect")
+    return saved
+
+
+def cell(split: str, seed: int, schedule: str, checkpoint: str, digest: str) -> dict:
+    """PCK of one model (seed; its file and SHA-256 ``digest``) on one split without TTP ("none") or online
+    under a schedule (cached in runs/throughput/, keyed by the settings and the digest)."""
+    cfg = schedule_config(schedule)
+    mode = "none" if schedule == "none" else "online"
+    key = schedule_key(schedule, digest)
+    path = cell_path(split, seed, schedule)
+    saved = cached(path, key)
+    if saved is not None:
+        return saved
     import torch
 
     from ttpose.atomic import atomic_write_text
@@ -97,15 +135,13 @@ def cell(split: str, seed: int, schedule: str) -> dict:
     from ttpose.evaluate import evaluate
 
     torch.set_num_threads(1)
-    cfg = schedule_config(schedule)
-    model = load_checkpoint(table1_model(seed))
+    model = load_checkpoint(checkpoint)
     videos = load_videos(cfg.data, split)
     started = time.time()
-    mode = "none" if schedule == "none" else "online"
     ev, preds = evaluate(model, videos, mode, cfg.ttp, seed=seed, progress=False)
     result = {"split": split, "seed": seed, "schedule": schedule, "pck": ev.mean, "seconds": time.time() - started,
               "updates": int(sum(len(p.losses) for p in preds)) if mode == "online" else 0,
-              "videos": len(videos), "frames": cfg.data.frames_per_video}
+              "videos": len(videos), "frames": cfg.data.frames_per_video, "key": key}
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, json.dumps(result))
     print(f"{split} seed {seed} {schedule}: PCK {ev.mean:.2f} ({result['seconds']:.0f} s)", flush=True)
@@ -116,8 +152,18 @@ def cell(split: str, seed: int, schedule: str) -> dict:
 # ---------------------------------------------------------------------------------------------- frames/s
 
 
+def timing_key() -> dict:
+    """What the paper-size timing depends on besides the batch sizes: the config's TTP update (lr, drift
+    control) and this machine's speed options."""
+    from ttpose.speed import describe, fast_speed
+
+    ttp = schedule_config("full").ttp
+    return {"lr": ttp.lr, "pull_back": ttp.pull_back, "speed": describe(fast_speed("cpu"))}
+
+
 def paper_timing(batches: list[int], repeats: int = 3) -> dict:
-    """Seconds of one online update per TTP batch size and of one prediction at batch 1, paper-size model."""
+    """Seconds of one online update per TTP batch size and of one prediction at batch 1, paper-size model, with
+    the config's TTP update (lr and drift control, `timing_key`)."""
     import torch
 
     from benchmarks.speed import our_loss, vgg_state
@@ -132,10 +178,12 @@ def paper_timing(batches: list[int], repeats: int = 3) -> dict:
     model = TTPModel(ModelConfig(backbone="resnet50", input_size=128)).eval()
     video = materialize(make_video("test", 0, config=SyntheticConfig(frame_size=160, frames_per_video=8)))
     speed = fast_speed("cpu")
-    out = {"speed": describe(speed), "update_s": {}, "threads": torch.get_num_threads()}
+    key = timing_key()
+    out = {"speed": describe(speed), "update_s": {}, "threads": torch.get_num_threads(), "key": key}
     rng = np.random.default_rng(0)
     for b in batches:
-        tuner = Personalizer(model, TTPConfig(batch_size=b, lr=1e-4, speed=speed), loss=our_loss(vgg_state()))
+        ttp = TTPConfig(batch_size=b, lr=key["lr"], pull_back=key["pull_back"], speed=speed)
+        tuner = Personalizer(model, ttp, loss=our_loss(vgg_state()))
         tuner.online_update(video, 1, rng)  # warm-up (oneDNN primitives, first allocations)
         seconds = []
         for t in range(repeats):
@@ -162,15 +210,16 @@ def fps(timing: dict, every: int, batch: int) -> float:
 
 
 def report(timing: dict, val: dict, test: dict, seeds: list[int], val_seeds: list[int], preset: str | None,
-           wall_min: float) -> str:
+           wall_min: float, checkpoints: list[Path]) -> str:
     def gain(cells, split, s, name):
         return cells[(split, s, name)]["pck"] - cells[(split, s, "none")]["pck"]
 
     full_val = np.mean([gain(val, "val", s, "full") for s in val_seeds])
     lines = ["## Online TTP: gain against frames/s for cheaper update schedules (issue 16)", "",
-             "Gain: the synthetic Table 1 Transformer (configs/synthetic/cpu.yaml, lr "
-             f"{schedule_config('full').ttp.lr:g}, speed options {timing['speed']}), online, paired with the same "
-             "model "
+             f"Gain: the synthetic Table 1 Transformer ({shown_path(checkpoints[0].parent.parent)}, "
+             f"configs/synthetic/cpu.yaml, lr {schedule_config('full').ttp.lr:g}, pull back "
+             f"{schedule_config('full').ttp.pull_back:g}, speed options {timing['speed']}), online, paired with the "
+             "same model "
              f"without TTP; validation people (model seeds {', '.join(map(str, val_seeds))}) for every schedule, "
              f"test people (seeds {', '.join(map(str, seeds))}) for the full protocol and the preset. Frames/s: the "
              f"paper-size model (ResNet-50, 128 x 128, VGG-16 perceptual loss) on this machine, {timing['threads']} "
@@ -214,7 +263,7 @@ def report(timing: dict, val: dict, test: dict, seeds: list[int], val_seeds: lis
     lines += ["", f"Command: `{command()}`", f"Machine: {machine()} (gains: 2 worker processes of 1 torch thread; "
               "timing: this process alone, 2 threads)", f"Wall time of this run: {wall_min:.1f} min (cached cells "
               "are reused)", f"Plot: docs/images/{PLOT.name}", "",
-              *checkpoint_digests(table1_model(s) for s in dict.fromkeys([*val_seeds, *seeds]))]
+              *checkpoint_digests(checkpoints)]
     return "\n".join(lines)
 
 
@@ -258,24 +307,38 @@ def main(argv=None) -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="model seeds for the test people")
     parser.add_argument("--val-seeds", type=int, nargs="+", default=[0], help="model seeds for the choice on val")
     parser.add_argument("--processes", type=int, default=2)
-    parser.add_argument("--collect", action="store_true", help="only cached cells and timing")
+    parser.add_argument("--runs", default="runs/table1", help="the Table 1 runs folder whose Transformers are used")
+    parser.add_argument("--collect", action="store_true",
+                        help="only cached cells and timing: stop with an error where one is missing or stale")
     args = parser.parse_args(argv)
     started = time.time()
+    models = {s: table1_model(args.runs, s) for s in dict.fromkeys([*args.val_seeds, *args.seeds])}
+    missing = [str(m) for m in models.values() if not m.is_file()]
+    if missing:
+        parser.error(f"no trained Table 1 Transformer at {', '.join(missing)} (benchmarks/table1_synthetic.py "
+                     "--runs trains them)")
+    digests = {s: file_sha256(m) for s, m in models.items()}  # once: every cell's cache key holds one
     timing_file = CACHE / "timing.json"
-    if timing_file.is_file():
-        timing = json.loads(timing_file.read_text())
-    else:
+    timing = json.loads(timing_file.read_text()) if timing_file.is_file() else {}
+    if timing.get("key") != timing_key():
+        if args.collect:
+            parser.error(f"{timing_file} is missing or was timed with other TTP settings; run without --collect")
         from ttpose.atomic import atomic_write_text
 
         timing = paper_timing(sorted({PAPER_BATCH, *(b for _, b in SCHEDULES.values())}, reverse=True))
         CACHE.mkdir(parents=True, exist_ok=True)
         atomic_write_text(timing_file, json.dumps(timing))
-    val_tasks = [("val", s, n) for s in args.val_seeds for n in ("none", *SCHEDULES)]
-    val = run_cells(cell, val_tasks, args.processes)
+
+    def cells(names: list[tuple[str, int, str]]) -> dict:  # keyed (split, seed, schedule), as `report` reads
+        tasks = [(split, s, n, str(models[s]), digests[s]) for split, s, n in names]
+        found = run_cells(cached_cell, tasks, 1) if args.collect else run_cells(cell, tasks, args.processes)
+        return {t[:3]: r for t, r in found.items()}
+
+    val = cells([("val", s, n) for s in args.val_seeds for n in ("none", *SCHEDULES)])
     preset = choose(timing, val, args.val_seeds)
-    test_tasks = [("test", s, n) for s in args.seeds for n in dict.fromkeys(("none", "full", preset or "full"))]
-    test = run_cells(cell, test_tasks, args.processes)
-    text = report(timing, val, test, args.seeds, args.val_seeds, preset, (time.time() - started) / 60)
+    test = cells([("test", s, n) for s in args.seeds for n in dict.fromkeys(("none", "full", preset or "full"))])
+    text = report(timing, val, test, args.seeds, args.val_seeds, preset, (time.time() - started) / 60,
+                  list(models.values()))
     plot(timing, val, args.val_seeds)
     print(text)
     write_section("throughput", text)

@@ -186,3 +186,26 @@ def test_drift_reports_the_cells_its_workers_computed(tmp_path):
 
     text, _ = report(args, by_video(run_cells(fake_cell, tasks(args, "ab12"), 1)), args.controls, 0.0)
     assert "| plain | " + "+0.00 | " * 4 + "+40.00 | " + "+0.00 | " * 3 + "+0.00 | +10.00 | met |" in text
+
+
+def test_a_throughput_cell_is_reused_only_for_the_model_and_settings_it_was_computed_with(tmp_path, monkeypatch):
+    """Bug: benchmarks/throughput.py cached a cell by split, seed and schedule only, and read the models from
+    runs/table1 whatever the Table 1 run in use: after the config's TTP lr and drift control changed, or with
+    other Table 1 models, it reported the old cells as the new ones."""
+    import benchmarks.throughput as throughput
+
+    monkeypatch.setattr(throughput, "CACHE", tmp_path)
+    key = throughput.schedule_key("every 2", "ab12")
+    assert key["ttp"]["update_every"] == 2 and key["checkpoint"] == "ab12"
+    path = throughput.cell_path("val", 0, "every 2")
+    path.write_text(json.dumps({"pck": 50.0, "seconds": 1.0, "key": key}))
+    assert throughput.cached_cell("val", 0, "every 2", "m.safetensors", "ab12")["pck"] == 50.0
+    with pytest.raises(SystemExit, match="no up-to-date cell val seed 0 'every 2'"):
+        throughput.cached_cell("val", 0, "every 2", "m.safetensors", "cd34")  # another checkpoint
+    stale = {**key, "ttp": {**key["ttp"], "pull_back": 0.5}}  # other TTP settings
+    path.write_text(json.dumps({"pck": 50.0, "seconds": 1.0, "key": stale}))
+    assert throughput.cached(path, key) is None
+    path.write_text(json.dumps({"pck": 50.0, "seconds": 1.0}))  # cached before the key was stored
+    assert throughput.cached(path, key) is None
+    model = throughput.table1_model("runs/table1fast", 2)
+    assert model.as_posix() == "runs/table1fast/transformer-seed2/model.safetensors"
