@@ -62,6 +62,7 @@ CONTROLS = {  # name -> TTPConfig overrides; "none" predicts without TTP
     "pull 1e-3": ["ttp.pull_back=1e-3"],
     "pull 1e-2": ["ttp.pull_back=1e-2"],
     "pull 3e-2": ["ttp.pull_back=3e-2"],
+    "pull 1e-1": ["ttp.pull_back=1e-1"],
     "reset 500": ["ttp.reset_every=500"],
 }
 EARLY, LATE = (0, 500), (1000, 2000)  # frames compared by the aim
