@@ -65,6 +65,8 @@ SCHEDULES = {  # name -> (update_every, batch_size); "full" is the synthetic ben
     "every 8, batch 8": (8, 8),
     "every 4, batch 4": (4, 4),
     "every 8, batch 4": (8, 4),
+    "every 12, batch 8": (12, 8),
+    "every 16, batch 8": (16, 8),
 }
 PAPER_BATCH = 32  # the paper's online protocol: batch 32, an update on every frame
 TARGET_FPS, KEEP = 2.0, 0.8  # the preset's aims (issue 16, point 2)

@@ -270,3 +270,18 @@ def test_config_overrides_after_tuned_sections_reach_the_config():
     assert args.tuned == ["tune_a", "tune_b"] and args.overrides == ["ttp.pull_back=0", "ttp.lr=1e-4"]
     args = parse_args(["data.shift=0.2", "--tuned", "ttp.pull_back=0"])
     assert args.tuned is None and args.overrides == ["data.shift=0.2", "ttp.pull_back=0"]
+
+
+def test_the_librarys_fast_schedule_is_the_preset_the_throughput_study_chose():
+    """`ttpose personalize --schedule fast` is documented as the preset benchmarks/throughput.py chose on val; when
+    the study was rerun on the issue-13 models it chose another schedule (every 12th frame, batch 8, not every
+    8th, batch 4) and the library would have kept the old one."""
+    import re
+
+    from benchmarks.common import read_section
+    from benchmarks.throughput import SCHEDULES as STUDIED
+    from ttpose.personalization import SCHEDULES
+
+    chosen = re.search(r"Preset chosen on val: \*\*(.+?)\*\*", read_section("throughput")).group(1)
+    every, batch = STUDIED[chosen]
+    assert set(SCHEDULES["fast"]) == {f"ttp.update_every={every}", f"ttp.batch_size={batch}"}

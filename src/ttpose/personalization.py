@@ -145,10 +145,11 @@ class Personalizer:
 
 # Named online schedules for `ttpose personalize --schedule`: "paper" keeps the checkpoint's own TTP settings (an
 # update on every frame); "fast" is the preset chosen on validation people by benchmarks/throughput.py (section
-# throughput of benchmarks/RESULTS.md): an update of 4 pairs on every 8th frame, with this machine's speed options,
-# the only measured schedule that runs the paper-size model at 2 frames/s or more on a 2-core CPU. It gives up most
-# of the online gain there (see that section); use it when speed matters more than the last points.
-SCHEDULES = {"paper": (), "fast": ("ttp.update_every=8", "ttp.batch_size=4")}
+# throughput of benchmarks/RESULTS.md): an update of 8 pairs on every 12th frame, with this machine's speed options,
+# the schedule with the largest val gain among those that run the paper-size model at 2 frames/s or more on a
+# 2-core CPU (it was 4 pairs on every 8th frame with the Table 1 model before issue 13's pull-back). It gives up
+# much of the online gain there (see that section); use it when speed matters more than the last points.
+SCHEDULES = {"paper": (), "fast": ("ttp.update_every=12", "ttp.batch_size=8")}
 
 
 def schedule_overrides(name: str, device: torch.device | str = "cpu") -> list[str]:
