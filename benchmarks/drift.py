@@ -18,7 +18,9 @@ aim, printed met / NOT met per control: the gain over frames 1,000-2,000 is at l
 A control is kept (for `ttpose personalize` on long videos) only if it beats "plain" on the val people. With the
 first Table 1 models, ``pull 1e-2`` was best on val among plain, pull 1e-3 / 1e-2 / 3e-2 and a reset every 500
 frames; configs/synthetic/cpu.yaml now sets ``ttp.pull_back`` 3e-2 (chosen by benchmarks/tune_ttp.py on 96-frame
-val clips), and the drift sections compare it with plain for the current Table 1 model (``--checkpoint``).
+val clips), and the drift sections compare it with plain, ``pull 1e-1`` and a reset every 500 frames (on top of
+the config's 3e-2) for the current Table 1 model (``--checkpoint``): only ``pull 1e-1`` met the aim on val, the
+setting recommended for long videos (docs/personalize-your-video.md).
 
 Cells (one control x one video) are cached in runs/drift/ (reused only for the same data and TTP settings and
 the same checkpoint, ``--checkpoint``) and run in ``--processes`` worker processes of one
