@@ -122,8 +122,6 @@ def cached_cell(split: str, seed: int, schedule: str, checkpoint: str, digest: s
 def cell(split: str, seed: int, schedule: str, checkpoint: str, digest: str) -> dict:
     """PCK of one model (seed; its file and SHA-256 ``digest``) on one split without TTP ("none") or online
     under a schedule (cached in runs/throughput/, keyed by the settings and the digest)."""
-    cfg = schedule_config(schedule)
-    mode = "none" if schedule == "none" else "online"
     key = schedule_key(schedule, digest)
     path = cell_path(split, seed, schedule)
     saved = cached(path, key)
@@ -137,6 +135,7 @@ def cell(split: str, seed: int, schedule: str, checkpoint: str, digest: str) -> 
     from ttpose.evaluate import evaluate
 
     torch.set_num_threads(1)
+    cfg, mode = schedule_config(schedule), key["mode"]
     model = load_checkpoint(checkpoint)
     videos = load_videos(cfg.data, split)
     started = time.time()
@@ -217,12 +216,12 @@ def report(timing: dict, val: dict, test: dict, seeds: list[int], val_seeds: lis
         return cells[(split, s, name)]["pck"] - cells[(split, s, "none")]["pck"]
 
     full_val = np.mean([gain(val, "val", s, "full") for s in val_seeds])
+    ttp = schedule_config("full").ttp
     lines = ["## Online TTP: gain against frames/s for cheaper update schedules (issue 16)", "",
              f"Gain: the synthetic Table 1 Transformer ({shown_path(checkpoints[0].parent.parent)}, "
-             f"configs/synthetic/cpu.yaml, lr {schedule_config('full').ttp.lr:g}, pull back "
-             f"{schedule_config('full').ttp.pull_back:g}, speed options {timing['speed']}), online, paired with the "
-             "same model "
-             f"without TTP; validation people (model seeds {', '.join(map(str, val_seeds))}) for every schedule, "
+             f"configs/synthetic/cpu.yaml, lr {ttp.lr:g}, pull back {ttp.pull_back:g}, speed options "
+             f"{timing['speed']}), online, paired with the same model without TTP; validation people (model "
+             f"seeds {', '.join(map(str, val_seeds))}) for every schedule, "
              f"test people (seeds {', '.join(map(str, seeds))}) for the full protocol and the preset. Frames/s: the "
              f"paper-size model (ResNet-50, 128 x 128, VGG-16 perceptual loss) on this machine, {timing['threads']} "
              "torch threads, nothing else running: 1 / (prediction + update / k), amortized over a video.", "",
