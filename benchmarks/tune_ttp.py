@@ -49,6 +49,12 @@ CANDIDATES = {  # name -> TTPConfig overrides (on top of the config's ttp sectio
     # a larger step with the pull-back bounding the drift (lr 3e-4 without it lost -10.51 on 48-frame clips)
     "lr 3e-4, pull back 3e-2": ["ttp.lr=3e-4", "ttp.pull_back=3e-2"],
     "lr 3e-4, pull back 1e-1": ["ttp.lr=3e-4", "ttp.pull_back=1e-1"],
+    # the cheaper update of issue 16 (benchmarks/throughput.py): the reconstruction path stays as trained, and
+    # also L_self at half resolution
+    "lr 1e-4, pull back 3e-2, reconstruction frozen": ["ttp.lr=1e-4", "ttp.pull_back=3e-2",
+                                                       "ttp.update_reconstruction=false"],
+    "lr 1e-4, pull back 3e-2, cheap update": ["ttp.lr=1e-4", "ttp.pull_back=3e-2", "ttp.update_reconstruction=false",
+                                              "ttp.loss_pool=2"],
     # the speed options (bf16 autocast, channels-last, folded BatchNorm; for the demo's model on val the online
     # pass took 249 s with them against 552 s without, sections tune_demo_fast and tune_demo_16x48) and what the
     # saved time buys: more updates per frame

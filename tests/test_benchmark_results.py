@@ -283,5 +283,23 @@ def test_the_librarys_fast_schedule_is_the_preset_the_throughput_study_chose():
     from ttpose.personalization import SCHEDULES
 
     chosen = re.search(r"Preset chosen on val: \*\*(.+?)\*\*", read_section("throughput")).group(1)
-    every, batch = STUDIED[chosen]
-    assert set(SCHEDULES["fast"]) == {f"ttp.update_every={every}", f"ttp.batch_size={batch}"}
+    assert set(SCHEDULES["fast"]) == set(STUDIED[chosen].overrides())
+
+
+def test_a_schedules_frames_per_second_uses_the_update_it_makes():
+    """benchmarks/throughput.py: a schedule's paper-size frames/s is 1 / (prediction + update / k) with the
+    timed update of its batch and kind (the cheaper update is timed on its own); its overrides reach the config;
+    every timed entry a schedule needs is timed once."""
+    from benchmarks.throughput import SCHEDULES as STUDIED
+    from benchmarks.throughput import Schedule, fps, schedule_config, timed_updates
+
+    timing = {"predict_s": 0.1, "update_s": {"8": 3.0, "8 cheap": 1.0}}
+    assert fps(timing, Schedule(12, 8)) == pytest.approx(1 / (0.1 + 3.0 / 12))
+    assert fps(timing, Schedule(4, 8, 3e-4, cheap=True)) == pytest.approx(1 / (0.1 + 1.0 / 4))
+    ttp = schedule_config("every 4, batch 4, cheap, lr 3e-4").ttp
+    assert (ttp.update_every, ttp.batch_size, ttp.lr, ttp.update_reconstruction, ttp.loss_pool) == (4, 4, 3e-4,
+                                                                                                    False, 2)
+    full = schedule_config("full").ttp
+    assert full.update_reconstruction and full.loss_pool == 1 and full.lr == 1e-4
+    timed = [u.timed for u in timed_updates()]
+    assert len(timed) == len(set(timed)) and timed[0] == "32" and {s.timed for s in STUDIED.values()} <= set(timed)

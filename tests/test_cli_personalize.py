@@ -60,9 +60,10 @@ def test_fast_schedule_and_the_expected_time(files, tmp_path, capsys, monkeypatc
                           "--box", "4,2,44,46", "--schedule", "fast")
     assert code == 0, stderr
     ttp = json.loads((out / "summary.json").read_text())["settings"]["ttp"]
-    assert ttp["update_every"] == 12 and ttp["speed"]["fold_bn"] is True
-    assert ttp["batch_size"] == 3  # the user's override wins over the preset's 8
-    assert f"for {-(-N // 12)} updates" in stderr and "expected time" in stderr
+    assert ttp["update_every"] == 4 and ttp["speed"]["fold_bn"] is True
+    assert ttp["update_reconstruction"] is False and ttp["loss_pool"] == 2  # the cheaper update
+    assert ttp["batch_size"] == 3  # the user's override wins over the preset's 4
+    assert f"for {-(-N // 4)} updates" in stderr and "expected time" in stderr
 
 
 def test_whole_frame_flag_replaces_the_model_s_track(files, tmp_path, capsys):
@@ -172,7 +173,8 @@ def test_folder_of_videos_sharded_with_torchrun_equals_one_process(files, tmp_pa
 def test_schedule_overrides():
     assert schedule_overrides("paper") == []
     fast = schedule_overrides("fast")
-    assert "ttp.update_every=12" in fast and "ttp.batch_size=8" in fast and "ttp.speed.fold_bn=true" in fast
+    assert {"ttp.update_every=4", "ttp.batch_size=4", "ttp.update_reconstruction=false", "ttp.loss_pool=2",
+            "ttp.speed.fold_bn=true"} <= set(fast)
     with pytest.raises(ValueError, match="schedule"):
         schedule_overrides("turbo")
 

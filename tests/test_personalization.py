@@ -267,3 +267,48 @@ def test_plain_reconstruction_error_is_recorded_for_every_update(video):
     assert not np.allclose(result.recon_errors, result.losses)
     none = personalize(model, video, "none", FAST, progress=False)
     assert len(none.recon_errors) == 0
+
+
+def test_the_cheaper_update_keeps_the_reconstruction_path_as_trained(video):
+    """Issue 16: ttp.update_reconstruction=false personalizes the encoder and the self-supervised head only;
+    the appearance and pose encoders and the renderer stay bit-identical (and get no gradient)."""
+    from ttpose.model import personalization_parameters
+    from ttpose.model.partition import RECONSTRUCTION_PATH
+
+    model = tiny_model()
+    other = tiny_model()
+    ids = {id(p) for p in personalization_parameters(other)}
+    everything = {n for n, p in other.named_parameters() if id(p) in ids}
+    trained = {k: v.clone() for k, v in model.state_dict().items()}
+    tuner = Personalizer(model, TTPConfig(batch_size=4, lr=1e-3, update_reconstruction=False), seed=0)
+    path = [p for name in RECONSTRUCTION_PATH for p in getattr(tuner.model, name).parameters()]
+    assert path and not any(p.requires_grad for p in path)
+    kept = {n for n in everything if not n.startswith(RECONSTRUCTION_PATH)}
+    assert kept and kept != everything and len(tuner.params) == len(kept)
+    rng = np.random.default_rng(0)
+    for t in range(3):
+        tuner.online_update(video, t, rng)
+    after = tuner.model.state_dict()
+    changed = {k for k in trained if not torch.equal(trained[k], after[k])}
+    assert "self_head.weight" in changed and any(k.startswith("encoder.backbone") for k in changed)
+    assert not any(k.startswith(RECONSTRUCTION_PATH) for k in changed)
+    assert all(p.grad is None for p in path)
+
+
+def test_loss_pool_compares_the_images_at_a_lower_resolution(video):
+    """Issue 16: ttp.loss_pool=2 computes Eq. 1's terms on the images average-pooled by 2 (the renderer still
+    renders at full resolution); the option must divide the input size."""
+    from ttpose.config import ConfigError, load_config
+
+    loss = ReconstructionLoss(LossConfig(perceptual="pixel"))
+    g = torch.Generator().manual_seed(0)
+    recon, target = torch.rand(2, 3, 8, 8, generator=g), torch.rand(2, 3, 8, 8, generator=g)
+    full = loss.terms(recon, target)
+    loss.pool = 2
+    pooled = loss.terms(recon, target)
+    expected = torch.nn.functional.avg_pool2d(recon - target, 2).pow(2).mean()
+    assert torch.allclose(pooled[0], expected) and pooled[0] < full[0]
+    tuner = Personalizer(tiny_model(), TTPConfig(batch_size=4, loss_pool=2))
+    assert tuner.loss.pool == 2 and Personalizer(tiny_model(), FAST).loss.pool == 1
+    with pytest.raises(ConfigError, match="loss_pool"):
+        load_config(None, ["model.input_size=64", "ttp.loss_pool=3"])

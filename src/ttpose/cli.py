@@ -190,9 +190,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--mode", choices=["online", "offline"], default="online")
     p.add_argument("--schedule", choices=["paper", "fast"], default="paper",
-                   help="online updates: on every frame with the checkpoint's settings (paper), or a small update on "
-                        "every 12th frame with the speed options (fast: about 2 frames/s with the paper's model on 2 "
-                        "CPU cores, much of the gain given up; benchmarks/RESULTS.md, section throughput)")
+                   help="online updates: on every frame with the checkpoint's settings (paper), or a small, cheaper "
+                        "update on every 4th frame with the speed options (fast: about 2 frames/s with the paper's "
+                        "model on 2 CPU cores, much of the gain given up; benchmarks/RESULTS.md, section throughput)")
     p.add_argument("--boxes", type=Path, help="person boxes: COCO JSON, JSON list or CSV (a folder of them, "
                                               "named after the videos, for a folder of videos)")
     p.add_argument("--box", metavar="X1,Y1,X2,Y2", help="one fixed person box for every frame")

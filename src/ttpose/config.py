@@ -163,6 +163,12 @@ class TTPConfig:
     # an exponential moving average towards the trained model. 0: off (the paper).
     pull_back: float = 0.0
     source_crop: Literal["own", "target"] = "own"  # the pair rule of `DataConfig.source_crop`, for TTP's pairs
+    # Cheaper updates (not in the paper; issue 16, benchmarks/throughput.py). update_reconstruction=False keeps the
+    # reconstruction path (appearance and pose encoders, renderer) as trained: L_self adapts only the encoder and the
+    # self-supervised head. loss_pool=2 compares the reconstruction and the target average-pooled by 2 (half
+    # resolution: VGG-16 costs about a quarter); the renderer still renders at full resolution.
+    update_reconstruction: bool = True
+    loss_pool: int = 1
     speed: SpeedConfig = field(default_factory=SpeedConfig)  # e.g. ttp.speed.precision=bf16 ttp.speed.fold_bn=true
 
     def online_updates(self, frames: int) -> int:
@@ -363,6 +369,8 @@ def validate(cfg: Config) -> None:
         raise ConfigError("batch sizes must be >= 1")
     if cfg.ttp.update_every < 1 or cfg.ttp.steps_per_frame < 1:
         raise ConfigError("ttp.update_every and ttp.steps_per_frame must be >= 1")
+    if cfg.ttp.loss_pool < 1 or m.input_size % cfg.ttp.loss_pool:
+        raise ConfigError(f"ttp.loss_pool: {cfg.ttp.loss_pool} does not divide model.input_size {m.input_size}")
     if not 0 <= cfg.ttp.pull_back < 1:
         raise ConfigError(f"ttp.pull_back: {cfg.ttp.pull_back} is not in [0, 1)")
     if not 0 <= cfg.data.translate_factor < 0.5:

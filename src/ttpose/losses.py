@@ -108,6 +108,8 @@ class ReconstructionLoss(nn.Module):
                 _warn_no_vgg_weights()
             self.vgg.requires_grad_(False)
             self.vgg.eval()
+        # compare the images average-pooled by this factor (TTPConfig.loss_pool, set by the Personalizer; 1: Eq. 1)
+        self.pool = 1
         n_terms = 6 if self.vgg is not None else 1
         self.register_buffer("running_mean", torch.tensor(cfg.running_mean_init[:n_terms], dtype=torch.float32))
 
@@ -118,7 +120,10 @@ class ReconstructionLoss(nn.Module):
         return self
 
     def terms(self, reconstruction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """The unnormalised terms: pixel MSE then one MSE per VGG-16 block (1 or 6 values)."""
+        """The unnormalised terms: pixel MSE then one MSE per VGG-16 block (1 or 6 values), at 1 / ``pool`` of the
+        resolution."""
+        if self.pool > 1:
+            reconstruction, target = F.avg_pool2d(reconstruction, self.pool), F.avg_pool2d(target, self.pool)
         terms = [F.mse_loss(reconstruction, target)]
         if self.vgg is not None:
             with torch.no_grad():

@@ -5,7 +5,9 @@
 
 What is updated is `ttpose.model.personalization_parameters` (backbone, deconvs, self-supervised head,
 encoders, renderer); the Transformer, queries, affinity projection and norm layers stay frozen, and the
-model stays in eval mode, as in the authors' code. Adam, lr 1e-4, batch 32 by default (`TTPConfig`).
+model stays in eval mode, as in the authors' code. Adam, lr 1e-4, batch 32 by default (`TTPConfig`). Two cheaper
+updates, not the paper's: `TTPConfig.update_reconstruction` = False (the reconstruction path stays as trained)
+and `TTPConfig.loss_pool` (L_self at a lower resolution).
 
 - online: frames arrive in order; for frame t, `steps_per_frame` updates on batches whose targets are
   frame t (slot 0 plain, the others augmented) and whose sources are drawn from frames 0..t; then frame
@@ -83,10 +85,12 @@ class Personalizer:
         self.config = config or TTPConfig()
         require_trainable(self.config.speed, "personalization (ttp.speed)")
         self.model = private_copy(model)
-        self.params = personalization_parameters(self.model)
+        self.params = personalization_parameters(self.model, self.config.update_reconstruction)
         # theta_trained of every personalized weight, for ttp.pull_back
         self._pull_to = [p.detach().clone() for p in self.params] if self.config.pull_back > 0 else None
         self.loss = copy.deepcopy(loss) if loss is not None else reconstruction_loss_for(model)
+        if self.loss is not None:
+            self.loss.pool = self.config.loss_pool
         self._trained = copy.deepcopy(self.model.state_dict())
         prepare_model(self.model, self.config.speed)  # ttp.speed options (ttpose.speed; all off by default)
         if self.loss is not None:
@@ -145,11 +149,13 @@ class Personalizer:
 
 # Named online schedules for `ttpose personalize --schedule`: "paper" keeps the checkpoint's own TTP settings (an
 # update on every frame); "fast" is the preset chosen on validation people by benchmarks/throughput.py (section
-# throughput of benchmarks/RESULTS.md): an update of 8 pairs on every 12th frame, with this machine's speed options,
-# the schedule with the largest val gain among those that run the paper-size model at 2 frames/s or more on a
-# 2-core CPU (it was 4 pairs on every 8th frame with the Table 1 model before issue 13's pull-back). It gives up
-# much of the online gain there (see that section); use it when speed matters more than the last points.
-SCHEDULES = {"paper": (), "fast": ("ttp.update_every=12", "ttp.batch_size=8")}
+# throughput of benchmarks/RESULTS.md): an update of 4 pairs on every 4th frame with the cheaper update (the
+# reconstruction path kept as trained, L_self at half resolution) and this machine's speed options, the schedule with
+# the largest val gain (mean over 3 model seeds) among those that run the paper-size model at 2 frames/s or more on
+# a 2-core CPU (it was 8 pairs on every 12th frame before the cheaper update existed). It gives up much of the
+# online gain there (see that section); use it when speed matters more than the last points.
+SCHEDULES = {"paper": (), "fast": ("ttp.update_every=4", "ttp.batch_size=4", "ttp.update_reconstruction=false",
+                                   "ttp.loss_pool=2")}
 
 
 def schedule_overrides(name: str, device: torch.device | str = "cpu") -> list[str]:
