@@ -371,6 +371,14 @@ def plot(timing: dict, val: dict, val_seeds: list[int], preset: str | None) -> N
     plt.close(fig)
 
 
+def val_cells(timing: dict, val_seeds: list[int]) -> list[tuple[str, int, str]]:
+    """The val cells to score, keyed as `report` reads them: every schedule with the first seed's model; the no-TTP
+    pass, the full protocol and every schedule that `choose` may pick (TARGET_FPS or more) with the others."""
+    fast = [n for n, sch in SCHEDULES.items() if fps(timing, sch) >= TARGET_FPS]
+    return ([("val", val_seeds[0], n) for n in ("none", *SCHEDULES)]
+            + [("val", s, n) for s in val_seeds[1:] for n in dict.fromkeys(("none", "full", *fast))])
+
+
 def choose(timing: dict, val: dict, val_seeds: list[int]) -> str | None:
     """The schedule with the largest val gain (mean over ``val_seeds``, all of which score every schedule this fast)
     among those at TARGET_FPS or more (None: none is that fast)."""
@@ -416,9 +424,7 @@ def main(argv=None) -> None:
         found = run_cells(cached_cell, tasks, 1) if args.collect else run_cells(cell, tasks, args.processes)
         return {t[:3]: r for t, r in found.items()}
 
-    fast = [n for n, sch in SCHEDULES.items() if fps(timing, sch) >= TARGET_FPS]
-    val = cells([("val", args.val_seeds[0], n) for n in ("none", *SCHEDULES)]
-                + [("val", s, n) for s in args.val_seeds[1:] for n in dict.fromkeys(("none", "full", *fast))])
+    val = cells(val_cells(timing, args.val_seeds))
     preset = choose(timing, val, args.val_seeds)
     test = cells([("test", s, n) for s in args.seeds for n in dict.fromkeys(("none", "full", preset or "full"))])
     text = report(timing, val, test, args.seeds, args.val_seeds, preset, (time.time() - started) / 60,

@@ -303,3 +303,20 @@ def test_a_schedules_frames_per_second_uses_the_update_it_makes():
     assert full.update_reconstruction and full.loss_pool == 1 and full.lr == 1e-4
     timed = [u.timed for u in timed_updates()]
     assert len(timed) == len(set(timed)) and timed[0] == "32" and {s.timed for s in STUDIED.values()} <= set(timed)
+
+
+def test_the_preset_is_chosen_on_every_val_seed_among_the_fast_schedules_only(monkeypatch):
+    """benchmarks/throughput.py scores every schedule with the first val seed, and the no-TTP pass, the full
+    protocol and the schedules fast enough to be chosen with the others; the choice is the largest mean gain."""
+    import benchmarks.throughput as throughput
+    from benchmarks.throughput import Schedule
+
+    monkeypatch.setattr(throughput, "SCHEDULES", {"full": Schedule(1, 16), "slow": Schedule(2, 16),
+                                                  "a": Schedule(8, 4), "b": Schedule(8, 4, cheap=True)})
+    timing = {"predict_s": 0.1, "update_s": {"16": 5.0, "4": 2.0, "4 cheap": 1.0}}  # a 2.5, b 4.4, slow 0.4 fps
+    cells = throughput.val_cells(timing, [0, 1])
+    assert [c for c in cells if c[1] == 0] == [("val", 0, n) for n in ("none", "full", "slow", "a", "b")]
+    assert [c[2] for c in cells if c[1] == 1] == ["none", "full", "a", "b"]
+    gains = {(0, "a"): 3.0, (1, "a"): 0.0, (0, "b"): 1.0, (1, "b"): 1.0}  # a: mean 1.5 > b: 1.0, though seed 1 says b
+    val = {("val", s, n): {"pck": 50.0 + gains.get((s, n), 0.0)} for _, s, n in cells}
+    assert throughput.choose(timing, val, [0, 1]) == "a"
