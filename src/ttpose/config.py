@@ -163,10 +163,8 @@ class TTPConfig:
     # an exponential moving average towards the trained model. 0: off (the paper).
     pull_back: float = 0.0
     source_crop: Literal["own", "target"] = "own"  # the pair rule of `DataConfig.source_crop`, for TTP's pairs
-    # Cheaper updates (not in the paper; issue 16, benchmarks/throughput.py). update_reconstruction=False keeps the
-    # reconstruction path (appearance and pose encoders, renderer) as trained: L_self adapts only the encoder and the
-    # self-supervised head. loss_pool=2 compares the reconstruction and the target average-pooled by 2 (half
-    # resolution: VGG-16 costs about a quarter); the renderer still renders at full resolution.
+    # Cheaper updates (not in the paper; issue 16): False keeps the reconstruction path (appearance and pose encoders,
+    # renderer) as trained; loss_pool=2 computes L_self on the images average-pooled by 2 (VGG-16 costs a quarter)
     update_reconstruction: bool = True
     loss_pool: int = 1
     speed: SpeedConfig = field(default_factory=SpeedConfig)  # e.g. ttp.speed.precision=bf16 ttp.speed.fold_bn=true
