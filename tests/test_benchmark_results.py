@@ -320,3 +320,22 @@ def test_the_preset_is_chosen_on_every_val_seed_among_the_fast_schedules_only(mo
     gains = {(0, "a"): 3.0, (1, "a"): 0.0, (0, "b"): 1.0, (1, "b"): 1.0}  # a: mean 1.5 > b: 1.0, though seed 1 says b
     val = {("val", s, n): {"pck": 50.0 + gains.get((s, n), 0.0)} for _, s, n in cells}
     assert throughput.choose(timing, val, [0, 1]) == "a"
+
+
+def test_a_block_of_more_test_people_is_the_people_a_larger_test_split_holds():
+    """benchmarks/more_test_people.py: block 0 is Table 1's test people, block b the people a test split of
+    16 (b + 1) people holds after the first 16 b (the same videos, labels and look)."""
+    from dataclasses import replace
+
+    from benchmarks.more_test_people import BLOCK, block_people, config
+    from ttpose.data.build import load_videos
+
+    cfg = config()
+    cfg = replace(cfg, data=replace(cfg.data, test_videos=2 * BLOCK, frames_per_video=4))
+    split = load_videos(cfg.data, "test")
+    for block in (0, 1):
+        people = block_people(cfg, block)
+        assert len(people) == BLOCK
+        for mine, theirs in zip(people, split[BLOCK * block:BLOCK * (block + 1)], strict=True):
+            assert mine.video_id == theirs.video_id and np.array_equal(mine.joints, theirs.joints)
+    assert np.array_equal(block_people(cfg, 1)[0].images[0], split[BLOCK].images[0])
