@@ -10,8 +10,9 @@ Two measurements, kept apart because the paper-size model cannot be trained here
   people with the config's TTP settings and the speed options of this machine (`ttpose.speed.fast_speed`),
   under each schedule of ``SCHEDULES``: an update on every k-th frame (``ttp.update_every``, the frames between
   predicted with the current weights), a smaller TTP batch, a larger TTP learning rate for fewer updates, and
-  the cheaper update (`Schedule.cheap`: the reconstruction path frozen, L_self at half resolution; fewer VGG-16
-  slices were timed too and saved under 6 %, so they are not a schedule). Every schedule is scored on the validation
+  the cheaper update (`Schedule.cheap`: the reconstruction path frozen, L_self at half resolution). Fewer VGG-16
+  slices are not a schedule: the late slices run at 1/8-1/16 of the resolution and cost little (a profile made
+  while designing this study, not recorded here). Every schedule is scored on the validation
   people; the preset is chosen there (the schedule with the largest val gain among those that reach
   ``TARGET_FPS``, kept only if it holds ``KEEP`` of the full protocol's val gain); the test people are scored
   with the full protocol and the preset only, for every seed.
