@@ -228,6 +228,15 @@ def cell_key(cfg: Config, mode: str, **extra) -> dict:
     return json.loads(json.dumps(key))
 
 
+def cached(path: Path, key: dict) -> dict | None:
+    """A cell cached as JSON at ``path`` if it was computed with the settings ``key`` (`same_key`); None where it
+    is missing, was cached before the key was stored, or was computed with other settings (recompute it)."""
+    if not path.is_file():
+        return None
+    saved = json.loads(path.read_text())
+    return saved if "key" in saved and same_key(saved["key"], key) else None
+
+
 def same_key(saved: dict, key: dict) -> bool:
     """Whether a cached result's saved key (settings laid out like a config: {"ttp": {...}, "data": {...}, ...})
     is ``key``, across changes of the config's fields:

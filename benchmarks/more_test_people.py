@@ -28,6 +28,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import (  # noqa: E402
+    cached,
     cell_key,
     checkpoint_digests,
     command,
@@ -35,24 +36,15 @@ from benchmarks.common import (  # noqa: E402
     machine,
     mean_std,
     run_cells,
-    same_key,
     shown_path,
     write_section,
 )
+from benchmarks.throughput import schedule_config  # noqa: E402  (the full protocol's config)
 from ttpose.weights import file_sha256  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / "runs" / "more_test_people"
-CONFIG = ROOT / "configs" / "synthetic" / "cpu.yaml"
 BLOCK = 16  # people per block: Table 1's test split size, and the data's stratification block
-
-
-def config():
-    """The benchmark's config with this machine's speed options (the TTP setting of Table 1)."""
-    from ttpose.config import load_config
-    from ttpose.speed import fast_speed, speed_overrides
-
-    return load_config(CONFIG, speed_overrides(fast_speed("cpu")))
 
 
 def block_people(cfg, block: int) -> list:
@@ -71,13 +63,12 @@ def cell_path(seed: int, block: int, mode: str) -> Path:
 def cell(seed: int, block: int, mode: str, checkpoint: str, digest: str, collect: bool = False) -> dict:
     """PCK of one model on one block, without TTP ("none") or online (cached; ``collect``: an error where the
     cell is missing or stale)."""
-    cfg = config()
+    cfg = schedule_config("full")
     key = cell_key(cfg, mode, checkpoint=digest, block=block)
     path = cell_path(seed, block, mode)
-    if path.is_file():
-        saved = json.loads(path.read_text())
-        if "key" in saved and same_key(saved["key"], key):
-            return saved
+    saved = cached(path, key)
+    if saved is not None:
+        return saved
     if collect:
         raise SystemExit(f"no up-to-date cell seed {seed} block {block} {mode} in {CACHE}; run without --collect")
     import torch
@@ -101,7 +92,7 @@ def report(cells: dict, seeds: list[int], blocks: list[int], wall_min: float, ch
     def gain(s, b):
         return cells[(s, b, "online")]["pck"] - cells[(s, b, "none")]["pck"]
 
-    ttp = config().ttp
+    ttp = schedule_config("full").ttp
     lines = ["## The Table 1 TTP gain on more test people (issue 13, a diagnostic)", "",
              f"The synthetic Table 1 Transformers ({shown_path(checkpoints[0].parent.parent)}, seeds "
              f"{', '.join(map(str, seeds))}), without TTP and online (lr {ttp.lr:g}, pull back {ttp.pull_back:g}, "

@@ -37,13 +37,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import (  # noqa: E402
     TITLES,
+    cached,
     cell_key,
     checkpoint_digests,
     command,
     finished_model,
     machine,
     mean_std,
-    same_key,
     save_predictions,
     trained,
     tuned_gains,
@@ -74,9 +74,7 @@ def _cell(cfg, mode: str, tag: str = "") -> tuple[str, dict]:
 def saved_cell(cfg, mode: str, tag: str = "") -> dict | None:
     """The stored result of this cell ({key, pck, seconds}) if it was computed with the same settings."""
     name, key = _cell(cfg, mode, tag)
-    path = Path(cfg.output_dir) / f"test-eval-{name}.json"
-    saved = json.loads(path.read_text()) if path.is_file() else None
-    return saved if saved is not None and same_key(saved["key"], key) else None
+    return cached(Path(cfg.output_dir) / f"test-eval-{name}.json", key)
 
 
 def evaluated(cfg, model, videos, mode: str, progress: bool, tag: str = "") -> tuple[float, float]:

@@ -44,6 +44,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import (  # noqa: E402
+    cached,
     cell_key,
     checkpoint_digests,
     command,
@@ -51,7 +52,6 @@ from benchmarks.common import (  # noqa: E402
     machine,
     mean_std,
     run_cells,
-    same_key,
     shown_path,
     write_section,
 )
@@ -131,15 +131,6 @@ def schedule_config(schedule: str):
 
     return load_config(CONFIG, [*speed_overrides(fast_speed("cpu")),
                                 *SCHEDULES.get(schedule, SCHEDULES["full"]).overrides()])
-
-
-def cached(path: Path, key: dict) -> dict | None:
-    """A cached cell if it was computed with the settings ``key`` (cells cached before the key was stored, or
-    with other data / TTP settings or another checkpoint, are recomputed)."""
-    if not path.is_file():
-        return None
-    saved = json.loads(path.read_text())
-    return saved if "key" in saved and same_key(saved["key"], key) else None
 
 
 def cell_path(split: str, seed: int, schedule: str) -> Path:

@@ -327,10 +327,11 @@ def test_a_block_of_more_test_people_is_the_people_a_larger_test_split_holds():
     16 (b + 1) people holds after the first 16 b (the same videos, labels and look)."""
     from dataclasses import replace
 
-    from benchmarks.more_test_people import BLOCK, block_people, config
+    from benchmarks.more_test_people import BLOCK, block_people
+    from benchmarks.throughput import schedule_config
     from ttpose.data.build import load_videos
 
-    cfg = config()
+    cfg = schedule_config("full")
     cfg = replace(cfg, data=replace(cfg.data, test_videos=2 * BLOCK, frames_per_video=4))
     split = load_videos(cfg.data, "test")
     for block in (0, 1):

@@ -60,7 +60,7 @@ class LivePersonalizer:
             raise ValueError("live personalization needs a model with the self-supervised keypoint task")
         self.tuner = Personalizer(model, config, loss, seed)
         self.predictor = private_copy(self.tuner.model)  # already prepared (ttp.speed) and in eval mode
-        self._from = personalization_parameters(self.tuner.model, self.tuner.config.update_reconstruction)
+        self._from = self.tuner.params
         self._to = personalization_parameters(self.predictor, self.tuner.config.update_reconstruction)
         self.store = CropStore(model.config.input_size, margin, jpeg_quality)
         self.padding = padding
