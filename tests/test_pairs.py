@@ -15,6 +15,7 @@ from ttpose.data.pairs import (
     make_pair,
     offline_batch,
     online_batch,
+    recent_targets,
     sample_augmentation,
     sample_translation,
 )
@@ -132,6 +133,38 @@ def test_online_batch_reads_only_frames_up_to_t():
     guarded = Video("v", "p", PENN_ACTION, Guard(), video.joints, video.visible, video.boxes, video.centers,
                     video.sizes)
     online_batch(guarded, 4, 32, np.random.default_rng(1), 64)
+
+
+@given(t=st.integers(0, 200), back=st.integers(0, 60), batch=st.integers(1, 40))
+def test_recent_targets_cover_the_frames_since_the_previous_update(t, back, batch):
+    """ttp.online_targets=recent: slot 0 is frame t, every target is in since..t, every such frame is a target when
+    the batch has room for them all (cycling), and otherwise the targets are distinct (spread, not repeated)."""
+    since = max(0, t - back)
+    targets = recent_targets(t, since, batch)
+    assert len(targets) == batch and targets[0] == t and ((targets >= since) & (targets <= t)).all()
+    frames = t - since + 1
+    if frames <= batch:
+        assert set(targets.tolist()) == set(range(since, t + 1))
+    else:
+        assert len(set(targets.tolist())) == batch
+    assert (recent_targets(t, t, batch) == t).all()  # the paper's rule
+    with pytest.raises(ValueError, match="after frame t"):
+        recent_targets(t, t + 1, batch)
+
+
+def test_online_batch_since_takes_targets_from_the_recent_frames_only():
+    """The targets of an online batch with ``since`` are `recent_targets`, slot 0 is frame t unaugmented, and no
+    frame after t (nor before ``first``) is read."""
+    video = dot_video(n=8)
+    batch = online_batch(video, 6, 8, np.random.default_rng(0), 64, since=3)
+    assert batch["target_index"].tolist() == recent_targets(6, 3, 8).tolist() == [6, 5, 4, 3, 6, 5, 4, 3]
+    assert torch.equal(batch["target"][0], frames_batch(video, [6], 64)[0])
+    plain = online_batch(video, 6, 8, np.random.default_rng(0), 64, Augmentation(enabled=False), since=3)
+    assert torch.equal(plain["target"][1], frames_batch(video, [5], 64)[0])  # slot 1 is frame 5
+    assert (online_batch(video, 6, 8, np.random.default_rng(0), 64, first=5, since=3)["target_index"] >= 5).all()
+    paper = online_batch(video, 6, 8, np.random.default_rng(0), 64)
+    assert (paper["target_index"] == 6).all()
+    assert torch.equal(paper["source_index"], batch["source_index"])  # the same sources: only the targets differ
 
 
 def test_offline_batch_and_indices():

@@ -52,6 +52,32 @@ def test_callers_model_unchanged_and_frozen_parts_bit_identical(video):
         assert torch.equal(v, before[k]), k
 
 
+def test_recent_online_targets_are_the_frames_since_the_previous_update(video, monkeypatch):
+    """ttp.online_targets=recent with an update on every 2nd frame: the update at frame t takes its targets from
+    the frames since the previous update (t - 1 and t), the first from frame 0 alone; a reset starts afresh; the
+    default keeps the paper's rule (frame t alone)."""
+    import ttpose.personalization as personalization
+
+    seen = []
+    real = personalization.online_batch
+
+    def recording(video, t, batch_size, rng, size, aug=None, first=0, since=None):
+        batch = real(video, t, batch_size, rng, size, aug, first, since)
+        seen.append((t, sorted(set(batch["target_index"].tolist()))))
+        return batch
+
+    monkeypatch.setattr(personalization, "online_batch", recording)
+    recent = TTPConfig(batch_size=4, lr=1e-3, update_every=2, online_targets="recent")
+    personalize(tiny_model(), video, "online", recent, progress=False)
+    assert seen == [(0, [0]), (2, [1, 2]), (4, [3, 4])]
+    seen.clear()
+    personalize(tiny_model(), video, "online", recent, reset_every=3, progress=False)
+    assert seen == [(0, [0]), (2, [1, 2]), (3, [3])]  # frame 3 starts a new chunk after the reset
+    seen.clear()
+    personalize(tiny_model(), video, "online", TTPConfig(batch_size=4, lr=1e-3, update_every=2), progress=False)
+    assert seen == [(0, [0]), (2, [2]), (4, [4])]
+
+
 def test_reset_restores_the_trained_weights_and_optimizer(video):
     model = tiny_model()
     loss = ReconstructionLoss(LossConfig(perceptual="pixel"))

@@ -150,10 +150,11 @@ class TTPConfig:
     lr: float = 1e-4
     batch_size: int = 32
     steps_per_frame: int = 1  # Table 2's "update iterations"
-    # online: update on every k-th frame only (frames 0, k, 2k, ... since the last reset); the frames between are
-    # predicted with the weights as they are (a cheaper schedule, issue 16; 1 = the paper's rule). Live use
-    # (ttpose.live) updates as fast as the machine allows instead and does not read it.
+    # online: update on every k-th frame only (frames 0, k, 2k, ... since the last reset; 1: the paper's rule), the
+    # frames between predicted with the weights as they are; live use (ttpose.live) does not read it. online_targets
+    # "recent": an update's targets are the frames since the previous one, not frame t alone (both not in the paper)
     update_every: int = 1
+    online_targets: Literal["current", "recent"] = "current"
     offline_steps: int | None = None  # default: as many as online would make (see `offline_updates`)
     reset_every: int | None = None  # None: reset per video only; N: also every N frames
     augment: bool = True  # augment slots 1.. of each online batch (slot 0 is the plain frame)

@@ -106,7 +106,9 @@ class LivePersonalizer:
                         self._arrived.wait()
                     if self._closing:
                         return
-                    t = len(self.store) - 1  # the newest frame is the target; the sources are frames 0..t
+                    # the newest frame is the target (ttp.online_targets=recent: the frames since the previous
+                    # update); the sources are frames 0..t
+                    t = len(self.store) - 1
                     video = self.store.as_video(self.tuner.model.skeleton)
                 started = time.perf_counter()
                 self.tuner.online_update(video, t, self.rng)

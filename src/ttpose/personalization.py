@@ -5,14 +5,15 @@
 
 What is updated is `ttpose.model.personalization_parameters` (backbone, deconvs, self-supervised head,
 encoders, renderer); the Transformer, queries, affinity projection and norm layers stay frozen, and the
-model stays in eval mode, as in the authors' code. Adam, lr 1e-4, batch 32 by default (`TTPConfig`). Two cheaper
-updates, not the paper's: `TTPConfig.update_reconstruction` = False (the reconstruction path stays as trained)
-and `TTPConfig.loss_pool` (L_self at a lower resolution).
+model stays in eval mode, as in the authors' code. Adam, lr 1e-4, batch 32 by default (`TTPConfig`). Not the
+paper's: two cheaper updates, `TTPConfig.update_reconstruction` = False (the reconstruction path stays as trained)
+and `TTPConfig.loss_pool` (L_self at a lower resolution), and `TTPConfig.online_targets` (see online).
 
 - online: frames arrive in order; for frame t, `steps_per_frame` updates on batches whose targets are
   frame t (slot 0 plain, the others augmented) and whose sources are drawn from frames 0..t; then frame
   t is predicted. A prediction never depends on a later frame. With `update_every` = k > 1 (not in the paper;
-  a cheaper schedule) only every k-th frame is updated on; the frames between are predicted as they come.
+  a cheaper schedule) only every k-th frame is updated on; the frames between are predicted as they come, and
+  with `online_targets` = "recent" they are targets of the next update (with frame t; sources still first..t).
 - offline: `offline_steps` updates (default: as many as online would make, `TTPConfig.offline_updates`) on
   random pairs from the whole set, then every frame is predicted. Works on any unordered set of one person's
   images. `personalize_offline` is the one loop, also behind `ttpose personalize --mode offline` (resumable).
@@ -108,6 +109,7 @@ class Personalizer:
     def reset(self) -> None:
         """Back to the trained weights, a fresh optimizer and the trained loss state (Sec. 3.2)."""
         self.model.load_state_dict(self._trained)
+        self.last_update: int | None = None  # the frame of the previous online update (online_targets "recent")
         if self.loss is not None:
             self.loss.load_state_dict(self._trained_loss)
         self.optimizer = torch.optim.Adam(self.params, lr=self.config.lr, weight_decay=self.config.weight_decay)
@@ -137,9 +139,14 @@ class Personalizer:
         return (t - first) % self.config.update_every == 0
 
     def online_update(self, video: Video, t: int, rng: np.random.Generator, first: int = 0) -> list[float]:
-        """The online rule for frame t: ``steps_per_frame`` updates, targets frame t, sources first..t."""
+        """The online rule for frame t: ``steps_per_frame`` updates, targets frame t (``online_targets`` "recent":
+        the frames since the previous online update, `ttpose.data.pairs.recent_targets`), sources first..t."""
         cfg, size = self.config, self.model.config.input_size
-        return [self.update(online_batch(video, t, cfg.batch_size, rng, size, self.augmentation, first=first))
+        since = None
+        if cfg.online_targets == "recent":
+            since = first if self.last_update is None else max(first, min(t, self.last_update + 1))
+        self.last_update = t
+        return [self.update(online_batch(video, t, cfg.batch_size, rng, size, self.augmentation, first, since))
                 for _ in range(cfg.steps_per_frame)]
 
     @torch.no_grad()

@@ -163,23 +163,37 @@ def _cached(video: Video, cache: dict, i: int) -> np.ndarray:
     return cache[i]
 
 
+def recent_targets(t: int, since: int, batch_size: int) -> np.ndarray:
+    """The target frame of each slot of an online batch that covers frames ``since``..t (``TTPConfig.online_targets``
+    "recent", not in the paper): slot 0 is frame t, the next slots go back in time, cycling when there are more
+    slots than frames and spread evenly over the frames when there are fewer. ``since`` = t: every target is t."""
+    frames = t - since + 1
+    if frames < 1:
+        raise ValueError(f"online targets: since ({since}) is after frame t ({t})")
+    slots = np.arange(batch_size)
+    back = slots % frames if frames <= batch_size else (slots * frames) // batch_size
+    return t - back
+
+
 def online_batch(video: Video, t: int, batch_size: int, rng: np.random.Generator, input_size: int,
-                 aug: Augmentation | None = None, first: int = 0) -> dict:
+                 aug: Augmentation | None = None, first: int = 0, since: int | None = None) -> dict:
     """Sec. 3.2 online: every target is frame t (slot 0 plain, the others augmented), sources drawn
-    uniformly from frames first..t (``first`` > 0 after a reset). Each image is read once."""
+    uniformly from frames first..t (``first`` > 0 after a reset). With ``since`` (not in the paper) the targets are
+    `recent_targets` of frames since..t instead. Each image is read once."""
     aug = aug or Augmentation()
     sources = rng.integers(first, t + 1, size=batch_size)
+    targets = np.full(batch_size, t) if since is None else recent_targets(t, max(since, first), batch_size)
     cache: dict[int, np.ndarray] = {}
     items = []
-    for slot, s in enumerate(sources):
+    for slot, (target_frame, s) in enumerate(zip(targets.tolist(), sources.tolist(), strict=True)):
         scale, rotation, flip = (1.0, 0.0, False) if slot == 0 else sample_augmentation(rng, aug)
-        target = crop_frame(_cached(video, cache, t), video.centers[t], video.sizes[t], input_size,
-                            scale, rotation, flip)[0]
-        source = crop_frame(_cached(video, cache, int(s)), *source_window(video, t, int(s), aug), input_size,
+        target = crop_frame(_cached(video, cache, target_frame), video.centers[target_frame],
+                            video.sizes[target_frame], input_size, scale, rotation, flip)[0]
+        source = crop_frame(_cached(video, cache, s), *source_window(video, target_frame, s, aug), input_size,
                             scale, rotation, flip)[0]
         items.append((target, source))
     batch = _stack(items)
-    batch["source_index"] = torch.from_numpy(sources)
+    batch["source_index"], batch["target_index"] = torch.from_numpy(sources), torch.from_numpy(targets)
     return batch
 
 
