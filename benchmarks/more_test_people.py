@@ -8,8 +8,10 @@ Block b is test people 16 b .. 16 b + 15 of the synthetic test split (configs/sy
 stratified per block of 16, 96 frames each); block 0 is Table 1's test people, blocks 1 and up were never used
 for anything. Each model (`<--runs>/transformer-seed*`) is scored without TTP and online with the config's TTP
 setting and this machine's speed options, as benchmarks/throughput.py's full protocol; the gain is paired
-within a model and a block. Why: with the chosen setting the same models gain +4.56 online on the validation
-people and +1.02 on Table 1's test people, and one person's gain varies by 9-10 PCK from the next.
+within a model and a block. The supervised-only baselines (`<--runs>/baseline-seed*`) are scored without TTP on
+the same blocks, for the Transformer's gap to them (Table 1's "on par" aim). Why: with the chosen setting the
+same models gain +4.56 online on the validation people and +1.02 on Table 1's test people, and one person's
+gain varies by 9-10 PCK from the next.
 
 Writes the "more_test_people" section of benchmarks/RESULTS.md. Cells are cached under runs/more_test_people/,
 keyed by the data and TTP settings, the block and the checkpoint's SHA-256.
@@ -56,21 +58,25 @@ def block_people(cfg, block: int) -> list:
     return [make_video("test", i, cfg.seed, synth) for i in range(BLOCK * block, BLOCK * (block + 1))]
 
 
-def cell_path(seed: int, block: int, mode: str) -> Path:
-    return CACHE / f"seed{seed}-block{block}-{mode}.json"
+METHODS = {"transformer": ("none", "online"), "baseline": ("none",)}  # method -> the modes it is scored in
 
 
-def cell(seed: int, block: int, mode: str, checkpoint: str, digest: str, collect: bool = False) -> dict:
-    """PCK of one model on one block, without TTP ("none") or online (cached; ``collect``: an error where the
-    cell is missing or stale)."""
+def cell_path(method: str, seed: int, block: int, mode: str) -> Path:
+    return CACHE / f"{'' if method == 'transformer' else method + '-'}seed{seed}-block{block}-{mode}.json"
+
+
+def cell(method: str, seed: int, block: int, mode: str, checkpoint: str, digest: str, collect: bool = False) -> dict:
+    """PCK of one model (a Table 1 ``method``) on one block, without TTP ("none") or online (cached; ``collect``:
+    an error where the cell is missing or stale)."""
     cfg = schedule_config("full")
     key = cell_key(cfg, mode, checkpoint=digest, block=block)
-    path = cell_path(seed, block, mode)
+    path = cell_path(method, seed, block, mode)
     saved = cached(path, key)
     if saved is not None:
         return saved
     if collect:
-        raise SystemExit(f"no up-to-date cell seed {seed} block {block} {mode} in {CACHE}; run without --collect")
+        raise SystemExit(f"no up-to-date cell {method} seed {seed} block {block} {mode} in {CACHE}; run without "
+                         "--collect")
     import torch
 
     from ttpose.atomic import atomic_write_text
@@ -80,17 +86,17 @@ def cell(seed: int, block: int, mode: str, checkpoint: str, digest: str, collect
     torch.set_num_threads(1)
     started = time.time()
     ev, _ = evaluate(load_checkpoint(checkpoint), block_people(cfg, block), mode, cfg.ttp, seed=seed, progress=False)
-    result = {"seed": seed, "block": block, "mode": mode, "pck": ev.mean, "seconds": time.time() - started,
-              "key": key}
+    result = {"method": method, "seed": seed, "block": block, "mode": mode, "pck": ev.mean,
+              "seconds": time.time() - started, "key": key}
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, json.dumps(result))
-    print(f"seed {seed} block {block} {mode}: PCK {ev.mean:.2f} ({result['seconds']:.0f} s)", flush=True)
+    print(f"{method} seed {seed} block {block} {mode}: PCK {ev.mean:.2f} ({result['seconds']:.0f} s)", flush=True)
     return result
 
 
 def report(cells: dict, seeds: list[int], blocks: list[int], wall_min: float, checkpoints: list[Path]) -> str:
     def gain(s, b):
-        return cells[(s, b, "online")]["pck"] - cells[(s, b, "none")]["pck"]
+        return cells[("transformer", s, b, "online")]["pck"] - cells[("transformer", s, b, "none")]["pck"]
 
     ttp = schedule_config("full").ttp
     lines = ["## The Table 1 TTP gain on more test people (issue 13, a diagnostic)", "",
@@ -99,15 +105,19 @@ def report(cells: dict, seeds: list[int], blocks: list[int], wall_min: float, ch
              f"batch {ttp.batch_size}, the speed options of this machine), on blocks of {BLOCK} test people (block b: "
              f"people {BLOCK} b .. {BLOCK} b + {BLOCK - 1}; block 0 is Table 1's test people, the others were never "
              "used for anything). PCK@0.2 torso pooled over a block's frames; gains paired within a model and a "
-             "block. Table 1 and its aims are unchanged by this section.", "",
-             "| block | PCK w/o TTP | PCK online | online gain (mean ± std over seeds) | per seed |",
-             "|---|---|---|---|---|"]
+             "block. The supervised-only baselines of the same runs folder and seeds are scored without TTP on the "
+             "same blocks. Table 1 and its aims are unchanged by this section.", "",
+             "| block | baseline w/o TTP | Transformer w/o TTP | Transformer - baseline (same seed) | "
+             "Transformer online | online gain (mean ± std over seeds) | per seed |",
+             "|---|---|---|---|---|---|---|"]
     for b in blocks:
-        none = [cells[(s, b, "none")]["pck"] for s in seeds]
-        online = [cells[(s, b, "online")]["pck"] for s in seeds]
+        base = [cells[("baseline", s, b, "none")]["pck"] for s in seeds]
+        none = [cells[("transformer", s, b, "none")]["pck"] for s in seeds]
+        online = [cells[("transformer", s, b, "online")]["pck"] for s in seeds]
         gains = [gain(s, b) for s in seeds]
-        lines.append(f"| {b} | {mean_std(none)} | {mean_std(online)} | {mean_std(gains)} | "
-                     + ", ".join(f"{g:+.2f}" for g in gains) + " |")
+        gap = [n - x for n, x in zip(none, base, strict=True)]
+        lines.append(f"| {b} | {mean_std(base)} | {mean_std(none)} | {mean_std(gap)} | {mean_std(online)} | "
+                     f"{mean_std(gains)} | " + ", ".join(f"{g:+.2f}" for g in gains) + " |")
     pooled = [np.mean([gain(s, b) for b in blocks]) for s in seeds]
     spread = [float(np.std([gain(s, b) for b in blocks], ddof=1)) for s in seeds] if len(blocks) > 1 else []
     lines += ["", f"Over blocks {', '.join(map(str, blocks))} ({BLOCK * len(blocks)} people; per seed the mean of the "
@@ -130,16 +140,16 @@ def main(argv=None) -> None:
     parser.add_argument("--collect", action="store_true", help="only cached cells: an error where one is missing")
     args = parser.parse_args(argv)
     started = time.time()
-    models = {s: finished_model(Path(args.runs) / f"transformer-seed{s}") for s in args.seeds}
+    models = {(m, s): finished_model(Path(args.runs) / f"{m}-seed{s}") for m in METHODS for s in args.seeds}
     missing = [str(m) for m in models.values() if not m.is_file()]
     if missing:
-        parser.error(f"no trained Table 1 Transformer at {', '.join(missing)} (benchmarks/table1_synthetic.py --runs "
+        parser.error(f"no trained Table 1 model at {', '.join(missing)} (benchmarks/table1_synthetic.py --runs "
                      "trains them)")
-    digests = {s: file_sha256(m) for s, m in models.items()}
-    tasks = [(s, b, mode, str(models[s]), digests[s], args.collect)
-             for mode in ("online", "none") for s in args.seeds for b in args.blocks]
+    digests = {k: file_sha256(m) for k, m in models.items()}
+    tasks = [(m, s, b, mode, str(models[m, s]), digests[m, s], args.collect)
+             for m, modes in METHODS.items() for mode in reversed(modes) for s in args.seeds for b in args.blocks]
     found = run_cells(cell, tasks, 1 if args.collect else args.processes)
-    cells = {t[:3]: r for t, r in found.items()}
+    cells = {t[:4]: r for t, r in found.items()}
     text = report(cells, args.seeds, args.blocks, (time.time() - started) / 60, list(models.values()))
     print(text)
     write_section("more_test_people", text)
