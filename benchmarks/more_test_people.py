@@ -6,7 +6,7 @@ test people than Table 1's 16 (issue 13, a diagnostic; Table 1 and its aims are 
 
 Block b is test people 16 b .. 16 b + 15 of the synthetic test split (configs/synthetic/cpu.yaml: shift 0.375,
 stratified per block of 16, 96 frames each); block 0 is Table 1's test people, blocks 1 and up were never used
-for anything. Each model (`<--runs>/transformer-seed*`) is scored without TTP and online with the config's TTP
+for anything. Each model (`<--runs>/transformer-seed*`) is scored without TTP, online and offline with the config's TTP
 setting and this machine's speed options, as benchmarks/throughput.py's full protocol; the gain is paired
 within a model and a block. The supervised-only baselines (`<--runs>/baseline-seed*`) are scored without TTP on
 the same blocks, for the Transformer's gap to them (Table 1's "on par" aim). Why: with the chosen setting the
@@ -58,7 +58,7 @@ def block_people(cfg, block: int) -> list:
     return [make_video("test", i, cfg.seed, synth) for i in range(BLOCK * block, BLOCK * (block + 1))]
 
 
-METHODS = {"transformer": ("none", "online"), "baseline": ("none",)}  # method -> the modes it is scored in
+METHODS = {"transformer": ("none", "online", "offline"), "baseline": ("none",)}  # method -> the modes it is scored in
 
 
 def cell_path(method: str, seed: int, block: int, mode: str) -> Path:
@@ -66,8 +66,8 @@ def cell_path(method: str, seed: int, block: int, mode: str) -> Path:
 
 
 def cell(method: str, seed: int, block: int, mode: str, checkpoint: str, digest: str, collect: bool = False) -> dict:
-    """PCK of one model (a Table 1 ``method``) on one block, without TTP ("none") or online (cached; ``collect``:
-    an error where the cell is missing or stale)."""
+    """PCK of one model (a Table 1 ``method``) on one block, without TTP ("none"), online or offline (cached;
+    ``collect``: an error where the cell is missing or stale)."""
     cfg = schedule_config("full")
     key = cell_key(cfg, mode, checkpoint=digest, block=block)
     path = cell_path(method, seed, block, mode)
@@ -95,36 +95,42 @@ def cell(method: str, seed: int, block: int, mode: str, checkpoint: str, digest:
 
 
 def report(cells: dict, seeds: list[int], blocks: list[int], wall_min: float, checkpoints: list[Path]) -> str:
-    def gain(s, b):
-        return cells[("transformer", s, b, "online")]["pck"] - cells[("transformer", s, b, "none")]["pck"]
+    def gain(s, b, mode="online"):
+        return cells[("transformer", s, b, mode)]["pck"] - cells[("transformer", s, b, "none")]["pck"]
 
     ttp = schedule_config("full").ttp
     lines = ["## The Table 1 TTP gain on more test people (issue 13, a diagnostic)", "",
              f"The synthetic Table 1 Transformers ({shown_path(checkpoints[0].parent.parent)}, seeds "
-             f"{', '.join(map(str, seeds))}), without TTP and online (lr {ttp.lr:g}, pull back {ttp.pull_back:g}, "
+             f"{', '.join(map(str, seeds))}), without TTP, online and offline (lr {ttp.lr:g}, pull back "
+             f"{ttp.pull_back:g}, "
              f"batch {ttp.batch_size}, the speed options of this machine), on blocks of {BLOCK} test people (block b: "
              f"people {BLOCK} b .. {BLOCK} b + {BLOCK - 1}; block 0 is Table 1's test people, the others were never "
              "used for anything). PCK@0.2 torso pooled over a block's frames; gains paired within a model and a "
              "block. The supervised-only baselines of the same runs folder and seeds are scored without TTP on the "
              "same blocks. Table 1 and its aims are unchanged by this section.", "",
              "| block | baseline w/o TTP | Transformer w/o TTP | Transformer - baseline (same seed) | "
-             "Transformer online | online gain (mean ± std over seeds) | per seed |",
-             "|---|---|---|---|---|---|---|"]
+             "Transformer online | online gain (mean ± std over seeds) | per seed | Transformer offline | offline "
+             "gain | per seed |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for b in blocks:
         base = [cells[("baseline", s, b, "none")]["pck"] for s in seeds]
         none = [cells[("transformer", s, b, "none")]["pck"] for s in seeds]
-        online = [cells[("transformer", s, b, "online")]["pck"] for s in seeds]
-        gains = [gain(s, b) for s in seeds]
         gap = [n - x for n, x in zip(none, base, strict=True)]
-        lines.append(f"| {b} | {mean_std(base)} | {mean_std(none)} | {mean_std(gap)} | {mean_std(online)} | "
-                     f"{mean_std(gains)} | " + ", ".join(f"{g:+.2f}" for g in gains) + " |")
-    pooled = [np.mean([gain(s, b) for b in blocks]) for s in seeds]
-    spread = [float(np.std([gain(s, b) for b in blocks], ddof=1)) for s in seeds] if len(blocks) > 1 else []
-    lines += ["", f"Over blocks {', '.join(map(str, blocks))} ({BLOCK * len(blocks)} people; per seed the mean of the "
-              f"blocks' gains): {mean_std(pooled)} PCK online."]
-    if spread:
-        lines.append(f"Std of the gain from one block of {BLOCK} people to the next, same model: "
-                     + ", ".join(f"seed {s} {x:.2f}" for s, x in zip(seeds, spread, strict=True)) + ".")
+        row = f"| {b} | {mean_std(base)} | {mean_std(none)} | {mean_std(gap)} |"
+        for mode in ("online", "offline"):
+            pck = [cells[("transformer", s, b, mode)]["pck"] for s in seeds]
+            gains = [gain(s, b, mode) for s in seeds]
+            row += f" {mean_std(pck)} | {mean_std(gains)} | " + ", ".join(f"{g:+.2f}" for g in gains) + " |"
+        lines.append(row)
+    lines.append("")
+    for mode in ("online", "offline"):
+        pooled = [np.mean([gain(s, b, mode) for b in blocks]) for s in seeds]
+        lines.append(f"Over blocks {', '.join(map(str, blocks))} ({BLOCK * len(blocks)} people; per seed the mean of "
+                     f"the blocks' gains): {mean_std(pooled)} PCK {mode}.")
+        if len(blocks) > 1:
+            spread = [float(np.std([gain(s, b, mode) for b in blocks], ddof=1)) for s in seeds]
+            lines.append(f"Std of the {mode} gain from one block of {BLOCK} people to the next, same model: "
+                         + ", ".join(f"seed {s} {x:.2f}" for s, x in zip(seeds, spread, strict=True)) + ".")
     lines += ["", f"Command: `{command()}`", f"Machine: {machine()} (cells: worker processes of 1 torch thread)",
               f"Wall time of this run: {wall_min:.1f} min (cached cells are reused)", "",
               *checkpoint_digests(checkpoints)]

@@ -345,14 +345,16 @@ def test_a_block_of_more_test_people_is_the_people_a_larger_test_split_holds():
 def test_more_test_people_reports_the_transformers_gap_to_the_baseline_of_the_same_seed(tmp_path):
     """benchmarks/more_test_people.py: the Transformer's PCK without TTP minus the baseline's, seed by seed (the
     'on par' aim of Table 1 on more people), beside the paired online gain; the Transformer cells keep the cache
-    names they had before the baselines were added."""
+    names they had before the baselines were added; offline beside online."""
     from benchmarks.more_test_people import cell_path, report
 
     cells = {("baseline", 0, 1, "none"): {"pck": 60.0}, ("baseline", 1, 1, "none"): {"pck": 62.0},
              ("transformer", 0, 1, "none"): {"pck": 57.0}, ("transformer", 1, 1, "none"): {"pck": 61.0},
-             ("transformer", 0, 1, "online"): {"pck": 61.0}, ("transformer", 1, 1, "online"): {"pck": 63.0}}
+             ("transformer", 0, 1, "online"): {"pck": 61.0}, ("transformer", 1, 1, "online"): {"pck": 63.0},
+             ("transformer", 0, 1, "offline"): {"pck": 62.0}, ("transformer", 1, 1, "offline"): {"pck": 61.0}}
     text = report(cells, [0, 1], [1], 0.0, [tmp_path / "transformer-seed0" / "model.safetensors"])
     row = next(line for line in text.splitlines() if line.startswith("| 1 |"))
-    assert row == "| 1 | 61.00 ± 1.41 | 59.00 ± 2.83 | -2.00 ± 1.41 | 62.00 ± 1.41 | 3.00 ± 1.41 | +4.00, +2.00 |"
+    assert row == ("| 1 | 61.00 ± 1.41 | 59.00 ± 2.83 | -2.00 ± 1.41 | 62.00 ± 1.41 | 3.00 ± 1.41 | +4.00, +2.00 | "
+                   "61.50 ± 0.71 | 2.50 ± 3.54 | +5.00, +0.00 |")
     assert cell_path("transformer", 0, 1, "online").name == "seed0-block1-online.json"
     assert cell_path("baseline", 0, 1, "none").name == "baseline-seed0-block1-none.json"
