@@ -144,7 +144,7 @@ class Personalizer:
         cfg, size = self.config, self.model.config.input_size
         since = None
         if cfg.online_targets == "recent":
-            since = first if self.last_update is None else max(first, min(t, self.last_update + 1))
+            since = first if self.last_update is None else min(t, self.last_update + 1)  # online_batch clamps at first
         self.last_update = t
         return [self.update(online_batch(video, t, cfg.batch_size, rng, size, self.augmentation, first, since))
                 for _ in range(cfg.steps_per_frame)]
