@@ -6,7 +6,9 @@ The weights are random (the authors' Transformer architecture with 13 Penn Actio
 the ResNet-50 of their released checkpoints), with BatchNorm statistics measured on the video's own crops so
 that the heatmaps are peaked and move with the image; the test checks that they do, or the comparison would
 prove nothing. Random ResNet-50 heatmaps have near-ties (top two values 4e-5 apart), so the crops must be the
-authors' to the bit: a crop matrix solved from float32 points, around their float64 centres.
+authors' to the bit: a crop matrix solved from float32 points, around their float64 centres. Even so a few
+answers (under 1%) hang on a near-tie of their map and may flip with the summation order of another thread count
+or CPU; those alone may differ by more than MAX_PX (`rounding_can_flip`).
 """
 
 import json
@@ -27,6 +29,7 @@ from ttpose.data.crops import authors_box_rule, crop_matrix
 from ttpose.export import read_coco_keypoints
 
 MEAN_PX, MAX_PX, PCK_POINTS = 0.5, 2.0, 0.5  # the agreement asked for (issue 14)
+TIE = 1e-4  # of a map's range: float32 summation order moves random ResNet-50 heatmaps by ~1e-5 of it
 PENN = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "penn_action"
 
 
@@ -93,14 +96,44 @@ def test_weights_give_peaked_image_dependent_heatmaps(both):
     assert peak.mean() > 2.5  # the maximum stands out of its map
 
 
+def rounding_can_flip(heatmaps: np.ndarray, tie: float = TIE) -> np.ndarray:
+    """N x K: where the authors' answer hangs on a near-tie of its map (the two highest values, or the two
+    neighbours whose difference picks the quarter-cell shift, closer than ``tie`` x the map's range), so that
+    float32 rounding in another summation order (thread count, batch size, CPU) may move it by a cell or half."""
+    n, k, h, w = heatmaps.shape
+    flat = heatmaps.reshape(n, k, -1)
+    scale = flat.max(-1) - flat.min(-1)
+    top_two = np.sort(flat, -1)[..., -2:]
+    near = top_two[..., 1] - top_two[..., 0] < tie * scale
+    y, x = np.unravel_index(flat.argmax(-1), (h, w))
+    frame, joint = np.indices((n, k))
+    for dy, dx, inside in ((0, 1, (x > 0) & (x < w - 1)), (1, 0, (y > 0) & (y < h - 1))):
+        after = heatmaps[frame, joint, np.clip(y + dy, 0, h - 1), np.clip(x + dx, 0, w - 1)]
+        before = heatmaps[frame, joint, np.clip(y - dy, 0, h - 1), np.clip(x - dx, 0, w - 1)]
+        near |= inside & (np.abs(after - before) < tie * scale)
+    return near
+
+
+def test_rounding_can_flip_finds_the_near_ties():
+    maps = np.tile(np.arange(25, dtype=np.float32).reshape(5, 5) / 100, (1, 3, 1, 1))  # no ties but the ones set
+    maps[0, :, 2, 2] = 1.0
+    maps[0, 1, 0, 0] = 1.0 - 1e-6  # a second peak as high as the first to float precision
+    maps[0, 2, 2, 1], maps[0, 2, 2, 3] = 0.5, 0.5 + 1e-6  # the quarter-cell shift's sign is a coin toss
+    assert rounding_can_flip(maps).tolist() == [[False, True, True]]
+
+
 def test_ttpose_cli_predicts_the_authors_joints(both):
+    """Every joint within MAX_PX of the authors' except where their own answer is a float32 coin toss (a near-tie
+    in the map; at most 1% of the frame-joints, and the mean still within MEAN_PX over all of them)."""
     reference, joints = both[:2]
     gap = np.linalg.norm(joints - (reference["preds"] - 1), axis=-1)  # their 1-based answer -> 0-based
     mean, worst = gap.mean(0), gap.max(0)  # per joint over the 151 frames
+    toss = rounding_can_flip(reference["heatmaps"])
     if os.environ.get("TTPOSE_REPORT"):
         print(f"\nper-joint mean px: {np.round(mean, 3).tolist()}\nper-joint max px: {np.round(worst, 3).tolist()}"
-              f"\noverall mean {gap.mean():.4f} px, max {gap.max():.4f} px")
-    assert mean.max() <= MEAN_PX and worst.max() <= MAX_PX, (mean, worst)
+              f"\noverall mean {gap.mean():.4f} px, max {gap.max():.4f} px; near-ties {toss.sum()} of {toss.size}")
+    assert toss.mean() <= 0.01, toss.sum()  # the exception stays an exception
+    assert mean.max() <= MEAN_PX and gap[~toss].max() <= MAX_PX, (mean, np.argwhere(gap > MAX_PX))
 
 
 def test_ttpose_pck_is_the_authors_pck(both):
