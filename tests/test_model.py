@@ -149,12 +149,14 @@ def test_gaussian_profiles_are_the_factors_of_the_bottleneck_maps():
 
 def test_model_with_separable_gaussians_reconstructs_and_learns_the_same():
     """The speed option changes how the pose encoder's first conv is computed, not what: same reconstruction
-    and same gradients, in training mode (BN on batch statistics) and in eval mode."""
+    and same gradients, in training mode (BN on batch statistics) and in eval mode. In float64: in training mode
+    BatchNorm on a batch of 2 amplifies float32 rounding of the two summation orders to 9e-5 (1 thread) and 4e-3
+    (2 threads) of a gradient's norm (the float32 form of this test failed in CI); float64 gives 9e-14."""
     torch.manual_seed(0)
-    dense = TTPModel(ModelConfig(backbone="resnet18", **TINY))
+    dense = TTPModel(ModelConfig(backbone="resnet18", **TINY)).double()
     separable = copy.deepcopy(dense)
     separable.separable_gaussians = True
-    x, s = torch.randn(2, 3, 64, 64), torch.randn(2, 3, 64, 64)
+    x, s = torch.randn(2, 3, 64, 64, dtype=torch.float64), torch.randn(2, 3, 64, 64, dtype=torch.float64)
     for train in (True, False):
         outs = []
         for model in (dense, separable):
@@ -164,9 +166,9 @@ def test_model_with_separable_gaussians_reconstructs_and_learns_the_same():
             grads = [p.grad.clone() for p in model.parameters() if p.grad is not None]
             outs.append((out.reconstruction.detach(), grads))
         (r0, g0), (r1, g1) = outs
-        assert ((r1 - r0).norm() / r0.norm()).item() < 1e-5 and len(g0) == len(g1) > 0
+        assert ((r1 - r0).norm() / r0.norm()).item() < 1e-10 and len(g0) == len(g1) > 0
         for a, b in zip(g0, g1, strict=True):  # relative, or rounding-level where a gradient is ~0 in theory
-            assert ((b - a).norm()).item() < 1e-4 * a.norm().item() + 1e-6
+            assert ((b - a).norm()).item() < 1e-8 * a.norm().item() + 1e-12
 
 
 def test_personalization_partition_adam_step():
