@@ -38,6 +38,7 @@ from benchmarks.common import (  # noqa: E402
     mean_std,
     write_section,
 )
+from benchmarks.table1_synthetic import METHODS, saved_cell  # noqa: E402
 from ttpose.checkpoint import load_checkpoint  # noqa: E402
 from ttpose.config import load_config  # noqa: E402
 from ttpose.data.build import load_videos  # noqa: E402
@@ -66,8 +67,16 @@ def _checkpoint(args, method: str, seed: int) -> Path:
 
 
 def _saved(args, method: str, seed: int, mode: str) -> list[Predictions] | None:
-    path = _run_dir(args, method, seed) / f"test-predictions-{mode}.npz"
+    """Table 1's saved test predictions of (method, seed, mode), if its cell was computed with this run's settings
+    (the key in the run folder's test-eval-<mode>.json, as Table 1 reuses it); None, with a note, otherwise."""
+    run = _run_dir(args, method, seed)
+    path = run / f"test-predictions-{mode}.npz"
     if not path.is_file():
+        return None
+    cfg = load_config(args.config, [*METHODS[method], f"seed={seed}", f"output_dir={run}", *args.overrides])
+    if saved_cell(cfg, mode) is None:
+        print(f"note: {path} was not made with these settings (config, overrides, TTP options); skipped",
+              file=sys.stderr)
         return None
     return [Predictions(f, j, s) for f, j, s in load_predictions(path)]
 

@@ -229,10 +229,16 @@ def cell_key(cfg: Config, mode: str, **extra) -> dict:
 
 
 def cached(path: Path, key: dict) -> dict | None:
-    """A cell cached as JSON at ``path`` if it was computed with the settings ``key`` (`same_key`); None where it
-    is missing, was cached before the key was stored, or was computed with other settings (recompute it)."""
+    """A cell cached at ``path`` if it was computed with the settings ``key`` (`same_key`); None where it is
+    missing, was cached before the key was stored, or was computed with other settings (recompute it). A JSON
+    file is returned whole; an npz (arrays, with the key as JSON text in its entry "key") as its arrays."""
     if not path.is_file():
         return None
+    if path.suffix == ".npz":
+        with np.load(path, allow_pickle=False) as f:
+            saved = {k: f[k] for k in f.files}
+        text = saved.pop("key", None)
+        return saved if text is not None and same_key(json.loads(str(text)), key) else None
     saved = json.loads(path.read_text())
     return saved if "key" in saved and same_key(saved["key"], key) else None
 

@@ -43,12 +43,12 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import (  # noqa: E402
     PAPER_TTP,
+    cached,
     cell_key,
     checkpoint_digests,
     command,
     machine,
     run_cells,
-    same_key,
     shown_path,
     write_section,
 )
@@ -72,18 +72,6 @@ EARLY, LATE = (0, 500), (1000, 2000)  # frames compared by the aim
 
 def slug(name: str) -> str:
     return name.replace(" ", "-")
-
-
-def cached(path: Path, key: dict) -> dict | None:
-    """The arrays of a cached cell if it was computed with the settings ``key`` (cells cached before the key was
-    stored, or with other data / TTP settings or another checkpoint, are recomputed)."""
-    if not path.is_file():
-        return None
-    with np.load(path) as f:
-        saved = {k: f[k] for k in f.files}
-    if "key" not in saved or not same_key(json.loads(str(saved.pop("key"))), key):
-        return None
-    return saved
 
 
 def cell(split: str, control: str, index: int, segments: int, segment_frames: int, checkpoint: str,

@@ -117,7 +117,7 @@ def test_a_cell_computed_with_auto_precision_is_not_reused_where_auto_means_anot
 def test_a_drift_cell_is_reused_only_for_the_settings_it_was_computed_with(tmp_path):
     """Bug: benchmarks/drift.py cached a cell by split, size, control and video only, so cells computed before
     the config's test shift changed (0.5 -> 0.35 -> 0.375 stratified) or with another checkpoint were reused."""
-    from benchmarks.drift import cached
+    from benchmarks.common import cached  # drift.py reads its npz cells with it
 
     cfg = config_from_dict(TINY, [f"output_dir={tmp_path}"])
     key = cell_key(cfg, "online", video=0, checkpoint="ab12")

@@ -358,3 +358,29 @@ def test_more_test_people_reports_the_transformers_gap_to_the_baseline_of_the_sa
                    "61.50 ± 0.71 | 2.50 ± 3.54 | +5.00, +0.00 |")
     assert cell_path("transformer", 0, 1, "online").name == "seed0-block1-online.json"
     assert cell_path("baseline", 0, 1, "none").name == "baseline-seed0-block1-none.json"
+
+
+def test_analyses_read_only_predictions_made_with_the_runs_settings(tmp_path, capsys):
+    """Noticed: the analyses read Table 1's saved predictions without the key check Table 1 applies to its own
+    cells, so a run folder evaluated with other TTP settings fed fig3 / table5 / people silently."""
+    import json
+    from argparse import Namespace
+
+    from benchmarks.analyses_synthetic import _saved
+    from benchmarks.common import cell_key, save_predictions
+    from benchmarks.table1_synthetic import METHODS
+    from ttpose.config import load_config
+    from ttpose.inference import Predictions
+
+    run = tmp_path / "transformer-seed1"
+    config = "configs/synthetic/cpu.yaml"
+    made = load_config(config, [*METHODS["transformer"], "seed=1", f"output_dir={run}", "ttp.lr=3e-5"])
+    preds = [Predictions(np.arange(3), np.full((3, 13, 2), 7.0), np.ones((3, 13)))]
+    save_predictions(run / "test-predictions-online.npz", preds)
+    (run / "test-eval-online.json").write_text(json.dumps({"key": cell_key(made, "online"), "pck": 50.0}))
+    same = _saved(Namespace(runs=str(tmp_path), config=config, overrides=["ttp.lr=3e-5"]), "transformer", 1, "online")
+    assert same is not None and np.array_equal(same[0].joints, preds[0].joints)
+    capsys.readouterr()
+    assert _saved(Namespace(runs=str(tmp_path), config=config, overrides=[]), "transformer", 1, "online") is None
+    assert "not made with these settings" in capsys.readouterr().err
+    assert _saved(Namespace(runs=str(tmp_path), config=config, overrides=[]), "transformer", 1, "offline") is None
