@@ -384,3 +384,17 @@ def test_analyses_read_only_predictions_made_with_the_runs_settings(tmp_path, ca
     assert _saved(Namespace(runs=str(tmp_path), config=config, overrides=[]), "transformer", 1, "online") is None
     assert "not made with these settings" in capsys.readouterr().err
     assert _saved(Namespace(runs=str(tmp_path), config=config, overrides=[]), "transformer", 1, "offline") is None
+
+
+def test_the_fast_preset_carries_the_ttp_step_and_drift_control_it_was_measured_with():
+    """Noticed: `--schedule fast` added no pull-back, so on a checkpoint without one (a converted authors'
+    checkpoint) it ran another protocol than the one benchmarks/throughput.py measured (lr 1e-4, pull-back 3e-2)."""
+    from benchmarks.throughput import schedule_config
+    from ttpose.config import config_from_dict
+    from ttpose.personalization import schedule_overrides
+
+    studied = schedule_config("every 4, batch 4, cheap").ttp
+    preset = config_from_dict({}, schedule_overrides("fast")).ttp  # on the defaults: no pull-back
+    assert (preset.lr, preset.pull_back) == (studied.lr, studied.pull_back) and preset.pull_back > 0
+    assert (preset.update_every, preset.batch_size, preset.loss_pool) == (studied.update_every, studied.batch_size,
+                                                                            studied.loss_pool)
