@@ -54,6 +54,7 @@ from ttpose.atomic import atomic_write_text  # noqa: E402
 from ttpose.config import load_config  # noqa: E402
 from ttpose.data.build import load_videos  # noqa: E402
 from ttpose.evaluate import evaluate  # noqa: E402
+from ttpose.weights import file_sha256  # noqa: E402
 
 METHODS = {  # the paper's Table 1 rows (Sec. 4.3) as config overrides
     "baseline": ["model.sup_head=conv", "model.self_task=none"],
@@ -228,6 +229,19 @@ def per_seed(results: dict) -> list[str]:
     return lines
 
 
+def tuned_for(checkpoints: list[str], path: Path = TUNED) -> dict | None:
+    """The val gains per lr in benchmarks/tune_ttp.json if they were measured on one of ``checkpoints`` (its SHA-256);
+    None, with a note, if they come from another model (a file of an earlier recipe was quoted beside Table 1)."""
+    if not path.is_file():
+        return None
+    tuned = json.loads(path.read_text())
+    if tuned.get("sha256") in {file_sha256(c) for c in checkpoints if Path(c).is_file()}:
+        return tuned
+    print(f"note: {path} was measured on {tuned.get('checkpoint')}, not on this run's Transformers; not quoted",
+          file=sys.stderr)
+    return None
+
+
 def markdown(results: dict, args, seconds: float, missing: list[str]) -> str:
     base = np.mean(results["baseline"]["none"]["pck"]) if "baseline" in results else None
     lines = [f"## {args.title} (test population, PCK@0.2 torso, mean ± std over seeds)", "",
@@ -249,7 +263,7 @@ def markdown(results: dict, args, seconds: float, missing: list[str]) -> str:
                          f"{np.mean(cells[mode]['seconds']):.0f} |")
     cfg = load_config(args.config, args.overrides)
     found = tuned_gains(args.tuned, **({"path": args.results} if args.results else {})) if args.tuned else None
-    tuned = json.loads(TUNED.read_text()) if TUNED.is_file() and not (found and found["sections"]) else None
+    tuned = None if found and found["sections"] else tuned_for(results.get("transformer", {}).get("checkpoints", []))
     train_times = ", ".join(f"{m} {np.nanmean(c['train_seconds']) / 60:.1f} min" for m, c in results.items())
     train_total = sum(np.nansum(c["train_seconds"]) for c in results.values())
     eval_total = sum(sum(c[m]["seconds"]) for c in results.values() for m in ("none", "online", "offline") if m in c)

@@ -5,7 +5,8 @@ population) without TTP and with each candidate setting, online and/or offline, 
 section of benchmarks/RESULTS.md: PCK, gain over no TTP, how much L_self fell during the updates, time, and the
 checkpoint's SHA-256.
 The chosen setting goes into the ``ttp`` section of configs/synthetic/cpu.yaml, which Table 1 reads; the gains
-of the plain learning rates also go to benchmarks/tune_ttp.json, which Table 1 quotes beside its aims.
+of the plain learning rates (and the checkpoint's SHA-256) also go to benchmarks/tune_ttp.json, which Table 1
+quotes beside its aims when they were measured on one of its own Transformers.
 
     python benchmarks/tune_ttp.py --checkpoint runs/table1/transformer-seed0/model.safetensors
 """
@@ -28,6 +29,7 @@ from ttpose.checkpoint import load_checkpoint  # noqa: E402
 from ttpose.config import load_config  # noqa: E402
 from ttpose.data.build import load_videos  # noqa: E402
 from ttpose.evaluate import evaluate  # noqa: E402
+from ttpose.weights import file_sha256  # noqa: E402
 
 TUNED = Path(__file__).with_name("tune_ttp.json")
 FAST = ["ttp.speed.precision=bf16", "ttp.speed.channels_last=true", "ttp.speed.fold_bn=true"]
@@ -139,7 +141,8 @@ def main(argv=None) -> None:
     print(text)
     write_section(args.section, text, **({"path": args.results} if args.results else {}))
     if args.section == "tune_ttp" and args.results is None:  # the gains per plain lr, read by table1_synthetic.py
-        atomic_write_text(TUNED, json.dumps({"checkpoint": args.checkpoint, "no_ttp": none.mean, **plain}, indent=1))
+        atomic_write_text(TUNED, json.dumps({"checkpoint": args.checkpoint, "sha256": file_sha256(args.checkpoint),
+                                             "no_ttp": none.mean, **plain}, indent=1))
 
 
 if __name__ == "__main__":

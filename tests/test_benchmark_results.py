@@ -398,3 +398,25 @@ def test_the_fast_preset_carries_the_ttp_step_and_drift_control_it_was_measured_
     assert (preset.lr, preset.pull_back) == (studied.lr, studied.pull_back) and preset.pull_back > 0
     assert (preset.update_every, preset.batch_size, preset.loss_pool) == (studied.update_every, studied.batch_size,
                                                                             studied.loss_pool)
+
+
+def test_table1_quotes_tune_ttp_json_only_for_its_own_transformers(tmp_path, capsys):
+    """Noticed: benchmarks/tune_ttp.json held the val gains of an earlier recipe's model (runs/ablation/balance),
+    and Table 1 without --tuned quoted them beside its aims as if measured on its own Transformers."""
+    import json
+
+    from benchmarks.table1_synthetic import tuned_for
+    from ttpose.weights import file_sha256
+
+    mine, other = tmp_path / "mine.safetensors", tmp_path / "other.safetensors"
+    mine.write_bytes(b"weights of this run")
+    other.write_bytes(b"weights of an earlier recipe")
+
+    path = tmp_path / "tune_ttp.json"
+    path.write_text(json.dumps({"checkpoint": str(mine), "sha256": file_sha256(mine), "0.0001": {"online": 1.0}}))
+    assert tuned_for([str(mine)], path)["0.0001"] == {"online": 1.0}
+    capsys.readouterr()
+    assert tuned_for([str(other)], path) is None and "not quoted" in capsys.readouterr().err
+    path.write_text(json.dumps({"checkpoint": str(mine), "0.0001": {"online": 1.0}}))  # written before the hash
+    assert tuned_for([str(mine)], path) is None
+    assert tuned_for([str(mine)], tmp_path / "absent.json") is None
