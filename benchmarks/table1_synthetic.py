@@ -302,7 +302,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                              "the (method, seed) runs that are missing")
     parser.add_argument("--tuned", nargs="+", default=None, metavar="SECTION",
                         help="RESULTS.md sections of benchmarks/tune_ttp.py the TTP settings were chosen on (quoted "
-                             "beside the aims; default: tune_ttp.json, written by the tune_ttp section)")
+                             "beside the aims; default: tune_ttp.json, written by the tune_ttp section, if it was "
+                             "measured on one of this run's Transformers)")
     parser.add_argument("overrides", nargs="*", help="extra config overrides for every run")
     args = parser.parse_args(argv)
     if args.tuned:
