@@ -38,7 +38,7 @@ from benchmarks.common import (  # noqa: E402
     mean_std,
     write_section,
 )
-from benchmarks.table1_synthetic import METHODS, saved_cell  # noqa: E402
+from benchmarks.table1_synthetic import run_overrides, saved_cell  # noqa: E402
 from ttpose.checkpoint import load_checkpoint  # noqa: E402
 from ttpose.config import load_config  # noqa: E402
 from ttpose.data.build import load_videos  # noqa: E402
@@ -73,7 +73,7 @@ def _saved(args, method: str, seed: int, mode: str) -> list[Predictions] | None:
     path = run / f"test-predictions-{mode}.npz"
     if not path.is_file():
         return None
-    cfg = load_config(args.config, [*METHODS[method], f"seed={seed}", f"output_dir={run}", *args.overrides])
+    cfg = load_config(args.config, run_overrides(args.runs, method, seed, args.overrides))
     if saved_cell(cfg, mode) is None:
         print(f"note: {path} was not made with these settings (config, overrides, TTP options); skipped",
               file=sys.stderr)

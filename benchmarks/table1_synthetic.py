@@ -102,14 +102,18 @@ def modes_of(cfg) -> list[str]:
     return ["none"] if cfg.model.self_task == "none" else ["none", "online", "offline"]
 
 
+def run_overrides(runs: str | Path, method: str, seed: int, extra: list[str]) -> list[str]:
+    """The config overrides of Table 1's run of (``method``, ``seed``) in the runs folder ``runs``."""
+    return [*METHODS[method], f"seed={seed}", f"output_dir={Path(runs) / f'{method}-seed{seed}'}", *extra]
+
+
 def run(args, missing: list[str]) -> dict:
     """Train and evaluate every (method, seed) asked for; with ``args.collect`` only those already evaluated,
     the others appended to ``missing``."""
     results: dict = {}
     for method in args.methods:
         for seed in args.seeds:
-            overrides = [*METHODS[method], f"seed={seed}", f"output_dir={args.runs}/{method}-seed{seed}",
-                         *(QUICK if args.quick else []), *args.overrides]
+            overrides = run_overrides(args.runs, method, seed, [*(QUICK if args.quick else []), *args.overrides])
             cfg = load_config(args.config, overrides)
             if args.collect and any(saved_cell(cfg, m) is None for m in modes_of(cfg)):
                 missing.append(f"{method} seed {seed}")
