@@ -29,7 +29,7 @@ from ttpose.data.crops import authors_box_rule, crop_matrix
 from ttpose.export import read_coco_keypoints
 
 MEAN_PX, MAX_PX, PCK_POINTS = 0.5, 2.0, 0.5  # the agreement asked for (issue 14)
-TIE = 1e-4  # of a map's range: a margin float32 summation order can cross (CI flipped one of about 1e-5)
+TIE = 1e-4  # of a map's range: a margin this small may be crossed by another float32 summation order
 PENN = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "penn_action"
 
 
