@@ -3,8 +3,8 @@
 Results files (benchmarks/*.md, DEMO_REPEATS.log) are written one way only, `write_section`: a file is its
 opening (`OPENINGS`) and sections between ``<!-- BEGIN name -->`` and ``<!-- END name -->``, each written by the
 script it names; a script replaces its own section and leaves the others as they are. A section whose numbers
-come from trained weights ends with `checkpoint_digests`: the SHA-256 of each checkpoint file, so a number can
-be traced to its weights without rerunning hours of training.
+come from trained weights ends with `checkpoint_digests`: the SHA-256 of each checkpoint file and of its tensors,
+so a number can be traced to its weights without rerunning hours of training.
 
     python -m benchmarks.common FILE SECTION < text      # the same, for shell scripts (demo_repeats.sh)
 """
@@ -33,7 +33,7 @@ from ttpose.checkpoint import load_checkpoint
 from ttpose.config import Config, ConfigError, drop_removed, load_config, to_dict
 from ttpose.speed import precision_on
 from ttpose.training import train, training_settings
-from ttpose.weights import file_sha256
+from ttpose.weights import CheckpointError, file_sha256, tensors_sha256
 
 BENCHMARKS = Path(__file__).resolve().parent
 REPO = BENCHMARKS.parent
@@ -138,13 +138,21 @@ def shown_path(path: str | Path) -> Path:
 
 
 def checkpoint_digests(paths: Iterable[str | Path]) -> list[str]:
-    """The footer lines of a section whose numbers come from these checkpoint files: the SHA-256 of each (in the
-    order first given, each file once), so a number can be traced to its weights without rerunning. Paths inside
-    the repository are shown relative to it."""
-    lines = ["Checkpoints (SHA-256 of the weights the numbers above come from):"]
+    """The footer lines of a section whose numbers come from these checkpoint files: the SHA-256 of each file and
+    of its tensors alone (`ttpose.weights.tensors_sha256`: the same for the same weights whatever config metadata
+    the file carries, so a retrained model can be checked against these), in the order first given, each file
+    once, so a number can be traced to its weights without rerunning. Paths inside the repository are shown
+    relative to it."""
+    lines = ["Checkpoints (SHA-256 of the files the numbers above come from, and of their tensors alone):"]
     for path in dict.fromkeys(Path(os.path.abspath(p)) for p in paths):
-        digest = f"`{file_sha256(path)}`" if path.is_file() else "not found when this section was written"
-        lines.append(f"- `{shown_path(path)}`: {digest}")
+        if not path.is_file():
+            lines.append(f"- `{shown_path(path)}`: not found when this section was written")
+            continue
+        try:
+            tensors = f"`{tensors_sha256(path)}`"
+        except CheckpointError:
+            tensors = "not a weights file"
+        lines.append(f"- `{shown_path(path)}`: `{file_sha256(path)}` (tensors {tensors})")
     return lines
 
 

@@ -3,10 +3,12 @@
     nice -n 10 .venv/bin/python benchmarks/speed.py              # ResNet-18 and -50, 128 x 128, batch 32
     nice -n 10 .venv/bin/python benchmarks/speed.py --quick      # ResNet-18 only, 2 repeats
     .venv/bin/python benchmarks/speed.py --device cuda           # GPU: fp32, bf16/fp16 autocast, compile
+    .venv/bin/python benchmarks/speed.py --compile               # + the fast options with torch.compile
 
 For each backbone and case (joint training step, online TTP update, inference at batch 1 and 32) every
-variant (the reference, ours with every speed option off, ours with the fast options, for inference also
-ours with frozen compiled weights, and in the full run each option alone on the TTP update) lives in its own
+variant (the reference, ours with every speed option off, ours with the fast options, with ``--compile`` the
+same compiled, for inference also ours with frozen compiled weights, and in the full run each option alone on
+the TTP update) lives in its own
 worker process, so that its peak memory
 (``VmHWM``, or ``max_memory_allocated`` on CUDA) is its own. The parent asks the workers for one
 step each in turn, the order rotated every round (ours, ours fast, ..., reference; then ours fast, ...,
@@ -289,8 +291,10 @@ def machine(device: torch.device) -> str:
 
 def variants(args) -> list[tuple[str, dict]]:
     fast = SpeedConfig(precision=args.fast_precision, channels_last=True, fold_bn=True,
-                       separable_gaussians=not args.dense_gaussians, compile=args.compile)
+                       separable_gaussians=not args.dense_gaussians)
     out = [("reference", {}), ("ours fp32", {}), ("ours fast", fast.__dict__)]
+    if args.compile:  # the fast options + torch.compile, beside them (training and the TTP update: live weights)
+        out.append(("ours fast+compile", {**replace(fast, compile=True).__dict__, "_only": ("train", "ttp")}))
     if fast.separable_gaussians:  # the fast options as they were before separable_gaussians, side by side
         out.append(("ours fast, dense Gaussians", {**replace(fast, separable_gaussians=False).__dict__,
                                                    "_only": "ttp"}))
@@ -309,7 +313,7 @@ def variants(args) -> list[tuple[str, dict]]:
 def run_case(args, backbone: str, case: str) -> list[dict]:
     workers = []
     for label, speed in variants(args):
-        if not case.startswith(speed.pop("_only", case)):
+        if not case.startswith(speed.pop("_only", case)):  # a prefix, or a tuple of them
             continue
         spec = {"variant": "reference" if label == "reference" else "ours", "speed": speed, "case": case,
                 "backbone": backbone, "batch": args.batch, "device": args.device,
@@ -363,7 +367,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=None, help="timed steps per variant (default 3; quick 2)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--fast-precision", choices=("bf16", "fp16", "fp32"), default="bf16")
-    parser.add_argument("--compile", action="store_true", help="add torch.compile to the fast variant")
+    parser.add_argument("--compile", action="store_true",
+                        help="add the fast variant with torch.compile (training and TTP cases; its compilation "
+                             "is the untimed warm-up, its time the column 'first call s')")
     parser.add_argument("--no-frozen", action="store_true", help="leave out the frozen-inference variants")
     parser.add_argument("--dense-gaussians", action="store_true",
                         help="the fast variant without separable_gaussians (the fast options before it existed)")

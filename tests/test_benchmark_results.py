@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 import benchmarks.common as common
 from benchmarks.common import OPENINGS, checkpoint_digests, markers, read_section, write_section
@@ -121,21 +122,29 @@ def test_the_speed_files_table1_section_says_what_it_is():
     assert heading.startswith("## PCK of the synthetic Table 1 models with the TTP speed options (")
 
 
-def test_checkpoint_digests_name_each_file_once_with_its_sha256(tmp_path, monkeypatch):
+def test_checkpoint_digests_name_each_file_once_with_its_sha256_and_its_tensors(tmp_path, monkeypatch):
+    from safetensors.torch import save_file
+
+    from ttpose.weights import tensors_sha256
+
     monkeypatch.setattr(common, "REPO", tmp_path)
     monkeypatch.chdir(tmp_path)
-    runs = {"baseline-seed0": b"weights of one run", "transformer-seed0": b"weights of another run"}
-    for run, data in runs.items():
+    for run in ("baseline-seed0", "transformer-seed0"):
         (tmp_path / "runs" / run).mkdir(parents=True)
-        (tmp_path / "runs" / run / "model.safetensors").write_bytes(data)
+    weights = tmp_path / "runs" / "baseline-seed0" / "model.safetensors"
+    save_file({"w": torch.arange(6.0).reshape(2, 3)}, str(weights), metadata={"config": "{}"})
+    junk = b"not a weights file"
+    (tmp_path / "runs" / "transformer-seed0" / "model.safetensors").write_bytes(junk)
     lines = checkpoint_digests(["runs/baseline-seed0/model.safetensors",
                                 tmp_path / "runs/transformer-seed0/model.safetensors",
                                 "runs/baseline-seed0/../baseline-seed0/model.safetensors",  # the same file again
                                 "runs/missing/model.safetensors"])
     assert lines[0].startswith("Checkpoints (SHA-256")
     assert lines[1:] == [
-        f"- `runs/baseline-seed0/model.safetensors`: `{hashlib.sha256(runs['baseline-seed0']).hexdigest()}`",
-        f"- `runs/transformer-seed0/model.safetensors`: `{hashlib.sha256(runs['transformer-seed0']).hexdigest()}`",
+        f"- `runs/baseline-seed0/model.safetensors`: `{hashlib.sha256(weights.read_bytes()).hexdigest()}` "
+        f"(tensors `{tensors_sha256(weights)}`)",
+        f"- `runs/transformer-seed0/model.safetensors`: `{hashlib.sha256(junk).hexdigest()}` (tensors not a weights "
+        "file)",
         "- `runs/missing/model.safetensors`: not found when this section was written"]
 
 
@@ -152,7 +161,7 @@ def test_table1s_section_ends_with_the_digests_of_its_models(tmp_path):
                               tuned=None, results=None, seeds=[0])
     text = markdown(results, args, 1.0, [])
     assert text.startswith("## PCK of the synthetic Table 1 models with the TTP speed options (test population")
-    assert text.endswith(f"- `{model}`: `{hashlib.sha256(b'fake weights').hexdigest()}`")
+    assert text.endswith(f"- `{model}`: `{hashlib.sha256(b'fake weights').hexdigest()}` (tensors not a weights file)")
 
 
 def test_the_shift_margin_is_the_smaller_slack_of_the_two_table1_aims():

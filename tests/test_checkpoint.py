@@ -6,7 +6,7 @@ from ttpose.config import Config, ModelConfig
 from ttpose.losses import ReconstructionLoss
 from ttpose.model import TTPModel
 from ttpose.personalization import reconstruction_loss_for
-from ttpose.weights import read_tensors
+from ttpose.weights import file_sha256, read_tensors, tensors_sha256
 
 TINY = ModelConfig(backbone="resnet18", deconv_channels=32, encoder_widths=(8, 8, 16, 16),
                    renderer_widths=(16, 8, 8, 8), transformer_ff=64, num_maps=10, input_size=64)
@@ -103,3 +103,25 @@ def test_training_state_roundtrip(tmp_path):
     assert s1["param_groups"] == s2["param_groups"]
     for k in s1["state"]:
         assert torch.equal(s1["state"][k]["exp_avg"], s2["state"][k]["exp_avg"])
+
+
+def test_tensors_sha256_names_the_weights_whatever_the_metadata(tmp_path):
+    """Same tensors with another config in the metadata (a field added since): the file's digest changes, the
+    tensors' does not; one changed number, name, dtype or shape changes it."""
+    from safetensors.torch import save_file
+
+    weights = {"b": torch.zeros(3), "a.weight": torch.arange(6.0).reshape(2, 3)}
+
+    def digests(tensors, metadata, name):
+        path = tmp_path / f"{name}.safetensors"
+        save_file(tensors, str(path), metadata=metadata)
+        return file_sha256(path), tensors_sha256(path)
+
+    file0, tensors0 = digests(weights, {"config": "{}"}, "first")
+    file1, tensors1 = digests(dict(reversed(weights.items())), {"config": '{"new_field": 1}'}, "second")
+    assert file0 != file1 and tensors0 == tensors1
+    changed = [{**weights, "b": torch.tensor([0.0, 0.0, 1e-7])},  # a number
+               {"c": weights["b"], "a.weight": weights["a.weight"]},  # a name
+               {**weights, "b": torch.zeros(3, dtype=torch.float64)},  # a dtype
+               {**weights, "a.weight": weights["a.weight"].T.contiguous()}]  # a shape
+    assert len({tensors0, *(digests(t, {"config": "{}"}, f"changed{i}")[1] for i, t in enumerate(changed))}) == 5

@@ -43,3 +43,14 @@ def test_fast_variant_has_separable_gaussians_and_a_dense_row_beside_it_on_the_u
     args.dense_gaussians = True
     names = dict(speed.variants(args))
     assert names["ours fast"]["separable_gaussians"] is False and "ours fast, dense Gaussians" not in names
+
+
+def test_compile_adds_a_compiled_fast_variant_beside_the_eager_one_on_training_and_the_update():
+    args = argparse.Namespace(fast_precision="fp32", compile=True, no_frozen=True, quick=True, dense_gaussians=False)
+    names = dict(speed.variants(args))
+    assert names["ours fast"]["compile"] is False
+    assert names["ours fast+compile"] == {**names["ours fast"], "compile": True, "_only": ("train", "ttp")}
+    cases = {case for case in speed.CASES if case.startswith(names["ours fast+compile"]["_only"])}
+    assert cases == {"train", "ttp"}
+    args.compile = False
+    assert "ours fast+compile" not in dict(speed.variants(args))

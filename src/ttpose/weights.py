@@ -57,3 +57,16 @@ def file_sha256(path: str | Path) -> str:
         while chunk := f.read(1 << 20):
             sha.update(chunk)
     return sha.hexdigest()
+
+
+def tensors_sha256(path: str | Path) -> str:
+    """SHA-256 of the weights alone: each tensor's name, dtype, shape and bytes, in name order (`read_tensors`).
+    Unlike `file_sha256` it ignores a file's metadata (a ttpose checkpoint stores its config there, which gains
+    fields as ttpose grows) and its layout, so two checkpoints have the same digest exactly when they hold the
+    same numbers: the check that a retrained model is the same model."""
+    sha = hashlib.sha256()
+    for name, tensor in sorted(read_tensors(path).items()):
+        flat = tensor.detach().cpu().contiguous().reshape(-1)
+        sha.update(f"{name}\0{tensor.dtype}\0{tuple(tensor.shape)}\0".encode())
+        sha.update(flat.view(torch.uint8).numpy().tobytes() if flat.numel() else b"")
+    return sha.hexdigest()
