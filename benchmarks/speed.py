@@ -280,6 +280,15 @@ def matmul_gflops(dtype: torch.dtype, device: torch.device, n: int = 2048, repea
     return 2 * n**3 / best / 1e9
 
 
+def matmul_peaks(args, device: torch.device) -> dict[str, float]:
+    """{precision: `matmul_gflops`} for the precisions this run's variants use: fp32, and bf16 only with a bf16 or
+    fp16 fast variant (on a CPU without bf16 units a bf16 product runs a reference kernel for many minutes)."""
+    peaks = {"fp32": matmul_gflops(torch.float32, device)}
+    if args.fast_precision != "fp32":
+        peaks["bf16"] = matmul_gflops(torch.bfloat16, device)
+    return peaks
+
+
 def machine(device: torch.device) -> str:
     model = cpu_model()
     flags = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").is_file() else ""
@@ -350,7 +359,7 @@ def table(rows: list[dict], peaks: dict[str, float]) -> str:
              "GFLOP/s | % of matmul | peak MiB | first call s |", "|" + "---|" * 12]
     for r in rows:
         gflops = r["gflop"] / r["median_s"]
-        peak = peaks["bf16" if r["speed"].startswith(("bf16", "fp16")) else "fp32"]
+        peak = peaks.get("bf16" if r["speed"].startswith(("bf16", "fp16")) else "fp32", float("nan"))
         mark = "*" if r.get("flops_from_reference") else ""
         lines.append(f"| {r['backbone']} | {r['case']} | {r['variant']} | {r['speed']} | {r['median_s']:.4f} | "
                      f"{steps(r['seconds'])} | {r['ratio']:.2f}x | {r['gflop']:.1f}{mark} | "
@@ -385,7 +394,7 @@ def main() -> None:
     device = torch.device(args.device)
     command = shlex.join(["python", "benchmarks/speed.py", *sys.argv[1:]])
     started, load0 = time.time(), os.getloadavg()
-    peaks = {"fp32": matmul_gflops(torch.float32, device), "bf16": matmul_gflops(torch.bfloat16, device)}
+    peaks = matmul_peaks(args, device)
     print(f"matmul peaks GFLOP/s: {peaks}", flush=True)
     checks = {b: check_same_maths(DEPTHS[b]) for b in args.backbones}
     print(f"same maths (relative differences): {checks}", flush=True)
@@ -397,6 +406,7 @@ def main() -> None:
                 print(f"{backbone} {case:8s} {r['variant']:22s} {r['median_s']:8.3f} s  x{r['ratio']:.2f}  "
                       f"{r['peak_mib']:.0f} MiB", flush=True)
             rows += new
+    bf16_peak = f"{peaks['bf16']:.1f} GFLOP/s" if "bf16" in peaks else "was not timed (no bf16 variant)"
     check_lines = "\n".join(f"- {b}: " + ", ".join(f"{k} {v:.1e}" for k, v in c.items()) for b, c in checks.items())
     text = f"""Written by `benchmarks/speed.py` from one run; nothing edited by hand. See docs/speed.md for the options.
 
@@ -416,7 +426,7 @@ same VGG-16), eval mode, batch 2; relative differences of the outputs and of L_s
 {check_lines}
 
 Dense-maths ceiling on the same cores: a {2048} x {2048} matrix product reaches {peaks['fp32']:.1f} GFLOP/s
-in float32 and {peaks['bf16']:.1f} GFLOP/s in bfloat16 (best of 5). "% of matmul" sets each variant's
+in float32 and {bf16_peak} in bfloat16 (best of 5). "% of matmul" sets each variant's
 achieved GFLOP/s (its counted FLOPs / median time) against the peak of its own precision.
 
 Cases: `train` = one joint-training step (Eq. 10, train mode, Adam over everything); `ttp` = one online

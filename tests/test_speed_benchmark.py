@@ -2,6 +2,8 @@
 
 import argparse
 
+import torch
+
 import benchmarks.speed as speed
 
 
@@ -54,3 +56,16 @@ def test_compile_adds_a_compiled_fast_variant_beside_the_eager_one_on_training_a
     assert cases == {"train", "ttp"}
     args.compile = False
     assert "ours fast+compile" not in dict(speed.variants(args))
+
+
+def test_the_bf16_peak_is_timed_only_for_a_bf16_or_fp16_run(monkeypatch):
+    """On a CPU without bf16 units a 2048 x 2048 bf16 product took minutes (an fp32 run hung there first)."""
+    timed = []
+    monkeypatch.setattr(speed, "matmul_gflops", lambda dtype, device: timed.append(dtype) or 1.0)
+    cpu = torch.device("cpu")
+    assert speed.matmul_peaks(argparse.Namespace(fast_precision="fp32"), cpu) == {"fp32": 1.0}
+    assert timed == [torch.float32]
+    assert speed.matmul_peaks(argparse.Namespace(fast_precision="bf16"), cpu) == {"fp32": 1.0, "bf16": 1.0}
+    row = {"backbone": "resnet18", "case": "ttp", "variant": "ours fast", "speed": "bf16+channels_last",
+           "median_s": 2.0, "seconds": [2.0], "ratio": 1.0, "gflop": 4.0, "peak_mib": 1.0, "first_s": 1.0}
+    assert "| 2.0 | nan% |" in speed.table([row], {"fp32": 1.0})  # a bf16 row without its peak: no KeyError
