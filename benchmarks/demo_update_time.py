@@ -57,12 +57,12 @@ def main() -> None:
     video = stream_frame(np.zeros((size, size, 3), np.uint8), None, model.skeleton)
     rng = np.random.default_rng(0)
     batch = online_batch(video, 0, cfg.ttp.batch_size, rng, size, next(iter(tuners.values())).augmentation)
-    first = {}
-    for name, tuner in tuners.items():
-        if variants[name].compile:  # compiles (the warm-up of interleaved_seconds would hide its cost)
-            t0 = time.perf_counter()
-            tuner.update(batch)
-            first[name] = time.perf_counter() - t0
+    compiled = []  # the first update compiles (the warm-up of interleaved_seconds would hide its cost)
+    for name in (n for n, speed in variants.items() if speed.compile):
+        t0 = time.perf_counter()
+        tuners[name].update(batch)
+        compiled.append(f"First update (compilation into an empty inductor cache included) of {name}: "
+                        f"{time.perf_counter() - t0:.1f} s.")
     seconds = interleaved_seconds({name: (lambda t=t: t.update(batch)) for name, t in tuners.items()}, args.repeats)
     ref = statistics.median(seconds["every option off"])
     rows = [f"| {name} | {describe(variants[name])} | {statistics.median(s):.3f} | {min(s):.3f}-{max(s):.3f} | "
@@ -74,9 +74,7 @@ def main() -> None:
         f"One TTP update (batch {cfg.ttp.batch_size}, the demo's settings) of the demo's shipped model "
         f"(`{SHIPPED_MODEL.name}`), {args.repeats} rounds, variants interleaved:", "",
         "| variant | options | median s | range s | speed-up vs every option off |", "|---|---|---:|---:|---:|", *rows,
-        *([""] + [f"First update (compilation into an empty inductor cache included) of {name}: {s:.1f} s."
-                  for name, s in first.items()]
-          if first else [])])
+        *([""] + compiled if compiled else [])])
     write_section(args.section, text, SPEED)
     print(text)
     if args.compile:

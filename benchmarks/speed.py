@@ -2,7 +2,7 @@
 
     nice -n 10 .venv/bin/python benchmarks/speed.py              # ResNet-18 and -50, 128 x 128, batch 32
     nice -n 10 .venv/bin/python benchmarks/speed.py --quick      # ResNet-18 only, 2 repeats
-    .venv/bin/python benchmarks/speed.py --device cuda           # GPU: fp32, bf16/fp16 autocast, compile
+    .venv/bin/python benchmarks/speed.py --device cuda --compile # GPU: fp32, bf16/fp16 autocast, compile
     .venv/bin/python benchmarks/speed.py --compile               # + the fast options with torch.compile
 
 For each backbone and case (joint training step, online TTP update, inference at batch 1 and 32) every
@@ -308,7 +308,7 @@ def variants(args) -> list[tuple[str, dict]]:
         out.append(("ours fast, dense Gaussians", {**replace(fast, separable_gaussians=False).__dict__,
                                                    "_only": "ttp"}))
     if not args.no_frozen:  # prediction only: the fast options + the encoder compiled with frozen weights
-        frozen = replace(fast, compile=False, compile_frozen=True, separable_gaussians=False)  # no reconstruction
+        frozen = replace(fast, compile_frozen=True, separable_gaussians=False)  # no reconstruction
         out.append(("ours fast+frozen", {**frozen.__dict__, "_only": "infer"}))
         out.append(("ours fp32+frozen", {**SpeedConfig(compile_frozen=True).__dict__, "_only": "infer"}))
     if not args.quick:  # each option alone, on the TTP update

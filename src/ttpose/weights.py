@@ -66,7 +66,6 @@ def tensors_sha256(path: str | Path) -> str:
     same numbers: the check that a retrained model is the same model."""
     sha = hashlib.sha256()
     for name, tensor in sorted(read_tensors(path).items()):
-        flat = tensor.detach().cpu().contiguous().reshape(-1)
         sha.update(f"{name}\0{tensor.dtype}\0{tuple(tensor.shape)}\0".encode())
-        sha.update(flat.view(torch.uint8).numpy().tobytes() if flat.numel() else b"")
+        sha.update(tensor.contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
     return sha.hexdigest()
