@@ -1,10 +1,15 @@
-"""benchmarks/speed.py's timing order: the variants interleave and no variant is always first (issue 16)."""
+"""benchmarks/speed.py's timing order: the variants interleave and no variant is always first (issue 16);
+benchmarks/profile_update.py's convolution share and ceiling."""
 
 import argparse
+import time
 
+import pytest
 import torch
 
+import benchmarks.profile_update as profile_update
 import benchmarks.speed as speed
+from ttpose.config import SpeedConfig
 
 
 def test_interleaved_order_rotates_and_the_reference_is_not_first(monkeypatch):
@@ -69,3 +74,29 @@ def test_the_bf16_peak_is_timed_only_for_a_bf16_or_fp16_run(monkeypatch):
     row = {"backbone": "resnet18", "case": "ttp", "variant": "ours fast", "speed": "bf16+channels_last",
            "median_s": 2.0, "seconds": [2.0], "ratio": 1.0, "gflop": 4.0, "peak_mib": 1.0, "first_s": 1.0}
     assert "| 2.0 | nan% |" in speed.table([row], {"fp32": 1.0})  # a bf16 row without its peak: no KeyError
+
+
+def test_the_profiles_ceiling_sets_the_reference_against_our_convolutions_alone(monkeypatch):
+    conv, x = torch.nn.Conv2d(3, 8, 3), torch.randn(2, 3, 24, 24)
+
+    def fake_step(spec, device):  # ours: the same convolution plus other work that the ceiling leaves out
+        if spec["variant"] == "reference":
+            return lambda: conv(x).sum().backward()
+        return lambda: (conv(x).sum().backward(), torch.randn(300, 300).exp().sum())
+
+    monkeypatch.setattr(profile_update, "build_step", fake_step)
+    r = profile_update.measure("resnet18", "ttp", SpeedConfig(), repeats=2)
+    assert len(r["seconds"]["reference"]) == len(r["seconds"]["ours fast"]) == 2
+    assert any(profile_update.is_convolution(op) for op in r["ops"]) and "aten::exp" in r["ops"]
+    assert 0 < r["share"] < 1
+    assert r["ceiling"] == pytest.approx(r["reference"] / (r["ours"] * r["share"]))
+    assert r["ceiling"] > r["reference"] / r["ours"]  # the other operators' time is what the ceiling removes
+    text = profile_update.report([r], SpeedConfig(), argparse.Namespace(repeats=2), time.time())
+    assert "| resnet18 | ttp |" in text and "`aten::exp`" in text
+
+
+def test_only_convolution_operators_count_as_convolutions():
+    assert profile_update.is_convolution("aten::mkldnn_convolution")
+    assert profile_update.is_convolution("aten::convolution_backward")
+    assert not profile_update.is_convolution("aten::copy_")
+    assert not profile_update.is_convolution("autograd::engine::evaluate_function: ConvolutionBackward0")

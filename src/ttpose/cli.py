@@ -29,6 +29,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from ttpose.convert import load_model_file
     from ttpose.data.build import load_videos
     from ttpose.evaluate import evaluate, write_outputs
+    from ttpose.people import auto_workers
 
     saved, model, note = load_model_file(args.checkpoint)
     if note:
@@ -41,7 +42,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     videos = load_videos(cfg.data, args.split, skeleton=cfg.model.skeleton)
     if args.videos:
         videos = videos[: args.videos]
-    evaluation, preds = evaluate(model, videos, args.ttp, cfg.ttp, seed=cfg.seed, progress=not args.quiet)
+    evaluation, preds = evaluate(model, videos, args.ttp, cfg.ttp, seed=cfg.seed, progress=not args.quiet,
+                                 workers=args.workers or auto_workers(len(videos), model))
     print(f"{cfg.data.dataset} {args.split}, TTP {args.ttp}: " + evaluation.format())
     out = args.out or Path(args.checkpoint).parent / f"eval-{cfg.data.dataset}-{args.split}-{args.ttp}"
     settings = {"checkpoint": str(args.checkpoint), "dataset": cfg.data.dataset, "split": args.split, "ttp": args.ttp,
@@ -56,7 +58,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
     # a quick run, a training run and a run of the shipped model never share a folder
     out = args.out or Path("runs/demo-quick" if args.quick else "runs/demo-train" if args.train else "runs/demo")
-    run_demo(out, args.overrides, quick=args.quick, progress=not args.quiet, train=args.train)
+    run_demo(out, args.overrides, quick=args.quick, progress=not args.quiet, train=args.train, workers=args.workers)
     return 0
 
 
@@ -116,6 +118,13 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def _fmt(x: float | None) -> str:
     return "n/a" if x is None else f"{x:.2f}"
 
@@ -142,6 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--train", action="store_true",
                    help="train the model from scratch first (what made the shipped one) instead of loading it")
     p.add_argument("--quick", action="store_true", help="tiny sizes, seconds: checks the plumbing only")
+    p.add_argument("--workers", type=_positive_int, default=None,
+                   help="people personalized at once, each in a process with its share of the torch threads "
+                        "(default: one per torch thread)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_demo)
 
@@ -166,6 +178,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--root", type=Path, help="dataset folder (real datasets)")
     p.add_argument("--split", choices=["val", "test"], default="test")
     p.add_argument("--videos", type=int, help="only the first N videos")
+    p.add_argument("--workers", type=_positive_int, default=None,
+                   help="with --ttp online/offline: videos personalized at once, each in a process with its share "
+                        "of the torch threads (default: one per torch thread)")
     p.add_argument("--out", type=Path, help="output folder (default: beside the checkpoint)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_evaluate)

@@ -9,8 +9,8 @@ Steps: generate synthetic people (`ttpose.data.synthetic`; the test people wear 
 training people never show), take the small Transformer model jointly trained on the training people
 (L_sup + lambda L_self, Eq. 10): the one shipped in ``ttpose/demo_model/`` (made by ``ttpose demo --train``,
 its config, log and SHA-256 beside it), or train it now with ``train=True``; personalize it to each unseen
-test person online and offline with L_self only (Sec. 3.2), and report PCK@0.2 without and with
-personalization. Pictures: ``before_after.png`` (generic vs. personalized skeletons on the test frames where
+test person online and offline with L_self only (Sec. 3.2; several people at once, one process per torch
+thread: `ttpose.people`), and report PCK@0.2 without and with personalization. Pictures: ``before_after.png`` (generic vs. personalized skeletons on the test frames where
 personalization fixed the most joints) and ``affinity.png`` / ``affinity_matrix.png`` (the paper's Fig. 5
 idea: arrows from self-supervised keypoints to the supervised joints where W > 0.1, and W itself).
 
@@ -27,6 +27,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import torch
 
 from ttpose.atomic import atomic_path, atomic_write_text
 from ttpose.checkpoint import CheckpointError, load_checkpoint, read_checkpoint
@@ -35,6 +36,7 @@ from ttpose.data.build import load_videos
 from ttpose.evaluate import PCK_THRESHOLD, evaluate, evaluate_predictions
 from ttpose.metrics import torso_size
 from ttpose.model import TTPModel
+from ttpose.people import auto_workers
 from ttpose.speed import describe, fast_speed
 from ttpose.training import train as train_model
 from ttpose.training import training_settings
@@ -187,9 +189,10 @@ def _pictures(out: Path, model: TTPModel, videos, generic, online, zoom: int = 4
 
 
 def run_demo(out_dir: str | Path = "runs/demo", overrides: list[str] = (), quick: bool = False,
-             progress: bool = True, log=print, train: bool = False) -> DemoResult:
+             progress: bool = True, log=print, train: bool = False, workers: int | None = None) -> DemoResult:
     """Personalize the shipped model (or, with ``train``/``quick``, one trained now in ``out_dir``, reusing a
-    finished run there) online and offline, report; see the module doc."""
+    finished run there) online and offline, report; see the module doc. The test people are personalized in
+    ``workers`` processes (default: one per torch thread, `ttpose.people.auto_workers`)."""
     started = time.time()
     cfg = demo_config(out_dir, [*(QUICK if quick else []), *overrides])
     out = Path(cfg.output_dir)
@@ -204,12 +207,16 @@ def run_demo(out_dir: str | Path = "runs/demo", overrides: list[str] = (), quick
             f"it) -> {out}")
     log(model_statement(model, cfg.loss.perceptual))
     videos = load_videos(cfg.data, "test")
+    workers = workers or auto_workers(len(videos), model)
     log(f"personalizing to {len(videos)} unseen test people ({len(videos[0])} frames each, "
         f"appearance shift {cfg.data.shift:g}) with L_self only, lr {cfg.ttp.lr:g}, batch {cfg.ttp.batch_size}, "
-        f"{cfg.ttp.steps_per_frame} update(s) per frame ({describe(cfg.ttp.speed)})")
+        f"{cfg.ttp.steps_per_frame} update(s) per frame ({describe(cfg.ttp.speed)}), "
+        + (f"{workers} people at a time, each in a process of {max(1, torch.get_num_threads() // workers)} torch "
+           "thread(s)" if workers > 1 else "one person at a time"))
     pck, preds = {}, {}
     for mode in ("none", "online", "offline"):
-        evaluation, preds[mode] = evaluate(model, videos, mode, cfg.ttp, seed=cfg.seed, progress=progress)
+        evaluation, preds[mode] = evaluate(model, videos, mode, cfg.ttp, seed=cfg.seed, progress=progress,
+                                             workers=workers)
         pck[mode] = evaluation.mean
     pictures = _pictures(out, model, videos, preds["none"], preds["online"])
     result = DemoResult(pck, out, pictures, sum(p.numel() for p in model.parameters()), time.time() - started)
@@ -220,7 +227,7 @@ def run_demo(out_dir: str | Path = "runs/demo", overrides: list[str] = (), quick
     per_person = {v.video_id: {mode: round(evaluate_predictions([(v, preds[mode][i].frame_index, preds[mode][i])],
                                                                 model.skeleton).mean, 2) for mode in preds}
                   for i, v in enumerate(videos)}
-    summary = {"pck": pck, "per_person": per_person, "parameters": result.parameters,
+    summary = {"pck": pck, "per_person": per_person, "parameters": result.parameters, "workers": workers,
                "seconds": round(result.seconds, 1), "pictures": [p.name for p in pictures],
                "statement": model_statement(model, cfg.loss.perceptual)}
     atomic_write_text(out / "demo.json", json.dumps(summary, indent=2))

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from ttpose.atomic import atomic_write_text
 from ttpose.config import TTPConfig
@@ -22,7 +21,7 @@ from ttpose.export import write_coco_keypoints
 from ttpose.inference import Predictions
 from ttpose.metrics import accuracy_within, format_table, part_table, pck_table
 from ttpose.model import TTPModel
-from ttpose.personalization import personalize
+from ttpose.people import personalize_people
 from ttpose.skeletons import Skeleton
 from ttpose.speed import prediction_model
 
@@ -67,16 +66,16 @@ def evaluate(
     loss=None,
     seed: int = 0,
     progress: bool = True,
+    workers: int = 1,
 ) -> tuple[Evaluation, list[Predictions]]:
-    """Predict every frame of every video (personalizing per video when ``ttp`` is online/offline)."""
+    """Predict every frame of every video (personalizing per video when ``ttp`` is online/offline, in
+    ``workers`` processes: `ttpose.people.personalize_people`)."""
     if not videos:
         raise ValueError("no videos to evaluate")
     config = config or TTPConfig()
-    if ttp == "none":
-        model = prediction_model(model, config.speed)  # once for all videos (personalize reuses it)
-    preds = []
-    for video in tqdm(videos, desc=f"evaluate (TTP {ttp})", unit="video", disable=not progress or len(videos) < 2):
-        preds.append(personalize(model, video, mode=ttp, config=config, loss=loss, seed=seed, progress=False))
+    if ttp == "none":  # prediction only: one process, one prediction-only copy for all videos
+        model, workers = prediction_model(model, config.speed), 1
+    preds = personalize_people(model, videos, ttp, config, loss, seed, workers=workers, progress=progress)
     items = [(v, p.frame_index, p) for v, p in zip(videos, preds, strict=True)]
     return evaluate_predictions(items, model.skeleton), preds
 
