@@ -1,6 +1,7 @@
 """The demo's personalization of its test people in one process against several (`ttpose.people`), side by side.
 
     python benchmarks/demo_workers.py                  # all 16 test people, 2 rounds; --people N --rounds R
+    python benchmarks/demo_workers.py ttp.speed.precision=fp32 --section demo_workers_fp32   # float32 updates
 
 `ttpose demo` personalizes 16 test people online and offline; each person from the trained weights, so the people
 can run in parallel processes. This times `ttpose.evaluate.evaluate` on the demo's test people with the demo's
@@ -35,9 +36,11 @@ def main() -> None:
     parser.add_argument("--people", type=int, default=0, help="only the first N test people (default: all)")
     parser.add_argument("--rounds", type=int, default=2, help="timed rounds (each: every mode with each worker count)")
     parser.add_argument("--section", default="demo_workers", help="the results section to write")
+    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                        help="demo config overrides that keep the shipped model (e.g. ttp.speed.precision=fp32)")
     args = parser.parse_args()
     started = time.time()
-    cfg = demo_config("runs/demo-workers")
+    cfg = demo_config("runs/demo-workers", args.overrides)
     model = shipped_model(cfg)
     videos = load_videos(cfg.data, "test")
     videos = videos[: args.people] if args.people else videos

@@ -15,7 +15,7 @@ of every variant of a method, the order rotated every round; a variant's figure 
 one untimed warm-up step each). Weights and batches are the same for every variant (random initialisation
 of seed 0; pairs of synthetic training people). The numbers only change time, not what is computed:
 channels-last and separable Gaussians are exact up to float rounding (tests/test_speed.py). Writes the
-"table1_step_time" section of benchmarks/SPEED.md.
+"table1_step_time" section of benchmarks/SPEED.md (or ``--section``).
 """
 
 from __future__ import annotations
@@ -80,6 +80,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=10, help="timed rounds")
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
+    parser.add_argument("--section", default="table1_step_time",
+                        help="the results section to write (e.g. one per kind of CPU, keeping the others)")
     args = parser.parse_args()
     started = time.time()
     base = load_config(CONFIG, ["data.train_videos=4"])
@@ -138,7 +140,7 @@ def main() -> None:
         "seed: a projection at one torch thread per process, not a measured run.", "",
         f"cpu.yaml's train.speed: {describe(base.train.speed)}; its ttp.speed: {describe(base.ttp.speed)}.", "",
         *lines])
-    write_section("table1_step_time", text.rstrip() + "\n", SPEED)
+    write_section(args.section, text.rstrip() + "\n", SPEED)
     print(text)
 
 
