@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from conftest import tiny_model
-from ttpose.cli import main
+from ttpose.cli import build_parser, main, parse_args
 from ttpose.config import TTPConfig
 from ttpose.data.synthetic import SyntheticConfig, make_video, materialize
 from ttpose.evaluate import evaluate
@@ -76,3 +76,10 @@ def test_cli_refuses_a_worker_count_below_one(capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["demo", "--quick", "--workers", "0"])
     assert exit_.value.code == 2 and "must be at least 1" in capsys.readouterr().err
+
+
+def test_evaluate_takes_its_worker_count_from_the_command_line_and_defaults_to_one():
+    parser = build_parser()
+    assert parse_args(parser, ["evaluate", "m.pth", "synthetic", "--ttp", "online"]).workers == 1
+    assert parse_args(parser, ["evaluate", "m.pth", "synthetic", "--ttp", "online", "--workers", "2"]).workers == 2
+    assert parse_args(parser, ["demo"]).workers is None  # the demo: one per torch thread (auto_workers)

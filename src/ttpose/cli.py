@@ -29,7 +29,6 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from ttpose.convert import load_model_file
     from ttpose.data.build import load_videos
     from ttpose.evaluate import evaluate, write_outputs
-    from ttpose.people import auto_workers
 
     saved, model, note = load_model_file(args.checkpoint)
     if note:
@@ -43,7 +42,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     if args.videos:
         videos = videos[: args.videos]
     evaluation, preds = evaluate(model, videos, args.ttp, cfg.ttp, seed=cfg.seed, progress=not args.quiet,
-                                 workers=args.workers or auto_workers(len(videos), model))
+                                 workers=args.workers)
     print(f"{cfg.data.dataset} {args.split}, TTP {args.ttp}: " + evaluation.format())
     out = args.out or Path(args.checkpoint).parent / f"eval-{cfg.data.dataset}-{args.split}-{args.ttp}"
     settings = {"checkpoint": str(args.checkpoint), "dataset": cfg.data.dataset, "split": args.split, "ttp": args.ttp,
@@ -178,9 +177,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--root", type=Path, help="dataset folder (real datasets)")
     p.add_argument("--split", choices=["val", "test"], default="test")
     p.add_argument("--videos", type=int, help="only the first N videos")
-    p.add_argument("--workers", type=_positive_int, default=None,
+    p.add_argument("--workers", type=_positive_int, default=1,
                    help="with --ttp online/offline: videos personalized at once, each in a process with its share "
-                        "of the torch threads (default: one per torch thread)")
+                        "of the torch threads and its own copy of the model and its update's memory (default 1; "
+                        "on a CPU, one per core is fastest when memory allows)")
     p.add_argument("--out", type=Path, help="output folder (default: beside the checkpoint)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_evaluate)

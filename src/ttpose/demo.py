@@ -10,8 +10,9 @@ training people never show), take the small Transformer model jointly trained on
 (L_sup + lambda L_self, Eq. 10): the one shipped in ``ttpose/demo_model/`` (made by ``ttpose demo --train``,
 its config, log and SHA-256 beside it), or train it now with ``train=True``; personalize it to each unseen
 test person online and offline with L_self only (Sec. 3.2; several people at once, one process per torch
-thread: `ttpose.people`), and report PCK@0.2 without and with personalization. Pictures: ``before_after.png`` (generic vs. personalized skeletons on the test frames where
-personalization fixed the most joints) and ``affinity.png`` / ``affinity_matrix.png`` (the paper's Fig. 5
+thread: `ttpose.people`), and report PCK@0.2 without and with personalization. Pictures:
+``before_after.png`` (generic vs. personalized skeletons on the test frames where personalization fixed the most
+joints) and ``affinity.png`` / ``affinity_matrix.png`` (the paper's Fig. 5
 idea: arrows from self-supervised keypoints to the supervised joints where W > 0.1, and W itself).
 
 The model is deliberately tiny (see `DEMO` and the printed statement): it shows the mechanics, not the
