@@ -24,10 +24,11 @@ Two measurements, kept apart because the paper-size model cannot be trained here
   gain of the half-resolution loss is measured on the synthetic benchmark's L_self (pixel L2; it has no VGG-16
   term), so what half-resolution VGG-16 features would cost in gain is not measured here.
 
-Writes the "throughput" section of benchmarks/RESULTS.md (ending with the SHA-256 of the Table 1 models it
-used) and docs/images/throughput.png (val gain against frames/s). Cells are cached under runs/throughput/, so a
-stopped run resumes; a cell is reused only for the data and TTP settings and the checkpoint (SHA-256) it was
-computed with, the timing only for the TTP settings it was timed with.
+Writes the "throughput" section of benchmarks/RESULTS.md (or ``--section``; ending with the SHA-256 of the Table 1
+models it used) and docs/images/throughput.png (or docs/images/<section>.png: val gain against frames/s). Cells
+are cached under runs/throughput/, so a stopped run resumes; a cell is reused only for the data and TTP settings
+and the checkpoint (SHA-256) it was computed with, the timing only for the TTP settings and the machine it was
+timed on.
 """
 
 from __future__ import annotations
@@ -198,11 +199,11 @@ def cell(split: str, seed: int, schedule: str, checkpoint: str, digest: str) -> 
 
 def timing_key() -> dict:
     """What the paper-size timing depends on besides the batch sizes: the config's TTP update (lr, drift
-    control) and this machine's speed options."""
+    control), this machine's speed options and the machine itself (a timing from another CPU is not reused)."""
     from ttpose.speed import describe, fast_speed
 
     ttp = schedule_config("full").ttp
-    return {"lr": ttp.lr, "pull_back": ttp.pull_back, "speed": describe(fast_speed("cpu"))}
+    return {"lr": ttp.lr, "pull_back": ttp.pull_back, "speed": describe(fast_speed("cpu")), "machine": machine()}
 
 
 def paper_timing(updates: list[Schedule], repeats: int = 3) -> dict:
@@ -263,8 +264,13 @@ def timed_updates() -> list[Schedule]:
 # ------------------------------------------------------------------------------------------------ report
 
 
+def plot_path(section: str) -> Path:
+    """docs/images/throughput.png for the "throughput" section, docs/images/<section>.png for another one."""
+    return PLOT if section == "throughput" else PLOT.with_name(f"{section}.png")
+
+
 def report(timing: dict, val: dict, test: dict, seeds: list[int], val_seeds: list[int], preset: str | None,
-           wall_min: float, checkpoints: list[Path]) -> str:
+           wall_min: float, checkpoints: list[Path], picture: Path = PLOT) -> str:
     def gain(cells, split, s, name):
         return cells[(split, s, name)]["pck"] - cells[(split, s, "none")]["pck"]
 
@@ -331,12 +337,12 @@ def report(timing: dict, val: dict, test: dict, seeds: list[int], val_seeds: lis
         lines += ["", f"No schedule reaches {TARGET_FPS:g} paper-size frames/s: no preset."]
     lines += ["", f"Command: `{command()}`", f"Machine: {machine()} (gains: 2 worker processes of 1 torch thread; "
               "timing: this process alone, 2 threads)", f"Wall time of this run: {wall_min:.1f} min (cached cells "
-              "are reused)", f"Plot: docs/images/{PLOT.name}", "",
+              "are reused)", f"Plot: docs/images/{picture.name}", "",
               *checkpoint_digests(checkpoints)]
     return "\n".join(lines)
 
 
-def plot(timing: dict, val: dict, val_seeds: list[int], preset: str | None) -> None:
+def plot(timing: dict, val: dict, val_seeds: list[int], preset: str | None, picture: Path = PLOT) -> None:
     """Val gain of the first val seed's model (the one that scores every schedule) against paper-size frames/s:
     the paper's update in blue, the cheaper one in orange, a larger TTP lr hollow, recent targets square; gains
     below the axis are drawn at its bottom edge (their values are in the section's table). Labels: the full
@@ -374,8 +380,8 @@ def plot(timing: dict, val: dict, val_seeds: list[int], preset: str | None) -> N
                  "of full)\nblue: paper's update, orange: cheaper update, hollow: larger lr, square: recent targets",
                  fontsize=9)
     fig.tight_layout()
-    PLOT.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(PLOT) as tmp:
+    picture.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(picture) as tmp:
         fig.savefig(tmp, dpi=120, format="png")
     plt.close(fig)
 
@@ -408,6 +414,9 @@ def main(argv=None) -> None:
     parser.add_argument("--runs", default="runs/table1", help="the Table 1 runs folder whose Transformers are used")
     parser.add_argument("--collect", action="store_true",
                         help="only cached cells and timing: stop with an error where one is missing or stale")
+    parser.add_argument("--section", default="throughput",
+                        help="the results section to write (e.g. one per kind of CPU, keeping the others); its plot "
+                             "is docs/images/<section>.png")
     args = parser.parse_args(argv)
     started = time.time()
     models = {s: table1_model(args.runs, s) for s in dict.fromkeys([*args.val_seeds, *args.seeds])}
@@ -436,11 +445,12 @@ def main(argv=None) -> None:
     val = cells(val_cells(timing, args.val_seeds))
     preset = choose(timing, val, args.val_seeds)
     test = cells([("test", s, n) for s in args.seeds for n in dict.fromkeys(("none", "full", preset or "full"))])
+    picture = plot_path(args.section)
     text = report(timing, val, test, args.seeds, args.val_seeds, preset, (time.time() - started) / 60,
-                  list(models.values()))
-    plot(timing, val, args.val_seeds, preset)
+                  list(models.values()), picture)
+    plot(timing, val, args.val_seeds, preset, picture)
     print(text)
-    write_section("throughput", text)
+    write_section(args.section, text)
 
 
 if __name__ == "__main__":

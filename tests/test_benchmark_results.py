@@ -429,3 +429,15 @@ def test_table1_quotes_tune_ttp_json_only_for_its_own_transformers(tmp_path, cap
     path.write_text(json.dumps({"checkpoint": str(mine), "0.0001": {"online": 1.0}}))  # written before the hash
     assert tuned_for([str(mine)], path) is None
     assert tuned_for([str(mine)], tmp_path / "absent.json") is None
+
+
+def test_the_throughput_timing_is_keyed_by_the_machine_and_another_section_has_its_own_plot(monkeypatch):
+    """A paper-size timing cached on one CPU was reused on another (runs/throughput/timing.json was keyed by the
+    TTP settings alone); a section for another CPU overwrote docs/images/throughput.png."""
+    import benchmarks.throughput as throughput
+
+    here = throughput.timing_key()
+    monkeypatch.setattr(throughput, "machine", lambda: "another CPU")
+    assert throughput.timing_key() != here and throughput.timing_key()["machine"] == "another CPU"
+    assert throughput.plot_path("throughput") == throughput.PLOT
+    assert throughput.plot_path("throughput_avx512bf16").name == "throughput_avx512bf16.png"
