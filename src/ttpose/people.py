@@ -3,7 +3,7 @@
 Sec. 3.2 personalizes each test person from the trained weights, independently of the others (the model is
 reset between people), so the people of an evaluation can be personalized in parallel. On a small CPU,
 ``workers`` processes of one torch thread each finish sooner than one process whose convolutions are split
-over the same cores (measured for the demo: benchmarks/DEMO_REPEATS.log); each person's predictions are those
+over the same cores (the demo: benchmarks/SPEED.md, section demo_workers); each person's predictions are those
 of a run of `ttpose.personalization.personalize` with as many threads as its worker has.
 
     from ttpose.people import personalize_people
