@@ -21,13 +21,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import torch  # noqa: E402
-
 from benchmarks.common import SPEED, command, machine, write_section  # noqa: E402
 from ttpose.data.build import load_videos  # noqa: E402
 from ttpose.demo import SHIPPED_MODEL, demo_config, shipped_model  # noqa: E402
 from ttpose.evaluate import evaluate  # noqa: E402
-from ttpose.people import auto_workers  # noqa: E402
+from ttpose.people import auto_workers, threads_per_worker  # noqa: E402
 from ttpose.speed import bf16_units, describe  # noqa: E402
 
 
@@ -59,8 +57,7 @@ def main() -> None:
     for mode, w in runs:
         one = statistics.median(seconds[mode, 1])
         s = statistics.median(seconds[mode, w])
-        threads = torch.get_num_threads() // w
-        rows.append(f"| {mode} | {w} | {threads} each | "
+        rows.append(f"| {mode} | {w} | {threads_per_worker(w)} each | "
                     f"{s:.1f} | {', '.join(f'{x:.1f}' for x in seconds[mode, w])} | {one / s:.2f}x | "
                     f"{', '.join(f'{x:.2f}' for x in pck[mode, w])} |")
     text = "\n".join([

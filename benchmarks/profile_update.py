@@ -28,7 +28,7 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.common import SPEED, command, write_section  # noqa: E402
+from benchmarks.common import SPEED, command, interleaved_seconds, write_section  # noqa: E402
 from benchmarks.speed import build_step, machine  # noqa: E402
 from ttpose.config import SpeedConfig  # noqa: E402
 from ttpose.speed import describe, fast_speed  # noqa: E402
@@ -51,14 +51,7 @@ def measure(backbone: str, case: str, fast: SpeedConfig, repeats: int) -> dict:
     spec = {"backbone": backbone, "case": case, "batch": 32}
     steps = {"reference": build_step({**spec, "variant": "reference", "speed": {}}, torch.device("cpu")),
              "ours fast": build_step({**spec, "variant": "ours fast", "speed": fast.__dict__}, torch.device("cpu"))}
-    seconds = {name: [] for name in steps}
-    for step in steps.values():
-        step()  # warm-up
-    for r in range(repeats):
-        for name in list(steps)[r % 2:] + list(steps)[:r % 2]:
-            t0 = time.perf_counter()
-            steps[name]()
-            seconds[name].append(time.perf_counter() - t0)
+    seconds = interleaved_seconds(steps, repeats)  # one untimed warm-up round, then the order rotated
     ops = operator_seconds(steps["ours fast"])
     del steps
     gc.collect()

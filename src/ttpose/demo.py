@@ -28,7 +28,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
 
 from ttpose.atomic import atomic_path, atomic_write_text
 from ttpose.checkpoint import CheckpointError, load_checkpoint, read_checkpoint
@@ -37,7 +36,7 @@ from ttpose.data.build import load_videos
 from ttpose.evaluate import PCK_THRESHOLD, evaluate, evaluate_predictions
 from ttpose.metrics import torso_size
 from ttpose.model import TTPModel
-from ttpose.people import auto_workers
+from ttpose.people import auto_workers, threads_per_worker
 from ttpose.speed import describe, fast_speed
 from ttpose.training import train as train_model
 from ttpose.training import training_settings
@@ -212,8 +211,8 @@ def run_demo(out_dir: str | Path = "runs/demo", overrides: list[str] = (), quick
     log(f"personalizing to {len(videos)} unseen test people ({len(videos[0])} frames each, "
         f"appearance shift {cfg.data.shift:g}) with L_self only, lr {cfg.ttp.lr:g}, batch {cfg.ttp.batch_size}, "
         f"{cfg.ttp.steps_per_frame} update(s) per frame ({describe(cfg.ttp.speed)}), "
-        + (f"{workers} people at a time, each in a process of {max(1, torch.get_num_threads() // workers)} torch "
-           "thread(s)" if workers > 1 else "one person at a time"))
+        + (f"{workers} people at a time, each in a process of {threads_per_worker(workers)} torch thread(s)"
+           if workers > 1 else "one person at a time"))
     pck, preds = {}, {}
     for mode in ("none", "online", "offline"):
         evaluation, preds[mode] = evaluate(model, videos, mode, cfg.ttp, seed=cfg.seed, progress=progress,

@@ -40,6 +40,11 @@ def auto_workers(people: int, model: TTPModel | None = None) -> int:
     return max(1, min(people, torch.get_num_threads()))
 
 
+def threads_per_worker(workers: int) -> int:
+    """Each worker's share of this process's torch threads (at least one)."""
+    return max(1, torch.get_num_threads() // workers)
+
+
 def _start_worker(payload: bytes, threads: int) -> None:
     torch.set_num_threads(threads)
     _WORKER.update(pickle.loads(payload))
@@ -67,32 +72,28 @@ def personalize_people(
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
     config = config or TTPConfig()
-    bar = tqdm(total=len(videos), desc=f"evaluate (TTP {mode})", unit="video", disable=not progress or len(videos) < 2)
-    if workers == 1 or len(videos) < 2:
-        preds = []
-        for video in videos:
-            preds.append(personalize(model, video, mode=mode, config=config, loss=loss, seed=seed, progress=False))
-            bar.update()
-        bar.close()
-        return preds
-    workers = min(workers, len(videos))
-    threads = max(1, torch.get_num_threads() // workers)
-    payload = pickle.dumps({"model": model, "loss": loss, "mode": mode, "config": config, "seed": seed})
-    preds: list[Personalized | None] = [None] * len(videos)
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker,
-                             initargs=(payload, threads)) as pool:
-        futures = [pool.submit(_personalize_one, i, video) for i, video in enumerate(videos)]
-        try:
-            for future in as_completed(futures):
-                i, preds[i] = future.result()
+    with tqdm(total=len(videos), desc=f"evaluate (TTP {mode})", unit="video",
+              disable=not progress or len(videos) < 2) as bar:
+        if workers == 1 or len(videos) < 2:
+            preds = []
+            for video in videos:
+                preds.append(personalize(model, video, mode=mode, config=config, loss=loss, seed=seed, progress=False))
                 bar.update()
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            raise
-        finally:
-            bar.close()
+            return preds
+        workers = min(workers, len(videos))
+        payload = pickle.dumps({"model": model, "loss": loss, "mode": mode, "config": config, "seed": seed})
+        preds: list[Personalized | None] = [None] * len(videos)
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker,
+                                 initargs=(payload, threads_per_worker(workers))) as pool:
+            futures = [pool.submit(_personalize_one, i, video) for i, video in enumerate(videos)]
+            try:
+                for future in as_completed(futures):
+                    i, preds[i] = future.result()
+                    bar.update()
+            except BaseException:
+                pool.shutdown(cancel_futures=True)  # the people not started yet
+                raise
     return preds
 
 
-__all__ = ["auto_workers", "personalize_people"]
+__all__ = ["auto_workers", "personalize_people", "threads_per_worker"]
