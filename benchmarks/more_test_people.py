@@ -1,26 +1,35 @@
-"""How much the Table 1 TTP gain depends on the test people drawn: the synthetic Table 1 Transformers on more
-test people than Table 1's 16 (issue 13, a diagnostic; Table 1 and its aims are unchanged).
+"""Table 1's TTP gains on enough synthetic test people to tell them from the people drawn (issue 13).
 
-    python benchmarks/more_test_people.py --runs runs/table1fast            # blocks 1 and 2, 2 worker processes
-    python benchmarks/more_test_people.py --runs runs/table1fast --collect  # rewrite the section from the cache
+    python benchmarks/more_test_people.py --runs runs/table1avx512 --section more_test_people_avx512bf16
+    python benchmarks/more_test_people.py --runs runs/table1avx512 --section ... --collect  # from the cache only
 
-Block b is test people 16 b .. 16 b + 15 of the synthetic test split (configs/synthetic/cpu.yaml: shift 0.375,
-stratified per block of 16, 96 frames each); block 0 is Table 1's test people, blocks 1 and up were never used
-for anything. Each model (`<--runs>/transformer-seed*`) is scored without TTP, online and offline with the config's TTP
-setting and this machine's speed options, as benchmarks/throughput.py's full protocol; the gain is paired
-within a model and a block. The supervised-only baselines (`<--runs>/baseline-seed*`) are scored without TTP on
-the same blocks, for the Transformer's gap to them (Table 1's "on par" aim). Why: with the chosen setting the
-same models gain +4.56 online on the validation people and +1.02 on Table 1's test people, and one person's
-gain varies by 9-10 PCK from the next.
+Why: one person's TTP gain differs from the next person's by 9-10 PCK (RESULTS.md, section people), so the mean
+gain of Table 1's 16 test people moves by about 2.3 PCK with the people drawn, as much as the +3 aim itself: the
+same models gained +5.40 online on the validation people and +1.08 on Table 1's test people (section
+throughput_avx512bf16), and +4.73 / +2.29 on two further blocks of 16 test people (section more_test_people).
 
-Writes the "more_test_people" section of benchmarks/RESULTS.md. Cells are cached under runs/more_test_people/,
-keyed by the data and TTP settings, the block and the checkpoint's SHA-256.
+1. How many test people, decided on the VALIDATION people only: the Table 1 Transformers (each seed) without TTP
+   and online on the 16 validation people; ``s``, the std of one person's online gain (pooled over people and
+   seeds); the test people needed for a standard error of the mean gain of at most ``TARGET_SE`` (1 PCK, a third
+   of the +3 online aim): ``s**2 / TARGET_SE**2``, rounded up to blocks of 16 people, at most ``--max-people``.
+2. Blocks 0 .. n/16 - 1 of the test people scored (block b: test people 16 b .. 16 b + 15; the data's
+   stratification works per block of 16, so a larger test split holds the same videos; block 0 is Table 1's test
+   people, its cells reused from the Table 1 runs folder where they match): the baseline, the keypoint method and
+   the Transformer without TTP, the keypoint method and the Transformer online and offline (Table 1's TTP
+   settings), and the Transformer online with the cheaper schedules of benchmarks/throughput.py (``--schedules``).
+3. Table 1 over the n people (per seed the mean of the blocks' PCK, blocks being equal in frames) with Table 1's
+   aims checked on it by `benchmarks.table1_synthetic.aims`, beside block 0 alone; the schedules' share of the full
+   protocol's online gain (issue 16, point 2).
+
+Writes the section ``--section`` of benchmarks/RESULTS.md. Cells are cached under
+runs/more_test_people/<runs folder name>/, keyed by the data and TTP settings, the block and the checkpoint's SHA-256.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -30,6 +39,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import (  # noqa: E402
+    TITLES,
     cached,
     cell_key,
     checkpoint_digests,
@@ -41,12 +51,16 @@ from benchmarks.common import (  # noqa: E402
     shown_path,
     write_section,
 )
-from benchmarks.throughput import schedule_config  # noqa: E402  (the full protocol's config)
+from benchmarks.throughput import CONFIG, KEEP, SCHEDULES, schedule_config  # noqa: E402
 from ttpose.weights import file_sha256  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / "runs" / "more_test_people"
 BLOCK = 16  # people per block: Table 1's test split size, and the data's stratification block
+TARGET_SE = 1.0  # PCK: the standard error of the mean online gain the test people must allow (a third of +3)
+METHODS = {  # method -> the TTP scenarios it is scored in (Table 1's rows)
+    "baseline": ("none",), "keypoint": ("none", "online", "offline"), "transformer": ("none", "online", "offline")}
+PRESETS = ["every 4, batch 16, cheap", "every 4, batch 4, cheap"]  # throughput_avx512bf16's choice; the library's
 
 
 def block_people(cfg, block: int) -> list:
@@ -58,25 +72,86 @@ def block_people(cfg, block: int) -> list:
     return [make_video("test", i, cfg.seed, synth) for i in range(BLOCK * block, BLOCK * (block + 1))]
 
 
-METHODS = {"transformer": ("none", "online", "offline"), "baseline": ("none",)}  # method -> the modes it is scored in
+def people_needed(person_std: float, target_se: float = TARGET_SE, block: int = BLOCK) -> int:
+    """The fewest people, in whole blocks, whose mean has a standard error of at most ``target_se`` when one
+    person's value varies with std ``person_std``."""
+    return block * max(1, math.ceil((person_std / target_se) ** 2 / block - 1e-9))
 
 
-def cell_path(method: str, seed: int, block: int, mode: str) -> Path:
-    return CACHE / f"{'' if method == 'transformer' else method + '-'}seed{seed}-block{block}-{mode}.json"
+def pooled_std(per_seed: list[list[float]]) -> float:
+    """The std (ddof 1) of one person's value around its seed's mean, pooled over seeds (the model's own level
+    is not the people's spread)."""
+    resid = np.concatenate([np.asarray(x, dtype=float) - np.mean(x) for x in per_seed])
+    return float(np.sqrt((resid ** 2).sum() / (len(resid) - len(per_seed))))
 
 
-def cell(method: str, seed: int, block: int, mode: str, checkpoint: str, digest: str, collect: bool = False) -> dict:
-    """PCK of one model (a Table 1 ``method``) on one block, without TTP ("none"), online or offline (cached;
-    ``collect``: an error where the cell is missing or stale)."""
+def cache_dir(runs: str | Path) -> Path:
+    return CACHE / Path(runs).name
+
+
+def val_cell(runs: str, seed: int, mode: str, checkpoint: str, digest: str, collect: bool = False) -> dict:
+    """PCK of each validation person (the Transformer of ``seed``, without TTP or online with Table 1's settings)."""
     cfg = schedule_config("full")
-    key = cell_key(cfg, mode, checkpoint=digest, block=block)
-    path = cell_path(method, seed, block, mode)
+    key = cell_key(cfg, mode, checkpoint=digest, split="val")
+    path = cache_dir(runs) / f"val-seed{seed}-{mode}.json"
     saved = cached(path, key)
     if saved is not None:
         return saved
     if collect:
-        raise SystemExit(f"no up-to-date cell {method} seed {seed} block {block} {mode} in {CACHE}; run without "
-                         "--collect")
+        raise SystemExit(f"no up-to-date cell val seed {seed} {mode} in {path.parent}; run without --collect")
+    import torch
+
+    from ttpose.atomic import atomic_write_text
+    from ttpose.checkpoint import load_checkpoint
+    from ttpose.data.build import load_videos
+    from ttpose.evaluate import evaluate, evaluate_predictions
+
+    torch.set_num_threads(1)
+    started = time.time()
+    model = load_checkpoint(checkpoint)
+    videos = load_videos(cfg.data, "val")
+    ev, preds = evaluate(model, videos, mode, cfg.ttp, seed=seed, progress=False)
+    people = [evaluate_predictions([(v, p.frame_index, p)], model.skeleton).mean
+              for v, p in zip(videos, preds, strict=True)]
+    result = {"seed": seed, "mode": mode, "pck": ev.mean, "people": people, "seconds": time.time() - started,
+              "key": key}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, json.dumps(result))
+    print(f"val transformer seed {seed} {mode}: PCK {ev.mean:.2f} ({result['seconds']:.0f} s)", flush=True)
+    return result
+
+
+def table1_cell(runs: str, method: str, seed: int, mode: str) -> dict | None:
+    """Table 1's own result for block 0 (its test people) when it was computed with this script's settings."""
+    from benchmarks.table1_synthetic import run_overrides, saved_cell
+    from ttpose.config import load_config
+
+    ours = cell_key(schedule_config("full"), mode)
+    cfg = load_config(CONFIG, run_overrides(runs, method, seed, []))
+    if cell_key(cfg, mode)["ttp"] != ours["ttp"] or cell_key(cfg, mode)["data"] != ours["data"]:
+        return None
+    return saved_cell(cfg, mode)
+
+
+def cell(runs: str, method: str, seed: int, block: int, mode: str, checkpoint: str, digest: str,
+         collect: bool = False) -> dict:
+    """PCK of one Table 1 model on one block: without TTP ("none"), "online" or "offline" with Table 1's TTP
+    settings, or online with one of benchmarks/throughput.py's schedules (``mode`` a SCHEDULES name)."""
+    schedule, ttp_mode = ("full", mode) if mode in ("none", "online", "offline") else (mode, "online")
+    cfg = schedule_config(schedule)
+    key = cell_key(cfg, ttp_mode, checkpoint=digest, block=block)
+    name = mode.replace(", ", "-").replace(" ", "")
+    path = cache_dir(runs) / f"{method}-seed{seed}-block{block}-{name}.json"
+    saved = cached(path, key)
+    if saved is not None:
+        return saved
+    if block == 0 and schedule == "full":
+        table1 = table1_cell(runs, method, seed, mode)
+        if table1 is not None:
+            return {"pck": table1["pck"], "seconds": table1["seconds"], "from": "table1"}
+    if collect:
+        raise SystemExit(f"no up-to-date cell {method} seed {seed} block {block} {mode} in {path.parent}; run "
+                         "without --collect")
     import torch
 
     from ttpose.atomic import atomic_write_text
@@ -85,7 +160,8 @@ def cell(method: str, seed: int, block: int, mode: str, checkpoint: str, digest:
 
     torch.set_num_threads(1)
     started = time.time()
-    ev, _ = evaluate(load_checkpoint(checkpoint), block_people(cfg, block), mode, cfg.ttp, seed=seed, progress=False)
+    ev, _ = evaluate(load_checkpoint(checkpoint), block_people(cfg, block), ttp_mode, cfg.ttp, seed=seed,
+                     progress=False)
     result = {"method": method, "seed": seed, "block": block, "mode": mode, "pck": ev.mean,
               "seconds": time.time() - started, "key": key}
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -94,57 +170,123 @@ def cell(method: str, seed: int, block: int, mode: str, checkpoint: str, digest:
     return result
 
 
-def report(cells: dict, seeds: list[int], blocks: list[int], wall_min: float, checkpoints: list[Path]) -> str:
-    def gain(s, b, mode="online"):
-        return cells[("transformer", s, b, mode)]["pck"] - cells[("transformer", s, b, "none")]["pck"]
+def sizing(val: dict, seeds: list[int], max_people: int) -> tuple[float, int, int, list[str]]:
+    """(person std, people needed, people used, report lines) from the validation cells."""
+    gains = [list(np.subtract(val[s, "online"]["people"], val[s, "none"]["people"])) for s in seeds]
+    std = pooled_std(gains)
+    needed = people_needed(std)
+    used = min(needed, max_people - max_people % BLOCK)
+    mean_gain = [float(np.mean(g)) for g in gains]
+    lines = [f"**How many test people (decided on the validation people only).** The Transformers without TTP and "
+             f"online on the {len(gains[0])} validation people: mean online gain "
+             + ", ".join(f"seed {s} {g:+.2f}" for s, g in zip(seeds, mean_gain, strict=True))
+             + f"; one person's gain varies around its model's mean with std {std:.2f} PCK (pooled over people and "
+             f"seeds), so a mean over n people has a standard error of {std:.2f} / sqrt(n). A standard error of at "
+             f"most {TARGET_SE:g} PCK (a third of the +3 online aim) needs {std ** 2 / TARGET_SE ** 2:.0f} people: "
+             f"{needed} in blocks of {BLOCK}."]
+    if used < needed:
+        lines.append(f"Capped at {used} people by --max-people (standard error {std / math.sqrt(used):.2f} PCK).")
+    lines.append(f"Test people used: {used} (blocks 0 .. {used // BLOCK - 1}; standard error of the mean online gain "
+                 f"about {std / math.sqrt(used):.2f} PCK; with Table 1's 16 people {std / 4:.2f}).")
+    return std, needed, used, lines
 
+
+def pooled_results(cells: dict, seeds: list[int], blocks: list[int]) -> dict:
+    """Table 1's results layout ({method: {mode: {"pck": per seed}}}) with each seed's PCK the mean over
+    ``blocks``."""
+    out: dict = {}
+    for method, modes in METHODS.items():
+        for mode in modes:
+            out.setdefault(method, {})[mode] = {
+                "pck": [float(np.mean([cells[method, s, b, mode]["pck"] for b in blocks])) for s in seeds]}
+    return out
+
+
+def table(results: dict, title: str) -> list[str]:
+    lines = [title, "", "| Method | TTP scenario | PCK | vs. baseline | TTP gain (same model) | per seed gain |",
+             "|---|---|---|---|---|---|"]
+    base = np.mean(results["baseline"]["none"]["pck"])
+    for method, modes in METHODS.items():
+        none = np.asarray(results[method]["none"]["pck"])
+        for mode in modes:
+            pck = np.asarray(results[method][mode]["pck"])
+            vs = "" if method == "baseline" else f"{pck.mean() - base:+.2f}"
+            gain = "" if mode == "none" else mean_std(pck - none)
+            each = "" if mode == "none" else ", ".join(f"{g:+.2f}" for g in pck - none)
+            lines.append(f"| {TITLES[method]} | {'w/o TTP' if mode == 'none' else mode.capitalize()} | "
+                         f"{mean_std(pck)} | {vs} | {gain} | {each} |")
+    return lines
+
+
+def report(val: dict, cells: dict, seeds: list[int], size: tuple, wall_min: float, checkpoints: list[Path],
+           runs: str) -> str:
+    from benchmarks.table1_synthetic import aims
+
+    std, needed, used, size_lines = size
+    blocks = list(range(used // BLOCK))
     ttp = schedule_config("full").ttp
-    lines = ["## The Table 1 TTP gain on more test people (issue 13, a diagnostic)", "",
-             f"The synthetic Table 1 Transformers ({shown_path(checkpoints[0].parent.parent)}, seeds "
-             f"{', '.join(map(str, seeds))}), without TTP, online and offline (lr {ttp.lr:g}, pull back "
-             f"{ttp.pull_back:g}, "
-             f"batch {ttp.batch_size}, the speed options of this machine), on blocks of {BLOCK} test people (block b: "
-             f"people {BLOCK} b .. {BLOCK} b + {BLOCK - 1}; block 0 is Table 1's test people, the others were never "
-             "used for anything). PCK@0.2 torso pooled over a block's frames; gains paired within a model and a "
-             "block. The supervised-only baselines of the same runs folder and seeds are scored without TTP on the "
-             "same blocks. Table 1 and its aims are unchanged by this section.", "",
-             "| block | baseline w/o TTP | Transformer w/o TTP | Transformer - baseline (same seed) | "
-             "Transformer online | online gain (mean ± std over seeds) | per seed | Transformer offline | offline "
-             "gain | per seed |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+
+    def gain(method, s, b, mode):
+        return cells[method, s, b, mode]["pck"] - cells[method, s, b, "none"]["pck"]
+
+    lines = ["## Table 1 on enough test people to resolve its aims (issue 13)", "",
+             f"The synthetic Table 1 models of {shown_path(runs)} (seeds {', '.join(map(str, seeds))}; Table 1's "
+             f"TTP settings: lr {ttp.lr:g}, pull back {ttp.pull_back:g}, batch {ttp.batch_size}, the speed options "
+             f"of this machine) on blocks of {BLOCK} test people (block b: test people {BLOCK} b .. {BLOCK} b + "
+             f"{BLOCK - 1}; block 0 is Table 1's test people). PCK@0.2 torso pooled over a block's frames; gains "
+             "paired within a model and a block; over several blocks, per seed the mean of the blocks.", "",
+             *size_lines, "",
+             "| block | baseline w/o TTP | Transformer w/o TTP | Transformer online gain | Transformer offline gain "
+             "| keypoint w/o TTP | keypoint online gain | keypoint offline gain |", "|---|---|---|---|---|---|---|---|"]
     for b in blocks:
-        base = [cells[("baseline", s, b, "none")]["pck"] for s in seeds]
-        none = [cells[("transformer", s, b, "none")]["pck"] for s in seeds]
-        gap = [n - x for n, x in zip(none, base, strict=True)]
-        row = f"| {b} | {mean_std(base)} | {mean_std(none)} | {mean_std(gap)} |"
+        def pck(method, mode="none", b=b):
+            return mean_std([cells[method, s, b, mode]["pck"] for s in seeds])
+
+        def g(method, mode, b=b):
+            return mean_std([gain(method, s, b, mode) for s in seeds])
+
+        lines.append(f"| {b} | {pck('baseline')} | {pck('transformer')} | {g('transformer', 'online')} | "
+                     f"{g('transformer', 'offline')} | {pck('keypoint')} | {g('keypoint', 'online')} | "
+                     f"{g('keypoint', 'offline')} |")
+    if len(blocks) > 1:
         for mode in ("online", "offline"):
-            pck = [cells[("transformer", s, b, mode)]["pck"] for s in seeds]
-            gains = [gain(s, b, mode) for s in seeds]
-            row += f" {mean_std(pck)} | {mean_std(gains)} | " + ", ".join(f"{g:+.2f}" for g in gains) + " |"
-        lines.append(row)
-    lines.append("")
-    for mode in ("online", "offline"):
-        pooled = [np.mean([gain(s, b, mode) for b in blocks]) for s in seeds]
-        lines.append(f"Over blocks {', '.join(map(str, blocks))} ({BLOCK * len(blocks)} people; per seed the mean of "
-                     f"the blocks' gains): {mean_std(pooled)} PCK {mode}.")
-        if len(blocks) > 1:
-            spread = [float(np.std([gain(s, b, mode) for b in blocks], ddof=1)) for s in seeds]
-            lines.append(f"Std of the {mode} gain from one block of {BLOCK} people to the next, same model: "
-                         + ", ".join(f"seed {s} {x:.2f}" for s, x in zip(seeds, spread, strict=True)) + ".")
-    lines += ["", f"Command: `{command()}`", f"Machine: {machine()} (cells: worker processes of 1 torch thread)",
-              f"Wall time of this run: {wall_min:.1f} min (cached cells are reused)", "",
-              *checkpoint_digests(checkpoints)]
+            spread = [float(np.std([gain("transformer", s, b, mode) for b in blocks], ddof=1)) for s in seeds]
+            lines.append(f"\nStd of the Transformer's {mode} gain from one block of {BLOCK} people to the next, same "
+                         "model: " + ", ".join(f"seed {s} {x:.2f}" for s, x in zip(seeds, spread, strict=True)) + ".")
+    every = pooled_results(cells, seeds, blocks)
+    lines += ["", *table(every, f"**Table 1 over the {used} test people** (mean ± std over seeds):"), "",
+              *[x for x in aims(every, ttp, None)[:-1]],
+              "- (The TTP learning rate and its choice on the validation people: Table 1's own section.)", "",
+              *table(pooled_results(cells, seeds, [0]), "Block 0 alone (Table 1's 16 test people, for comparison):")]
+    shares = []
+    for preset in PRESETS:
+        full = np.mean([np.mean([gain("transformer", s, b, "online") for b in blocks]) for s in seeds])
+        ours = [float(np.mean([gain("transformer", s, b, preset) for b in blocks])) for s in seeds]
+        share = np.mean(ours) / full if full > 0 else float("nan")
+        shares.append(f"- {preset} (`{' '.join(SCHEDULES[preset].overrides())}`): online gain {mean_std(ours)} "
+                      f"against the full protocol's {full:+.2f}: {100 * share:.0f} % (aim: at least "
+                      f"{100 * KEEP:.0f} %, with 2 paper-size frames/s: section throughput_avx512bf16 for its "
+                      f"frames/s): {'met' if share >= KEEP else 'NOT met'}")
+    lines += ["", f"The cheaper online schedules of benchmarks/throughput.py on the same {used} test people (issue 16, "
+              "point 2; the first was chosen on the validation people by section throughput_avx512bf16, the second "
+              "is the library's `--schedule fast`):", "", *shares, "",
+              f"Command: `{command()}`", f"Machine: {machine()} (cells: worker processes of 1 torch thread)",
+              f"Wall time of this run: {wall_min:.1f} min (cached cells and Table 1's own block-0 cells are reused)",
+              "", *checkpoint_digests(checkpoints)]
     return "\n".join(lines)
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", default="runs/table1fast", help="the Table 1 runs folder whose Transformers are used")
+    parser.add_argument("--runs", default="runs/table1avx512", help="the Table 1 runs folder whose models are used")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--blocks", type=int, nargs="+", default=[1, 2], help="blocks of 16 test people (0: Table 1's)")
+    parser.add_argument("--max-people", type=int, default=96, help="at most this many test people (time)")
     parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--section", default="more_test_people")
     parser.add_argument("--collect", action="store_true", help="only cached cells: an error where one is missing")
     args = parser.parse_args(argv)
+    if args.max_people < BLOCK:
+        parser.error(f"--max-people must be at least {BLOCK}")
     started = time.time()
     models = {(m, s): finished_model(Path(args.runs) / f"{m}-seed{s}") for m in METHODS for s in args.seeds}
     missing = [str(m) for m in models.values() if not m.is_file()]
@@ -152,13 +294,20 @@ def main(argv=None) -> None:
         parser.error(f"no trained Table 1 model at {', '.join(missing)} (benchmarks/table1_synthetic.py --runs "
                      "trains them)")
     digests = {k: file_sha256(m) for k, m in models.items()}
-    tasks = [(m, s, b, mode, str(models[m, s]), digests[m, s], args.collect)
-             for m, modes in METHODS.items() for mode in reversed(modes) for s in args.seeds for b in args.blocks]
-    found = run_cells(cell, tasks, 1 if args.collect else args.processes)
-    cells = {t[:4]: r for t, r in found.items()}
-    text = report(cells, args.seeds, args.blocks, (time.time() - started) / 60, list(models.values()))
+    processes = 1 if args.collect else args.processes
+    val_tasks = [(args.runs, s, mode, str(models["transformer", s]), digests["transformer", s], args.collect)
+                 for mode in ("online", "none") for s in args.seeds]
+    val = {(t[1], t[2]): r for t, r in run_cells(val_cell, val_tasks, processes).items()}
+    size = sizing(val, args.seeds, args.max_people)
+    print("\n".join(size[3]), flush=True)
+    blocks = range(size[2] // BLOCK)
+    modes = {m: [*reversed(modes), *(PRESETS if m == "transformer" else [])] for m, modes in METHODS.items()}
+    tasks = [(args.runs, m, s, b, mode, str(models[m, s]), digests[m, s], args.collect)
+             for b in blocks for m in METHODS for mode in modes[m] for s in args.seeds]
+    cells = {t[1:5]: r for t, r in run_cells(cell, tasks, processes).items()}
+    text = report(val, cells, args.seeds, size, (time.time() - started) / 60, list(models.values()), args.runs)
     print(text)
-    write_section("more_test_people", text)
+    write_section(args.section, text)
 
 
 if __name__ == "__main__":
