@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import benchmarks.common as common
 from benchmarks.common import OPENINGS, checkpoint_digests, markers, read_section, write_section
@@ -351,22 +353,111 @@ def test_a_block_of_more_test_people_is_the_people_a_larger_test_split_holds():
     assert np.array_equal(block_people(cfg, 1)[0].images[0], split[BLOCK].images[0])
 
 
-def test_more_test_people_reports_the_transformers_gap_to_the_baseline_of_the_same_seed(tmp_path):
-    """benchmarks/more_test_people.py: the Transformer's PCK without TTP minus the baseline's, seed by seed (the
-    'on par' aim of Table 1 on more people), beside the paired online gain; the Transformer cells keep the cache
-    names they had before the baselines were added; offline beside online."""
-    from benchmarks.more_test_people import cell_path, report
+def _fake_cells(blocks, seeds, presets):
+    """Cells of more_test_people.py: baseline 60 + b, keypoint 58 + b (+2 online, +3 offline), Transformer
+    57 + b + seed (+1 + b online, +2 + b offline, presets +0.5 + b)."""
+    from benchmarks.more_test_people import METHODS
 
-    cells = {("baseline", 0, 1, "none"): {"pck": 60.0}, ("baseline", 1, 1, "none"): {"pck": 62.0},
-             ("transformer", 0, 1, "none"): {"pck": 57.0}, ("transformer", 1, 1, "none"): {"pck": 61.0},
-             ("transformer", 0, 1, "online"): {"pck": 61.0}, ("transformer", 1, 1, "online"): {"pck": 63.0},
-             ("transformer", 0, 1, "offline"): {"pck": 62.0}, ("transformer", 1, 1, "offline"): {"pck": 61.0}}
-    text = report(cells, [0, 1], [1], 0.0, [tmp_path / "transformer-seed0" / "model.safetensors"])
-    row = next(line for line in text.splitlines() if line.startswith("| 1 |"))
-    assert row == ("| 1 | 61.00 ± 1.41 | 59.00 ± 2.83 | -2.00 ± 1.41 | 62.00 ± 1.41 | 3.00 ± 1.41 | +4.00, +2.00 | "
-                   "61.50 ± 0.71 | 2.50 ± 3.54 | +5.00, +0.00 |")
-    assert cell_path("transformer", 0, 1, "online").name == "seed0-block1-online.json"
-    assert cell_path("baseline", 0, 1, "none").name == "baseline-seed0-block1-none.json"
+    cells = {}
+    for b in blocks:
+        for s in seeds:
+            cells["baseline", s, b, "none"] = {"pck": 60.0 + b}
+            for m, none, on, off in (("keypoint", 58.0 + b, 2.0, 3.0), ("transformer", 57.0 + b + s, 1.0 + b,
+                                                                           2.0 + b)):
+                assert METHODS[m] == ("none", "online", "offline")
+                cells[m, s, b, "none"] = {"pck": none}
+                cells[m, s, b, "online"] = {"pck": none + on}
+                cells[m, s, b, "offline"] = {"pck": none + off}
+            for p in presets:
+                cells["transformer", s, b, p] = {"pck": 57.0 + b + s + 0.5 + b}
+    return cells
+
+
+def test_more_test_people_pools_the_blocks_and_checks_table1s_aims_on_them(tmp_path):
+    """benchmarks/more_test_people.py: per seed the mean of the blocks' PCK; Table 1's aims checked on those
+    pooled numbers; block 0 alone beside them; a preset's share of the full protocol's online gain."""
+    from benchmarks.more_test_people import PRESETS, report
+
+    seeds, blocks = [0, 1], [0, 1, 2]
+    cells = _fake_cells(blocks, seeds, PRESETS)
+    size = (10.0, 96, 48, ["sizing line"])
+    text = report({}, cells, seeds, size, 0.0, [tmp_path / "transformer-seed0" / "model.safetensors"], "runs/x")
+    lines = text.splitlines()
+    start = lines.index("**Table 1 over the 48 test people** (mean ± std over seeds):")
+    pooled = lines[start:start + 14]
+    # Transformer without TTP: 57 + 1 (mean block) + seed -> 58, 59; gain 1 + mean block = 2; offline 3
+    assert "| Transformer (keypoint) | w/o TTP | 58.50 ± 0.71 | -2.50 |  |  |" in pooled
+    assert "| Transformer (keypoint) | Online | 60.50 ± 0.71 | -0.50 | 2.00 ± 0.00 | +2.00, +2.00 |" in pooled
+    assert "| Feat. shared (keypoint) | Offline | 62.00 ± 0.00 | +1.00 | 3.00 ± 0.00 | +3.00, +3.00 |" in pooled
+    assert any(x.startswith("- The Transformer without TTP is on par with the baseline") and x.endswith(
+        "58.50 vs 61.00: NOT met") for x in lines)
+    assert any(x.startswith("- Transformer + online TTP gains at least +3 PCK") and x.endswith("NOT met")
+               for x in lines)
+    assert any(x.startswith("- The Transformer gains more from offline TTP than the feature-shared keypoint") and
+               x.endswith("+3.00 vs +3.00: NOT met") for x in lines)
+    assert not any("section tune_ttp" in x for x in lines)  # Table 1's lr line would name a section not used here
+    alone = lines[lines.index("Block 0 alone (Table 1's 16 test people, for comparison):"):]
+    assert "| Transformer (keypoint) | Online | 58.50 ± 0.71 | -1.50 | 1.00 ± 0.00 | +1.00, +1.00 |" in alone
+    # presets: 0.5 + mean block = 1.5 of the full protocol's 2.0: 75 % (< 80 %)
+    assert sum("online gain 1.50 ± 0.00 against the full protocol's +2.00: 75 %" in x and x.endswith("NOT met")
+               for x in lines) == len(PRESETS)
+    row = "| 2 | 62.00 ± 0.00 | 59.50 ± 0.71 | 3.00 ± 0.00 | 4.00 ± 0.00 | 60.00 ± 0.00 | 2.00 ± 0.00 | 3.00 ± 0.00 |"
+    assert row in lines
+
+
+def test_more_test_people_sizes_the_test_people_from_the_spread_on_val():
+    """The test people needed for a standard error of the mean gain of at most 1 PCK, in blocks of 16, from the
+    validation people's spread around each seed's mean (a model's own level is not the people's spread)."""
+    from benchmarks.more_test_people import BLOCK, pooled_std, sizing
+
+    per_seed = [[0.0, 10.0, 20.0, 10.0], [100.0, 110.0, 120.0, 110.0]]  # seed 1 is seed 0 shifted by 100
+    assert pooled_std(per_seed) == pytest.approx(np.std(per_seed[0], ddof=1))
+    val = {}
+    for s, gains in enumerate(per_seed):
+        val[s, "none"] = {"people": [50.0] * 4}
+        val[s, "online"] = {"people": [50.0 + g for g in gains]}
+    std, needed, used, lines = sizing(val, [0, 1], max_people=200)
+    assert std == pytest.approx(pooled_std(per_seed))  # 8.16: 66.7 people -> 80
+    assert (needed, used) == (80, 80) and needed % BLOCK == 0
+    assert sizing(val, [0, 1], max_people=70)[2] == 64  # capped, in whole blocks
+    assert any("Capped at 64 people" in x for x in sizing(val, [0, 1], max_people=70)[3])
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.floats(0.1, 40.0), st.floats(0.2, 5.0))
+def test_people_needed_is_the_fewest_whole_blocks_reaching_the_standard_error(person_std, target):
+    from benchmarks.more_test_people import BLOCK, people_needed
+
+    n = people_needed(person_std, target)
+    assert n % BLOCK == 0 and n >= BLOCK
+    assert person_std / np.sqrt(n) <= target * (1 + 1e-6)
+    if n > BLOCK:
+        assert person_std / np.sqrt(n - BLOCK) > target
+
+
+def test_more_test_people_reuses_table1s_block0_cell_only_for_the_same_settings(tmp_path):
+    """Block 0 is Table 1's test people: its cell is Table 1's own result when Table 1 ran with this script's TTP
+    and data settings, and not when it ran with others (then the block is scored again)."""
+    import json
+
+    from benchmarks.common import cell_key
+    from benchmarks.more_test_people import table1_cell
+    from benchmarks.table1_synthetic import run_overrides
+    from benchmarks.throughput import CONFIG
+    from ttpose.config import load_config
+
+    runs = tmp_path / "runs"
+    cfg = load_config(CONFIG, run_overrides(runs, "transformer", 1, []))
+    out = runs / "transformer-seed1"
+    out.mkdir(parents=True)
+    (out / "test-eval-online.json").write_text(json.dumps({"key": cell_key(cfg, "online"), "pck": 71.5,
+                                                           "seconds": 3.0}))
+    assert table1_cell(str(runs), "transformer", 1, "online")["pck"] == 71.5
+    assert table1_cell(str(runs), "transformer", 1, "offline") is None  # not computed
+    other = load_config(CONFIG, run_overrides(runs, "transformer", 1, ["ttp.lr=3e-5"]))
+    (out / "test-eval-online.json").write_text(json.dumps({"key": cell_key(other, "online"), "pck": 71.5,
+                                                           "seconds": 3.0}))
+    assert table1_cell(str(runs), "transformer", 1, "online") is None
 
 
 def test_analyses_read_only_predictions_made_with_the_runs_settings(tmp_path, capsys):
