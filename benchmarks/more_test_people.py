@@ -218,7 +218,7 @@ def table(results: dict, title: str) -> list[str]:
     return lines
 
 
-def report(val: dict, cells: dict, seeds: list[int], size: tuple, wall_min: float, checkpoints: list[Path],
+def report(cells: dict, seeds: list[int], size: tuple, wall_min: float, checkpoints: list[Path],
            runs: str) -> str:
     from benchmarks.table1_synthetic import aims
 
@@ -305,7 +305,7 @@ def main(argv=None) -> None:
     tasks = [(args.runs, m, s, b, mode, str(models[m, s]), digests[m, s], args.collect)
              for b in blocks for m in METHODS for mode in modes[m] for s in args.seeds]
     cells = {t[1:5]: r for t, r in run_cells(cell, tasks, processes).items()}
-    text = report(val, cells, args.seeds, size, (time.time() - started) / 60, list(models.values()), args.runs)
+    text = report(cells, args.seeds, size, (time.time() - started) / 60, list(models.values()), args.runs)
     print(text)
     write_section(args.section, text)
 

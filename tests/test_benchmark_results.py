@@ -381,7 +381,7 @@ def test_more_test_people_pools_the_blocks_and_checks_table1s_aims_on_them(tmp_p
     seeds, blocks = [0, 1], [0, 1, 2]
     cells = _fake_cells(blocks, seeds, PRESETS)
     size = (10.0, 96, 48, ["sizing line"])
-    text = report({}, cells, seeds, size, 0.0, [tmp_path / "transformer-seed0" / "model.safetensors"], "runs/x")
+    text = report(cells, seeds, size, 0.0, [tmp_path / "transformer-seed0" / "model.safetensors"], "runs/x")
     lines = text.splitlines()
     start = lines.index("**Table 1 over the 48 test people** (mean ± std over seeds):")
     pooled = lines[start:start + 14]
