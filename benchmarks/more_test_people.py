@@ -33,6 +33,7 @@ import math
 import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -170,8 +171,17 @@ def cell(runs: str, method: str, seed: int, block: int, mode: str, checkpoint: s
     return result
 
 
-def sizing(val: dict, seeds: list[int], max_people: int) -> tuple[float, int, int, list[str]]:
-    """(person std, people needed, people used, report lines) from the validation cells."""
+class Sizing(NamedTuple):
+    """How many test people, from the validation people's spread of the online gain."""
+
+    person_std: float  # PCK: one person's gain around its model's mean, pooled over seeds
+    needed: int  # people for a standard error of at most TARGET_SE, in whole blocks
+    used: int  # needed, or fewer where --max-people caps it
+    lines: list[str]  # the report's account of it
+
+
+def sizing(val: dict, seeds: list[int], max_people: int) -> Sizing:
+    """The `Sizing` from the validation cells ((seed, "none" / "online") -> per-person PCK)."""
     gains = [list(np.subtract(val[s, "online"]["people"], val[s, "none"]["people"])) for s in seeds]
     std = pooled_std(gains)
     needed = people_needed(std)
@@ -188,7 +198,7 @@ def sizing(val: dict, seeds: list[int], max_people: int) -> tuple[float, int, in
         lines.append(f"Capped at {used} people by --max-people (standard error {std / math.sqrt(used):.2f} PCK).")
     lines.append(f"Test people used: {used} (blocks 0 .. {used // BLOCK - 1}; standard error of the mean online gain "
                  f"about {std / math.sqrt(used):.2f} PCK; with Table 1's 16 people {std / 4:.2f}).")
-    return std, needed, used, lines
+    return Sizing(std, needed, used, lines)
 
 
 def pooled_results(cells: dict, seeds: list[int], blocks: list[int]) -> dict:
@@ -218,11 +228,11 @@ def table(results: dict, title: str) -> list[str]:
     return lines
 
 
-def report(cells: dict, seeds: list[int], size: tuple, wall_min: float, checkpoints: list[Path],
+def report(cells: dict, seeds: list[int], size: Sizing, wall_min: float, checkpoints: list[Path],
            runs: str) -> str:
     from benchmarks.table1_synthetic import aims
 
-    std, needed, used, size_lines = size
+    used = size.used
     blocks = list(range(used // BLOCK))
     ttp = schedule_config("full").ttp
 
@@ -235,7 +245,7 @@ def report(cells: dict, seeds: list[int], size: tuple, wall_min: float, checkpoi
              f"of this machine) on blocks of {BLOCK} test people (block b: test people {BLOCK} b .. {BLOCK} b + "
              f"{BLOCK - 1}; block 0 is Table 1's test people). PCK@0.2 torso pooled over a block's frames; gains "
              "paired within a model and a block; over several blocks, per seed the mean of the blocks.", "",
-             *size_lines, "",
+             *size.lines, "",
              "| block | baseline w/o TTP | Transformer w/o TTP | Transformer online gain | Transformer offline gain "
              "| keypoint w/o TTP | keypoint online gain | keypoint offline gain |", "|---|---|---|---|---|---|---|---|"]
     for b in blocks:
@@ -299,8 +309,8 @@ def main(argv=None) -> None:
                  for mode in ("online", "none") for s in args.seeds]
     val = {(t[1], t[2]): r for t, r in run_cells(val_cell, val_tasks, processes).items()}
     size = sizing(val, args.seeds, args.max_people)
-    print("\n".join(size[3]), flush=True)
-    blocks = range(size[2] // BLOCK)
+    print("\n".join(size.lines), flush=True)
+    blocks = range(size.used // BLOCK)
     modes = {m: [*reversed(modes), *(PRESETS if m == "transformer" else [])] for m, modes in METHODS.items()}
     tasks = [(args.runs, m, s, b, mode, str(models[m, s]), digests[m, s], args.collect)
              for b in blocks for m in METHODS for mode in modes[m] for s in args.seeds]

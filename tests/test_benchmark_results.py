@@ -376,11 +376,11 @@ def _fake_cells(blocks, seeds, presets):
 def test_more_test_people_pools_the_blocks_and_checks_table1s_aims_on_them(tmp_path):
     """benchmarks/more_test_people.py: per seed the mean of the blocks' PCK; Table 1's aims checked on those
     pooled numbers; block 0 alone beside them; a preset's share of the full protocol's online gain."""
-    from benchmarks.more_test_people import PRESETS, report
+    from benchmarks.more_test_people import PRESETS, Sizing, report
 
     seeds, blocks = [0, 1], [0, 1, 2]
     cells = _fake_cells(blocks, seeds, PRESETS)
-    size = (10.0, 96, 48, ["sizing line"])
+    size = Sizing(10.0, 96, 48, ["sizing line"])
     text = report(cells, seeds, size, 0.0, [tmp_path / "transformer-seed0" / "model.safetensors"], "runs/x")
     lines = text.splitlines()
     start = lines.index("**Table 1 over the 48 test people** (mean ± std over seeds):")
@@ -416,11 +416,12 @@ def test_more_test_people_sizes_the_test_people_from_the_spread_on_val():
     for s, gains in enumerate(per_seed):
         val[s, "none"] = {"people": [50.0] * 4}
         val[s, "online"] = {"people": [50.0 + g for g in gains]}
-    std, needed, used, lines = sizing(val, [0, 1], max_people=200)
-    assert std == pytest.approx(pooled_std(per_seed))  # 8.16: 66.7 people -> 80
-    assert (needed, used) == (80, 80) and needed % BLOCK == 0
-    assert sizing(val, [0, 1], max_people=70)[2] == 64  # capped, in whole blocks
-    assert any("Capped at 64 people" in x for x in sizing(val, [0, 1], max_people=70)[3])
+    size = sizing(val, [0, 1], max_people=200)
+    assert size.person_std == pytest.approx(pooled_std(per_seed))  # 8.16: 66.7 people -> 80
+    assert (size.needed, size.used) == (80, 80) and size.needed % BLOCK == 0
+    capped = sizing(val, [0, 1], max_people=70)
+    assert (capped.needed, capped.used) == (80, 64)  # capped, in whole blocks
+    assert any("Capped at 64 people" in x for x in capped.lines)
 
 
 @settings(max_examples=50, deadline=None)
