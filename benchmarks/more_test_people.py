@@ -16,7 +16,7 @@ throughput_avx512bf16), and +4.73 / +2.29 on two further blocks of 16 test peopl
    stratification works per block of 16, so a larger test split holds the same videos; block 0 is Table 1's test
    people, its cells reused from the Table 1 runs folder where they match): the baseline, the keypoint method and
    the Transformer without TTP, the keypoint method and the Transformer online and offline (Table 1's TTP
-   settings), and the Transformer online with the cheaper schedules of benchmarks/throughput.py (``--schedules``).
+   settings), and the Transformer online with the cheaper schedules of benchmarks/throughput.py (``PRESETS``).
 3. Table 1 over the n people (per seed the mean of the blocks' PCK, blocks being equal in frames) with Table 1's
    aims checked on it by `benchmarks.table1_synthetic.aims`, beside block 0 alone; the schedules' share of the full
    protocol's online gain (issue 16, point 2).
@@ -40,7 +40,6 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import (  # noqa: E402
-    TITLES,
     cached,
     cell_key,
     checkpoint_digests,
@@ -127,9 +126,9 @@ def table1_cell(runs: str, method: str, seed: int, mode: str) -> dict | None:
     from benchmarks.table1_synthetic import run_overrides, saved_cell
     from ttpose.config import load_config
 
-    ours = cell_key(schedule_config("full"), mode)
-    cfg = load_config(CONFIG, run_overrides(runs, method, seed, []))
-    if cell_key(cfg, mode)["ttp"] != ours["ttp"] or cell_key(cfg, mode)["data"] != ours["data"]:
+    ours, cfg = cell_key(schedule_config("full"), mode), load_config(CONFIG, run_overrides(runs, method, seed, []))
+    theirs = cell_key(cfg, mode)
+    if (theirs["ttp"], theirs["data"]) != (ours["ttp"], ours["data"]):
         return None
     return saved_cell(cfg, mode)
 
@@ -213,19 +212,15 @@ def pooled_results(cells: dict, seeds: list[int], blocks: list[int]) -> dict:
 
 
 def table(results: dict, title: str) -> list[str]:
-    lines = [title, "", "| Method | TTP scenario | PCK | vs. baseline | TTP gain (same model) | per seed gain |",
-             "|---|---|---|---|---|---|"]
-    base = np.mean(results["baseline"]["none"]["pck"])
-    for method, modes in METHODS.items():
-        none = np.asarray(results[method]["none"]["pck"])
-        for mode in modes:
-            pck = np.asarray(results[method][mode]["pck"])
-            vs = "" if method == "baseline" else f"{pck.mean() - base:+.2f}"
-            gain = "" if mode == "none" else mean_std(pck - none)
-            each = "" if mode == "none" else ", ".join(f"{g:+.2f}" for g in pck - none)
-            lines.append(f"| {TITLES[method]} | {'w/o TTP' if mode == 'none' else mode.capitalize()} | "
-                         f"{mean_std(pck)} | {vs} | {gain} | {each} |")
-    return lines
+    """``title`` and Table 1's rows (`benchmarks.table1_synthetic.table_rows`) with each seed's paired gain."""
+    from benchmarks.table1_synthetic import table_rows
+
+    def per_seed_gain(cells: dict, mode: str) -> str:
+        gains = np.subtract(cells[mode]["pck"], cells["none"]["pck"])
+        return "" if mode == "none" else ", ".join(f"{g:+.2f}" for g in gains)
+
+    return [title, "", "| Method | TTP scenario | PCK | vs. baseline | TTP gain (same model) | per seed gain |",
+            "|---|---|---|---|---|---|", *table_rows(results, per_seed_gain)]
 
 
 def report(cells: dict, seeds: list[int], size: Sizing, wall_min: float, checkpoints: list[Path],
@@ -265,12 +260,12 @@ def report(cells: dict, seeds: list[int], size: Sizing, wall_min: float, checkpo
                          "model: " + ", ".join(f"seed {s} {x:.2f}" for s, x in zip(seeds, spread, strict=True)) + ".")
     every = pooled_results(cells, seeds, blocks)
     lines += ["", *table(every, f"**Table 1 over the {used} test people** (mean ± std over seeds):"), "",
-              *[x for x in aims(every, ttp, None)[:-1]],
+              *aims(every, ttp, None)[:-1],  # its last line, the lr's choice, names Table 1's sections
               "- (The TTP learning rate and its choice on the validation people: Table 1's own section.)", "",
               *table(pooled_results(cells, seeds, [0]), "Block 0 alone (Table 1's 16 test people, for comparison):")]
     shares = []
+    full = np.mean([np.mean([gain("transformer", s, b, "online") for b in blocks]) for s in seeds])
     for preset in PRESETS:
-        full = np.mean([np.mean([gain("transformer", s, b, "online") for b in blocks]) for s in seeds])
         ours = [float(np.mean([gain("transformer", s, b, preset) for b in blocks])) for s in seeds]
         share = np.mean(ours) / full if full > 0 else float("nan")
         shares.append(f"- {preset} (`{' '.join(SCHEDULES[preset].overrides())}`): online gain {mean_std(ours)} "

@@ -246,11 +246,11 @@ def tuned_for(checkpoints: list[str], path: Path = TUNED) -> dict | None:
     return None
 
 
-def markdown(results: dict, args, seconds: float, missing: list[str]) -> str:
+def table_rows(results: dict, last_column) -> list[str]:
+    """Table 1's rows (method, scenario, PCK, vs. baseline, paired TTP gain) from ``results`` ({method: {mode:
+    {"pck": per seed, ...}}}); ``last_column(cells, mode)`` fills a sixth column (``cells``: the method's)."""
     base = np.mean(results["baseline"]["none"]["pck"]) if "baseline" in results else None
-    lines = [f"## {args.title} (test population, PCK@0.2 torso, mean ± std over seeds)", "",
-             "| Method | TTP scenario | PCK | vs. baseline | TTP gain (same model) | eval time / seed (s) |",
-             "|---|---|---|---|---|---|"]
+    lines = []
     for method, cells in results.items():
         if "none" not in cells:  # evaluated with --modes that left it out: no paired gain to show
             continue
@@ -264,7 +264,15 @@ def markdown(results: dict, args, seconds: float, missing: list[str]) -> str:
             label = {"look": "w/o TTP, training look (not shifted)", "none": "w/o TTP", "online": "Online",
                      "offline": "Offline"}[mode]
             lines.append(f"| {TITLES[method]} | {label} | {mean_std(pck)} | {delta} | {gain} | "
-                         f"{np.mean(cells[mode]['seconds']):.0f} |")
+                         f"{last_column(cells, mode)} |")
+    return lines
+
+
+def markdown(results: dict, args, seconds: float, missing: list[str]) -> str:
+    lines = [f"## {args.title} (test population, PCK@0.2 torso, mean ± std over seeds)", "",
+             "| Method | TTP scenario | PCK | vs. baseline | TTP gain (same model) | eval time / seed (s) |",
+             "|---|---|---|---|---|---|",
+             *table_rows(results, lambda cells, mode: f"{np.mean(cells[mode]['seconds']):.0f}")]
     cfg = load_config(args.config, args.overrides)
     found = tuned_gains(args.tuned, **({"path": args.results} if args.results else {})) if args.tuned else None
     tuned = None if found and found["sections"] else tuned_for(results.get("transformer", {}).get("checkpoints", []))
