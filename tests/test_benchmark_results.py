@@ -533,3 +533,46 @@ def test_the_throughput_timing_is_keyed_by_the_machine_and_another_section_has_i
     assert throughput.timing_key() != here and throughput.timing_key()["machine"] == "another CPU"
     assert throughput.plot_path("throughput") == throughput.PLOT
     assert throughput.plot_path("throughput_avx512bf16").name == "throughput_avx512bf16.png"
+
+
+def _recipe_cells(variants: dict[str, tuple[float, float, float]], seeds: list[int]) -> dict:
+    """recipe_val cells: per variant (w/o TTP, online gain, offline gain), each seed one PCK above the last."""
+    cells = {}
+    for runs, (none, online, offline) in variants.items():
+        for s in seeds:
+            for mode, pck in (("none", none + s), ("online", none + s + online), ("offline", none + s + offline)):
+                cells[runs, "transformer", s, mode] = {"pck": pck}
+    return cells
+
+
+def test_recipe_val_pairs_the_gains_per_seed_and_chooses_the_best_online_pck():
+    """benchmarks/recipe_val.py: gains paired within each seed's model; the variant with the highest mean PCK with
+    online TTP is chosen (not the largest gain), ties going to the config's own recipe (listed first)."""
+    from benchmarks.recipe_val import chosen, markdown, summary
+
+    seeds = [0, 1, 2]
+    variants = {"runs/own": (60.0, 5.0, 4.0), "runs/lam3e-4": (63.0, 3.0, 3.0), "runs/lam1e-4": (66.0, 0.5, 1.0)}
+    cells = _recipe_cells(variants, seeds)
+    summaries = {r: summary(cells, r, seeds) for r in variants}
+    assert np.allclose(summaries["runs/own"]["online_gain"], 5.0)
+    assert np.allclose(summaries["runs/lam3e-4"]["pck"]["none"], [63, 64, 65])
+    assert chosen(summaries) == "runs/lam1e-4"  # 67.5 online against 65 / 66, though its gain is the smallest
+    tie = {"runs/own": (60.0, 5.0, 4.0), "runs/other": (62.0, 3.0, 0.0)}
+    assert chosen({r: summary(_recipe_cells(tie, seeds), r, seeds) for r in tie}) == "runs/own"
+    changes = {"runs/own": "none", "runs/lam3e-4": "loss.lam=0.0003", "runs/lam1e-4": "loss.lam=0.0001"}
+    text = markdown(summaries, changes, np.array([64.0, 65.0, 66.0]), seeds, 0.0, [])
+    assert "| lam3e-4 | loss.lam=0.0003 | 64.00 ± 1.00 | -1.00 | 3.00 ± 0.00 | 3.00 ± 0.00 | 67.00 ± 1.00 |" in text
+    assert "Chosen by the rule: **lam1e-4** (loss.lam=0.0001)." in text
+    assert "Supervised-only baseline without TTP on the same people: 65.00 ± 1.00" in text
+
+
+def test_recipe_val_names_what_a_variant_changed_in_training(tmp_path):
+    """A variant's change is read from its saved config: the training settings that differ from the config's."""
+    from benchmarks.recipe_val import CONFIG, change_of
+    from ttpose.config import dump_yaml, load_config
+
+    for name, overrides in (("own", []), ("lam", ["loss.lam=3e-4", "ttp.lr=1e-3", "output_dir=elsewhere"])):
+        (tmp_path / name / "transformer-seed0").mkdir(parents=True)
+        (tmp_path / name / "transformer-seed0" / "config.yaml").write_text(dump_yaml(load_config(CONFIG, overrides)))
+    assert change_of(tmp_path / "own") == "none"
+    assert change_of(tmp_path / "lam") == "loss.lam=0.0003"  # TTP settings and the folder do not train weights
