@@ -35,6 +35,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import (  # noqa: E402
+    REPO,
     cached,
     cell_key,
     checkpoint_digests,
@@ -46,9 +47,8 @@ from benchmarks.common import (  # noqa: E402
     write_section,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
-CACHE = ROOT / "runs" / "recipe_val"
-CONFIG = ROOT / "configs" / "synthetic" / "cpu.yaml"
+CACHE = REPO / "runs" / "recipe_val"
+CONFIG = REPO / "configs" / "synthetic" / "cpu.yaml"
 MODES = ("none", "online", "offline")
 
 
@@ -66,9 +66,7 @@ def change_of(runs: str | Path, config: Path = CONFIG) -> str:
     base = training_settings(load_config(config, ["model.sup_head=transformer"]))
     words = []
     for section, values in saved.items():
-        if section == "seed":
-            continue
-        for key, value in values.items() if isinstance(values, dict) else ():
+        for key, value in values.items() if isinstance(values, dict) else ():  # (the seed is not a section)
             if base[section].get(key) != value:
                 words.append(f"{section}.{key}={value}")
     return " ".join(words) or "none"
@@ -163,7 +161,8 @@ def main(argv=None) -> None:
     started = time.time()
     tasks = [(r, "transformer", s, m) for r in args.runs for s in args.seeds for m in MODES]
     tasks += [(args.baseline, "baseline", s, "none") for s in args.seeds] if args.baseline else []
-    missing = [str(model_file(*t[:3])) for t in tasks if not model_file(*t[:3]).is_file()]
+    models = sorted({model_file(*t[:3]) for t in tasks})
+    missing = [str(m) for m in models if not m.is_file()]
     if missing:
         raise SystemExit(f"not trained yet: {', '.join(missing)}")
     tasks.sort(key=lambda t: t[3] == "none")  # the long cells first, so the workers finish together
@@ -171,7 +170,6 @@ def main(argv=None) -> None:
     summaries = {r: summary(cells, r, args.seeds) for r in args.runs}
     baseline = (np.array([cells[args.baseline, "baseline", s, "none"]["pck"] for s in args.seeds])
                 if args.baseline else None)
-    models = sorted({model_file(*t[:3]) for t in tasks})
     text = markdown(summaries, {r: change_of(r) for r in args.runs}, baseline, args.seeds, time.time() - started,
                     models)
     print(text)
