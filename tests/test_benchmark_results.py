@@ -283,20 +283,6 @@ def test_config_overrides_after_tuned_sections_reach_the_config():
     assert args.tuned is None and args.overrides == ["data.shift=0.2", "ttp.pull_back=0"]
 
 
-def test_the_librarys_fast_schedule_is_the_preset_the_throughput_study_chose():
-    """`ttpose personalize --schedule fast` is documented as the preset benchmarks/throughput.py chose on val; when
-    the study was rerun on the issue-13 models it chose another schedule (every 12th frame, batch 8, not every
-    8th, batch 4) and the library would have kept the old one."""
-    import re
-
-    from benchmarks.common import read_section
-    from benchmarks.throughput import SCHEDULES as STUDIED
-    from ttpose.personalization import SCHEDULES
-
-    chosen = re.search(r"Preset chosen on val: \*\*(.+?)\*\*", read_section("throughput")).group(1)
-    assert set(SCHEDULES["fast"]) == set(STUDIED[chosen].overrides())
-
-
 def test_a_schedules_frames_per_second_uses_the_update_it_makes():
     """benchmarks/throughput.py: a schedule's paper-size frames/s is 1 / (prediction + update / k) with the
     timed update of its batch and kind (the cheaper update is timed on its own); its overrides reach the config;
@@ -485,20 +471,6 @@ def test_analyses_read_only_predictions_made_with_the_runs_settings(tmp_path, ca
     assert _saved(Namespace(runs=str(tmp_path), config=config, overrides=[]), "transformer", 1, "online") is None
     assert "not made with these settings" in capsys.readouterr().err
     assert _saved(Namespace(runs=str(tmp_path), config=config, overrides=[]), "transformer", 1, "offline") is None
-
-
-def test_the_fast_preset_carries_the_ttp_step_and_drift_control_it_was_measured_with():
-    """Noticed: `--schedule fast` added no pull-back, so on a checkpoint without one (a converted authors'
-    checkpoint) it ran another protocol than the one benchmarks/throughput.py measured (lr 1e-4, pull-back 3e-2)."""
-    from benchmarks.throughput import schedule_config
-    from ttpose.config import config_from_dict
-    from ttpose.personalization import schedule_overrides
-
-    studied = schedule_config("every 4, batch 4, cheap").ttp
-    preset = config_from_dict({}, schedule_overrides("fast")).ttp  # on the defaults: no pull-back
-    assert (preset.lr, preset.pull_back) == (studied.lr, studied.pull_back) and preset.pull_back > 0
-    assert (preset.update_every, preset.batch_size, preset.loss_pool) == (studied.update_every, studied.batch_size,
-                                                                            studied.loss_pool)
 
 
 def test_table1_quotes_tune_ttp_json_only_for_its_own_transformers(tmp_path, capsys):

@@ -18,8 +18,9 @@ from ttpose.checkpoint import save_checkpoint
 from ttpose.cli import main
 from ttpose.config import Config, LossConfig, SpeedConfig
 from ttpose.export import read_coco_keypoints
-from ttpose.personalization import StreamingPersonalizer, schedule_overrides
+from ttpose.personalization import StreamingPersonalizer
 from ttpose.resume import RESUME_DIR
+from ttpose.schedules import schedule_overrides
 
 
 @pytest.fixture(scope="module")
@@ -52,18 +53,57 @@ def test_personalize_a_video(files, tmp_path, capsys):
 
 
 def test_fast_schedule_and_the_expected_time(files, tmp_path, capsys, monkeypatch):
-    import ttpose.personalization as personalization
+    import ttpose.schedules as schedules
 
-    monkeypatch.setattr(personalization, "fast_speed", lambda device: SpeedConfig(fold_bn=True))
+    monkeypatch.setattr(schedules, "fast_speed", lambda device: SpeedConfig(fold_bn=True))
     out = tmp_path / "fast"
     code, _, stderr = cli(capsys, files["clip"], "ttp.batch_size=3", "--checkpoint", files["checkpoint"], "--out", out,
                           "--box", "4,2,44,46", "--schedule", "fast")
     assert code == 0, stderr
-    ttp = json.loads((out / "summary.json").read_text())["settings"]["ttp"]
+    settings = json.loads((out / "summary.json").read_text())["settings"]
+    ttp = settings["ttp"]
     assert ttp["update_every"] == 4 and ttp["speed"]["fold_bn"] is True
     assert ttp["update_reconstruction"] is False and ttp["loss_pool"] == 2  # the cheaper update
-    assert ttp["batch_size"] == 3  # the user's override wins over the preset's 4
+    assert ttp["batch_size"] == 3  # the user's override wins over the preset's choice, and nothing is timed for it
+    assert "fast schedule:" not in stderr and settings["schedule"] == "fast" and settings["fast_schedule"] is None
     assert f"for {-(-N // 4)} updates" in stderr and "expected time" in stderr
+
+
+def test_fast_schedule_times_its_batch_here_and_a_resume_keeps_the_saved_one(files, tmp_path, capsys, monkeypatch):
+    """--schedule fast without a batch override: the batch is chosen by timing on this machine (said, recorded in
+    summary.json); a resumed run keeps the batch it was saved with, however fast this moment is."""
+    import ttpose.schedules as schedules
+
+    update = {16: 5.0, 8: 1.0, 4: 0.2}  # seconds per update: 16 pairs too slow for 2 frames/s, 8 fast enough
+    monkeypatch.setattr(schedules, "seconds_per_update", lambda model, cfg, repeats=1: update[cfg.batch_size])
+    monkeypatch.setattr(schedules, "seconds_per_prediction", lambda model, cfg, repeats=3: 0.1)
+    out = tmp_path / "fast"
+    code, _, stderr = cli(capsys, files["long"], "--checkpoint", files["checkpoint"], "--out", out,
+                          "--box", "4,2,44,46", "--schedule", "fast", "--save-every", "16")
+    assert code == 0, stderr
+    settings = json.loads((out / "summary.json").read_text())["settings"]
+    assert settings["ttp"]["batch_size"] == 8 and "fast schedule: updates of 8 pairs, one every 4 frames" in stderr
+    assert "16 pairs 5.00 s" in settings["fast_schedule"] and "1.00 s per update" in stderr  # why, and the time
+    assert "for 5 updates (1.00 s each" in stderr  # the expected time from the choice's own timing
+
+    from ttpose.video_personalize import PersonalizeOptions, personalize_video
+
+    def stop(index):
+        if index == 17:
+            raise KeyboardInterrupt
+
+    stopped = tmp_path / "stopped"  # interrupted after the first save, then resumed when 16 pairs would fit
+    with pytest.raises(KeyboardInterrupt):
+        personalize_video(files["long"], files["checkpoint"], stopped,
+                          PersonalizeOptions(box="4,2,44,46", schedule="fast", save_every=16, progress=False,
+                                             on_frame=stop, log=None))
+    update[16] = 0.2
+    code, _, stderr = cli(capsys, files["long"], "--checkpoint", files["checkpoint"], "--out", stopped,
+                          "--box", "4,2,44,46", "--schedule", "fast", "--resume")
+    assert code == 0, stderr
+    settings = json.loads((stopped / "summary.json").read_text())["settings"]
+    assert settings["ttp"]["batch_size"] == 8 and settings["fast_schedule"] == "the batch of the resumed run"
+    assert (stopped / "personalized.json").read_text() == (out / "personalized.json").read_text()  # as uninterrupted
 
 
 def test_whole_frame_flag_replaces_the_model_s_track(files, tmp_path, capsys):
@@ -173,8 +213,9 @@ def test_folder_of_videos_sharded_with_torchrun_equals_one_process(files, tmp_pa
 def test_schedule_overrides():
     assert schedule_overrides("paper") == []
     fast = schedule_overrides("fast")
-    assert {"ttp.update_every=4", "ttp.batch_size=4", "ttp.update_reconstruction=false", "ttp.loss_pool=2",
+    assert {"ttp.update_every=4", "ttp.update_reconstruction=false", "ttp.loss_pool=2",
             "ttp.speed.fold_bn=true"} <= set(fast)
+    assert not any(o.startswith("ttp.batch_size=") for o in fast)  # chosen by timing (`choose_fast_batch`)
     with pytest.raises(ValueError, match="schedule"):
         schedule_overrides("turbo")
 

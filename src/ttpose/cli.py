@@ -76,12 +76,11 @@ def _cmd_convert(args: argparse.Namespace) -> int:
 
 def _cmd_personalize(args: argparse.Namespace) -> int:
     from ttpose.data.video import input_kind
-    from ttpose.personalization import schedule_overrides
     from ttpose.video_personalize import PersonalizeOptions, personalize_many, personalize_video
 
-    overrides = [*schedule_overrides(args.schedule), *args.overrides]  # the user's own overrides win
     options = PersonalizeOptions(mode=args.mode, boxes=args.boxes, box=args.box, smooth=args.smooth,
-                                 resume=args.resume, progress=not args.quiet, overrides=overrides, seed=args.seed,
+                                 resume=args.resume, progress=not args.quiet, schedule=args.schedule,
+                                 overrides=args.overrides, seed=args.seed,
                                  box_smooth=args.box_smooth, save_every=args.save_every)
     if args.whole_frame:
         options = replace(options, tracking=None)  # no box given: the whole frame instead of the model's own track
@@ -205,9 +204,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--mode", choices=["online", "offline"], default="online")
     p.add_argument("--schedule", choices=["paper", "fast"], default="paper",
-                   help="online updates: on every frame with the checkpoint's settings (paper), or a small, cheaper "
-                        "update on every 4th frame with the speed options (fast: about 2 frames/s with the paper's "
-                        "model on 2 CPU cores, much of the gain given up; benchmarks/RESULTS.md, section throughput)")
+                   help="online updates: on every frame with the checkpoint's settings (paper), or a cheaper update on "
+                        "every 4th frame with the speed options (fast: its batch, 16, 8 or 4 pairs, the largest that "
+                        "keeps 2 frames/s, timed here before the first frame; much of the gain given up; "
+                        "docs/personalize-your-video.md)")
     p.add_argument("--boxes", type=Path, help="person boxes: COCO JSON, JSON list or CSV (a folder of them, "
                                               "named after the videos, for a folder of videos)")
     p.add_argument("--box", metavar="X1,Y1,X2,Y2", help="one fixed person box for every frame")

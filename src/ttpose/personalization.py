@@ -45,13 +45,11 @@ from ttpose.model import TTPModel, personalization_parameters
 from ttpose.objective import self_supervised_loss
 from ttpose.speed import (
     autocast,
-    fast_speed,
     prediction_model,
     prepare_batch,
     prepare_model,
     private_copy,
     require_trainable,
-    speed_overrides,
 )
 
 MODES = ("online", "offline", "none")
@@ -152,47 +150,6 @@ class Personalizer:
     @torch.no_grad()
     def predict(self, video: Video, indices) -> Predictions:
         return predict_video(self.model, video, indices, speed=self.config.speed)
-
-
-# Named online schedules for `ttpose personalize --schedule`: "paper" keeps the checkpoint's own TTP settings (an
-# update on every frame); "fast" is the preset chosen on validation people by benchmarks/throughput.py (section
-# throughput of benchmarks/RESULTS.md): an update of 4 pairs on every 4th frame with the cheaper update (the
-# reconstruction path kept as trained, L_self at half resolution) and this machine's speed options, the schedule with
-# the largest val gain (mean over 3 model seeds) among those that run the paper-size model at 2 frames/s or more on
-# a 2-core CPU (it was 8 pairs on every 12th frame before the cheaper update existed). It gives up much of the
-# online gain there (see that section); use it when speed matters more than the last points.
-SCHEDULES = {"paper": (), "fast": ("ttp.update_every=4", "ttp.batch_size=4", "ttp.update_reconstruction=false",
-                                   "ttp.loss_pool=2")}
-# The TTP step and drift control the study measured "fast" with (configs/synthetic/cpu.yaml's): without them the
-# preset ran with whatever the checkpoint held (a converted authors' checkpoint: no pull-back), not what was measured
-FAST_TTP = ("ttp.lr=1e-4", "ttp.pull_back=3e-2")
-
-
-def schedule_overrides(name: str, device: torch.device | str = "cpu") -> list[str]:
-    """Dotted TTP overrides of the named schedule (``SCHEDULES``); "fast" adds ``FAST_TTP`` and
-    `ttpose.speed.fast_speed`."""
-    if name not in SCHEDULES:
-        raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {name!r}")
-    if name == "paper":
-        return []
-    return [*FAST_TTP, *SCHEDULES[name], *speed_overrides(fast_speed(device))]
-
-
-def seconds_per_update(model: TTPModel, config: TTPConfig, repeats: int = 1) -> float:
-    """Seconds one update of ``config`` takes with ``model`` on this machine: the median of ``repeats`` timed
-    updates (after one untimed warm-up) of a throwaway `Personalizer` on a blank frame (the cost does not depend
-    on what the frame shows). For estimates such as `ttpose personalize`'s expected time."""
-    tuner = Personalizer(model, config)
-    size = model.config.input_size
-    video = stream_frame(np.zeros((size, size, 3), np.uint8), None, model.skeleton)
-    rng = np.random.default_rng(0)
-    seconds = []
-    for i in range(repeats + 1):
-        started = time.perf_counter()
-        tuner.update(online_batch(video, 0, tuner.config.batch_size, rng, size, tuner.augmentation))
-        if i > 0:
-            seconds.append(time.perf_counter() - started)
-    return float(np.median(seconds))
 
 
 def _as_video(frames, boxes, skeleton) -> Video:
@@ -432,5 +389,4 @@ class StreamingPersonalizer:
 
 
 __all__ = ["CropStore", "FramePrediction", "Personalized", "Personalizer", "StreamingPersonalizer", "personalize",
-           "SCHEDULES", "personalize_offline", "reconstruction_loss_for", "schedule_overrides", "seconds_per_update",
-           "stream_frame"]
+           "personalize_offline", "reconstruction_loss_for", "stream_frame"]

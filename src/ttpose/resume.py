@@ -99,6 +99,17 @@ def source_fingerprint(path: Path) -> dict:
     return {"path": str(path.resolve()), "bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns}
 
 
+def saved_settings(out_dir: Path) -> dict | None:
+    """The TTP settings (``ttp`` of the fingerprint) of the run saved in ``OUT/.ttpose-resume/``; None where there
+    is none or it cannot be read (`ResumeState.load` then says why). A resume takes a choice made by timing (the
+    fast schedule's batch) from here, so that a slower or faster moment does not refuse the saved run."""
+    try:
+        doc = json.loads((Path(out_dir) / RESUME_DIR / "state.json").read_text(encoding="utf-8"))
+        return dict(doc["fingerprint"]["ttp"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 class ResumeState:
     """``OUT/.ttpose-resume/`` of the run whose ``fingerprint`` (a JSON-able dict) is given (module docstring)."""
 
@@ -208,4 +219,4 @@ class ResumeState:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-__all__ = ["RESUME_DIR", "Learner", "ResumeError", "ResumeState", "RunRecord", "source_fingerprint"]
+__all__ = ["RESUME_DIR", "Learner", "ResumeError", "ResumeState", "RunRecord", "saved_settings", "source_fingerprint"]

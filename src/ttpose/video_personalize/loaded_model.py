@@ -13,6 +13,8 @@ from pathlib import Path
 from ttpose.config import SpeedConfig, TTPConfig, config_from_dict, to_dict
 from ttpose.convert import load_model_file
 from ttpose.model import TTPModel
+from ttpose.resume import saved_settings
+from ttpose.schedules import FastBatch, choose_fast_batch, schedule_overrides
 from ttpose.speed import describe, prediction_model
 from ttpose.video_personalize.options import PersonalizeOptions
 from ttpose.weights import file_sha256
@@ -31,6 +33,7 @@ class LoadedModel:
     ttp: TTPConfig  # the checkpoint's saved ``ttp`` section (TTPConfig() for a model object)
     digest: str  # SHA-256 of the checkpoint file (of the weights for a model object): a resume refuses another
     _generic: dict = field(default_factory=dict, repr=False, compare=False)
+    _fast: dict = field(default_factory=dict, repr=False, compare=False)
 
     @staticmethod
     def of(checkpoint_or_model: str | Path | TTPModel | LoadedModel,
@@ -61,15 +64,16 @@ class LoadedModel:
         return self._generic[key]
 
     def ttp_config(self, options: PersonalizeOptions) -> TTPConfig:
-        """The run's TTP settings: ``options.config`` (default: the checkpoint's saved ones) with the ``ttp.*``
-        overrides applied and ``options.mode``. ``loss.*`` overrides go to the model's L_self (e.g.
-        loss.vgg_weights=PATH for the authors' .pth, which does not name its VGG-16 file)."""
+        """The run's TTP settings: ``options.config`` (default: the checkpoint's saved ones) with the schedule's
+        and then the ``ttp.*`` overrides applied, and ``options.mode``. ``loss.*`` overrides go to the model's
+        L_self (e.g. loss.vgg_weights=PATH for the authors' .pth, which does not name its VGG-16 file). The fast
+        schedule's batch is not set here (`fast_batch`)."""
         base, overrides = options.config or self.ttp, options.overrides
         bad = [o for o in overrides if not o.startswith(("ttp.", "loss."))]
         if bad:
             raise ValueError(f"override {bad[0]!r}: only ttp.* and loss.* settings can be changed here "
                              "(e.g. ttp.lr=1e-5)")
-        ttp = [o for o in overrides if o.startswith("ttp.")]
+        ttp = [*schedule_overrides(options.schedule), *(o for o in overrides if o.startswith("ttp."))]
         if ttp:
             base = config_from_dict({"ttp": to_dict(base)}, ttp).ttp
         loss = [o for o in overrides if o.startswith("loss.")]
@@ -77,3 +81,26 @@ class LoadedModel:
             saved = to_dict(self.model.loss_config) if self.model.loss_config else {}
             self.model.loss_config = config_from_dict({"loss": saved}, loss).loss
         return replace(base, mode=options.mode)
+
+    def fast_batch(self, cfg: TTPConfig) -> FastBatch:
+        """The fast schedule's batch for this model and ``cfg`` on this machine (`ttpose.schedules.choose_fast_batch`),
+        timed once: the videos of `personalize_many` share the choice."""
+        key = describe(cfg.speed) + repr(replace(cfg, batch_size=0, speed=None))
+        if key not in self._fast:
+            self._fast[key] = choose_fast_batch(self.model, cfg)
+        return self._fast[key]
+
+    def fast_settings(self, cfg: TTPConfig, options: PersonalizeOptions,
+                      out_dir: Path) -> tuple[TTPConfig, str | None, float | None]:
+        """``cfg`` with the fast schedule's TTP batch unless the user's overrides set one (or the schedule is not
+        "fast"): a resumed run's saved batch, else `fast_batch` (said through ``options.log``). Also returns how
+        the batch was chosen (for summary.json) and the timed seconds of one update (None where not timed)."""
+        if options.schedule != "fast" or any(o.startswith("ttp.batch_size=") for o in options.overrides):
+            return cfg, None, None
+        saved = saved_settings(out_dir) if options.resume else None
+        if saved and isinstance(saved.get("batch_size"), int):
+            return replace(cfg, batch_size=saved["batch_size"]), "the batch of the resumed run", None
+        choice = self.fast_batch(cfg)
+        if options.log:
+            options.log(choice.describe())
+        return replace(cfg, batch_size=choice.batch_size), choice.describe(), choice.update_s

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ttpose.background import BackgroundOptions
 from ttpose.config import TTPConfig
+from ttpose.schedules import SCHEDULES
 from ttpose.smoothing import SMOOTH_ORDER
 from ttpose.tracking import TrackingOptions
 
@@ -26,8 +27,10 @@ def _stderr(message: str) -> None:
 class PersonalizeOptions:
     """Every choice of `personalize_video` / `personalize_many` besides the input, the model and the output folder.
 
-    ``config`` defaults to the checkpoint's saved TTP settings; ``overrides`` are ``ttp.KEY=VALUE`` (and
-    ``loss.KEY=VALUE``, for the model's L_self) strings applied on top. ``boxes`` is a box file (JSON or CSV,
+    ``config`` defaults to the checkpoint's saved TTP settings; ``schedule`` "fast" applies the fast schedule's
+    settings (`ttpose.schedules`: its TTP batch timed and chosen on this machine) and ``overrides``, ``ttp.KEY=VALUE``
+    (and ``loss.KEY=VALUE``, for the model's L_self) strings, are applied on top (a ``ttp.batch_size`` among them
+    also skips the timed choice). ``boxes`` is a box file (JSON or CSV,
     `ttpose.boxes`; for `personalize_many` a folder of them, named after the videos), ``box`` a fixed
     x1,y1,x2,y2 box; with neither, the person is tracked by the model (`ttpose.tracking`, with ``tracking``'s
     options; guided by the still scene, `ttpose.background`, with ``background``'s options, or not at all with
@@ -40,6 +43,7 @@ class PersonalizeOptions:
 
     mode: str = "online"  # "online" or "offline" (Sec. 3.2)
     config: TTPConfig | None = None
+    schedule: str = "paper"  # a named schedule of `ttpose.schedules` ("fast": its batch chosen on this machine)
     overrides: Sequence[str] = ()
     seed: int = 0
     # the person's box in each frame (step 2)
@@ -64,6 +68,8 @@ class PersonalizeOptions:
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
         if self.smooth is not None and (int(self.smooth) < SMOOTH_ORDER + 2 or int(self.smooth) % 2 == 0):
             raise ValueError(f"smoothing window must be an odd number of frames >= {SMOOTH_ORDER + 2} (a quadratic "
                              f"fit over fewer points changes nothing), got {self.smooth}")

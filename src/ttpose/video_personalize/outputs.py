@@ -105,7 +105,8 @@ def _summary(result: VideoResult, run: VideoRun, notes: list[str], resumed_at: i
         "box_source": result.box_source,
         "box_sources": kind_runs(result.box_sources, result.frame_ids),  # each frame's box: where it came from
         "boxes_interpolated": int(run.track.interpolated.sum()),
-        "settings": {"ttp": to_dict(run.cfg), "seed": o.seed, "smooth": o.smooth, "box_smooth": run.box_smooth,
+        "settings": {"ttp": to_dict(run.cfg), "schedule": o.schedule, "fast_schedule": run.fast_schedule,
+                     "seed": o.seed, "smooth": o.smooth, "box_smooth": run.box_smooth,
                      "crop_margin": o.margin, "crop_jpeg_quality": o.jpeg_quality, "crop_padding": BOX_PADDING},
         "box_smoothing": (f"moving average, {'trailing' if online else 'centred'}, window {box_used}"
                           if (box_used := box_window(run.box_smooth, len(run.track.boxes), online)) > 1 else "none"),

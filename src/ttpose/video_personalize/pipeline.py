@@ -61,9 +61,9 @@ from ttpose.personalization import (
     Personalizer,
     StreamingPersonalizer,
     personalize_offline,
-    seconds_per_update,
 )
 from ttpose.resume import Learner, ResumeState, RunRecord, source_fingerprint
+from ttpose.schedules import seconds_per_update
 from ttpose.smoothing import savgol_smooth
 from ttpose.tracking import track_frames, tracked_boxes
 from ttpose.video_personalize.loaded_model import LoadedModel
@@ -82,13 +82,14 @@ def personalize_video(source: str | Path, checkpoint_or_model: str | Path | TTPM
     options = PersonalizeOptions.given(options)
     run = _check(Path(source), checkpoint_or_model, Path(out_dir), options)
     _choose_boxes(run)
+    run.cfg, run.fast_schedule, update_s = run.loaded.fast_settings(run.cfg, options, run.out_dir)
     learner = _learner(run)
     record = RunRecord(run.model.skeleton.num_joints)
     state = ResumeState(run.out_dir, _fingerprint(run))
     resumed_at = _resume_or_start_over(state, learner, record, options)
     if options.log and record.phase == "frames":  # offline: every update comes after all the frames
         frames = run.count - resumed_at if run.cfg.mode == "online" else run.count
-        options.log(_expected_time(run.model, run.cfg, frames))
+        options.log(_expected_time(run.model, run.cfg, frames, update_s))
     pass1_started = time.time()
     if record.phase == "frames":
         _pass1(run, learner, record, state)
@@ -262,11 +263,11 @@ def _resume_or_start_over(state: ResumeState, learner: Learner, record: RunRecor
     return 0
 
 
-def _expected_time(model: TTPModel, cfg: TTPConfig, frames: int) -> str:
-    """One line: the updates ahead and the time they will take, from one timed trial update (decoding,
-    prediction and writing come on top)."""
+def _expected_time(model: TTPModel, cfg: TTPConfig, frames: int, seconds: float | None = None) -> str:
+    """One line: the updates ahead and the time they will take, from one timed trial update (``seconds`` where it
+    is known; decoding, prediction and writing come on top)."""
     updates = cfg.total_updates(frames, cfg.mode)
-    seconds = seconds_per_update(model, cfg)
+    seconds = seconds_per_update(model, cfg) if seconds is None else seconds
     total = updates * seconds
     when = f"{total / 3600:.1f} h" if total >= 3600 else f"{total / 60:.1f} min" if total >= 60 else f"{total:.0f} s"
     return (f"expected time: about {when} for {updates} updates ({seconds:.2f} s each, timed on a trial update; "
