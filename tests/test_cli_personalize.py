@@ -57,7 +57,7 @@ def test_fast_schedule_and_the_expected_time(files, tmp_path, capsys, monkeypatc
 
     monkeypatch.setattr(schedules, "fast_speed", lambda device: SpeedConfig(fold_bn=True))
     out = tmp_path / "fast"
-    code, _, stderr = cli(capsys, files["clip"], "ttp.batch_size=3", "--checkpoint", files["checkpoint"], "--out", out,
+    code, _, stderr = cli(capsys, files["clip"], "ttp.batch_size =3", "--checkpoint", files["checkpoint"], "--out", out,
                           "--box", "4,2,44,46", "--schedule", "fast")
     assert code == 0, stderr
     settings = json.loads((out / "summary.json").read_text())["settings"]
@@ -75,7 +75,7 @@ def test_fast_schedule_times_its_batch_here_and_a_resume_keeps_the_saved_one(fil
     import ttpose.schedules as schedules
 
     update = {16: 5.0, 8: 1.0, 4: 0.2}  # seconds per update: 16 pairs too slow for 2 frames/s, 8 fast enough
-    monkeypatch.setattr(schedules, "seconds_per_update", lambda model, cfg, repeats=1: update[cfg.batch_size])
+    monkeypatch.setattr(schedules, "seconds_per_update", lambda model, cfg, repeats=3: update[cfg.batch_size])
     monkeypatch.setattr(schedules, "seconds_per_prediction", lambda model, cfg, repeats=3: 0.1)
     out = tmp_path / "fast"
     code, _, stderr = cli(capsys, files["long"], "--checkpoint", files["checkpoint"], "--out", out,

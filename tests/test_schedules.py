@@ -17,7 +17,7 @@ from ttpose.schedules import FAST_BATCHES, FAST_FPS, choose_fast_batch, schedule
 def fake_timing(monkeypatch, update: dict[int, float], predict: float) -> list[int]:
     timed = []
 
-    def seconds_per_update(model, cfg, repeats=1):
+    def seconds_per_update(model, cfg, repeats=3):
         timed.append(cfg.batch_size)
         return update[cfg.batch_size]
 
@@ -46,8 +46,9 @@ def test_the_fast_batch_is_the_largest_that_keeps_two_frames_a_second(monkeypatc
 def test_the_timings_are_real_on_a_tiny_model():
     model, cfg = TTPModel(TINY_MODEL), TTPConfig(batch_size=2, update_every=4)
     model.loss_config = LossConfig(perceptual="pixel")
-    choice = choose_fast_batch(model, cfg, target_fps=1e-9, batches=(2,))
-    assert choice.batch_size == 2 and 0 < choice.update_s < 60 and 0 < choice.predict_s < 10
+    choice = choose_fast_batch(model, cfg, target_fps=1e9, batches=(3, 2))  # none that fast: both timed, 2 taken
+    assert choice.batch_size == 2 and set(choice.timed) == {3, 2} and 0 < choice.update_s < 60
+    assert 0 < choice.predict_s < 10 and "none reaches 1e+09 frames/s" in choice.describe()
 
 
 def _study_timing(section: str) -> tuple[float, dict[int, float]]:

@@ -103,7 +103,9 @@ def test_online_run_writes_every_output(clip, checkpoint, tmp_path):
     r = run(clip, out, model=checkpoint)
     assert r.personalized.joints.shape == (N, 13, 2) and r.generic.scores.shape == (N, 13)
     assert r.frame_ids.tolist() == list(range(N)) and r.skipped == []
-    assert not np.array_equal(r.personalized.joints, r.generic.joints)  # personalization changed something
+    # personalization changed something: the scores (the joints are heatmap peaks, which 8 small updates of this
+    # untrained model need not move: with 2 torch threads and other tests first, none moved, and this check failed)
+    assert not np.array_equal(r.personalized.scores, r.generic.scores)
     names = {"generic.json", "personalized.json", "generic.csv", "personalized.csv", "overlay.mp4", "summary.json"}
     assert {p.name for p in out.iterdir()} == names  # and no resume folder, no temporary files
     for which, pred in (("generic", r.generic), ("personalized", r.personalized)):

@@ -92,6 +92,8 @@ class FastBatch:
     predict_s: float  # one frame's prediction
     every: int  # an update on every `every`-th frame
     timed: dict[int, float]  # seconds per update of every batch timed (the larger ones that fell short)
+    target_fps: float = FAST_FPS  # the frames/s the batch was chosen to keep
+    batches: tuple[int, ...] = FAST_BATCHES  # the candidates, largest first
 
     @property
     def frames_per_second(self) -> float:
@@ -100,9 +102,9 @@ class FastBatch:
 
     def describe(self) -> str:
         fell_short = [b for b in self.timed if b > self.batch_size]
-        why = (f"the largest of {', '.join(map(str, FAST_BATCHES))} pairs at {FAST_FPS:g} frames/s or more here"
-               if self.frames_per_second >= FAST_FPS else
-               f"the smallest; none reaches {FAST_FPS:g} frames/s here")
+        why = (f"the largest of {', '.join(map(str, self.batches))} pairs at {self.target_fps:g} frames/s or more here"
+               if self.frames_per_second >= self.target_fps else
+               f"the smallest; none reaches {self.target_fps:g} frames/s here")
         return (f"fast schedule: updates of {self.batch_size} pairs, one every {self.every} frames ({why}; "
                 f"{self.update_s:.2f} s per update, {self.predict_s * 1000:.0f} ms per prediction: "
                 f"about {self.frames_per_second:.1f} frames/s"
@@ -114,14 +116,17 @@ def choose_fast_batch(model: TTPModel, config: TTPConfig, target_fps: float = FA
                       batches: tuple[int, ...] = FAST_BATCHES) -> FastBatch:
     """The largest of ``batches`` whose frames/s with ``model`` on this machine, 1 / (prediction + update /
     ``config.update_every``), reaches ``target_fps``; the last (smallest) where none does. Each batch is timed by
-    `seconds_per_update` (largest first, stopping at the first that is fast enough), the prediction once."""
+    `seconds_per_update` (the median of 3 after a warm-up; largest first, stopping at the first that is fast
+    enough), the prediction likewise. ``config`` is the schedule's (``update_every`` included, e.g.
+    ``config_from_dict({}, schedule_overrides("fast")).ttp``); in offline mode the same rate is the rule's measure
+    (as many updates as online would make)."""
     predict_s = seconds_per_prediction(model, config)
     timed: dict[int, float] = {}
     for batch in batches:
-        timed[batch] = seconds_per_update(model, replace(config, batch_size=batch))
+        timed[batch] = seconds_per_update(model, replace(config, batch_size=batch), repeats=3)
         if 1.0 / (predict_s + timed[batch] / config.update_every) >= target_fps:
             break
-    return FastBatch(batch, timed[batch], predict_s, config.update_every, timed)
+    return FastBatch(batch, timed[batch], predict_s, config.update_every, timed, target_fps, tuple(batches))
 
 
 __all__ = ["FAST_BATCHES", "FAST_EVERY", "FAST_FPS", "FAST_TTP", "SCHEDULES", "FastBatch", "choose_fast_batch",

@@ -85,7 +85,7 @@ class LoadedModel:
     def fast_batch(self, cfg: TTPConfig) -> FastBatch:
         """The fast schedule's batch for this model and ``cfg`` on this machine (`ttpose.schedules.choose_fast_batch`),
         timed once: the videos of `personalize_many` share the choice."""
-        key = describe(cfg.speed) + repr(replace(cfg, batch_size=0, speed=None))
+        key = describe(cfg.speed) + repr(replace(cfg, batch_size=0, speed=None)) + repr(self.model.loss_config)
         if key not in self._fast:
             self._fast[key] = choose_fast_batch(self.model, cfg)
         return self._fast[key]
@@ -95,7 +95,7 @@ class LoadedModel:
         """``cfg`` with the fast schedule's TTP batch unless the user's overrides set one (or the schedule is not
         "fast"): a resumed run's saved batch, else `fast_batch` (said through ``options.log``). Also returns how
         the batch was chosen (for summary.json) and the timed seconds of one update (None where not timed)."""
-        if options.schedule != "fast" or any(o.startswith("ttp.batch_size=") for o in options.overrides):
+        if options.schedule != "fast" or any(o.split("=", 1)[0].strip() == "ttp.batch_size" for o in options.overrides):
             return cfg, None, None
         saved = saved_settings(out_dir) if options.resume else None
         if saved and isinstance(saved.get("batch_size"), int):
