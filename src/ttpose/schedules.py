@@ -19,6 +19,7 @@ people against 36 % for 4 pairs (section more_test_people_avx512bf16).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -55,32 +56,32 @@ def _blank_frame(model: TTPModel):
     return stream_frame(np.zeros((size, size, 3), np.uint8), None, model.skeleton)
 
 
+def _median_seconds(step: Callable[[], object], repeats: int) -> float:
+    """The median of ``repeats`` timed calls of ``step``, after one untimed warm-up."""
+    step()
+    seconds = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        step()
+        seconds.append(time.perf_counter() - started)
+    return float(np.median(seconds))
+
+
 def seconds_per_update(model: TTPModel, config: TTPConfig, repeats: int = 1) -> float:
     """Seconds one update of ``config`` takes with ``model`` on this machine: the median of ``repeats`` timed
     updates (after one untimed warm-up) of a throwaway `Personalizer` on a blank frame (the cost does not depend
     on what the frame shows). For estimates such as `ttpose personalize`'s expected time."""
     tuner, video, rng = Personalizer(model, config), _blank_frame(model), np.random.default_rng(0)
-    seconds = []
-    for i in range(repeats + 1):
-        started = time.perf_counter()
-        tuner.update(online_batch(video, 0, tuner.config.batch_size, rng, model.config.input_size,
-                                  tuner.augmentation))
-        if i > 0:
-            seconds.append(time.perf_counter() - started)
-    return float(np.median(seconds))
+    size = model.config.input_size
+    return _median_seconds(lambda: tuner.update(online_batch(video, 0, config.batch_size, rng, size,
+                                                             tuner.augmentation)), repeats)
 
 
 def seconds_per_prediction(model: TTPModel, config: TTPConfig, repeats: int = 3) -> float:
     """Seconds the personalized model takes to predict one frame (batch 1, ``config``'s speed options): the median
     of ``repeats`` timed predictions after one untimed warm-up."""
     tuner, video = Personalizer(model, config), _blank_frame(model)
-    seconds = []
-    for i in range(repeats + 1):
-        started = time.perf_counter()
-        tuner.predict(video, [0])
-        if i > 0:
-            seconds.append(time.perf_counter() - started)
-    return float(np.median(seconds))
+    return _median_seconds(lambda: tuner.predict(video, [0]), repeats)
 
 
 @dataclass(frozen=True)
@@ -88,12 +89,16 @@ class FastBatch:
     """The fast schedule's batch as chosen on this machine, with the timings it was chosen by."""
 
     batch_size: int
-    update_s: float  # one update of this batch
     predict_s: float  # one frame's prediction
     every: int  # an update on every `every`-th frame
-    timed: dict[int, float]  # seconds per update of every batch timed (the larger ones that fell short)
+    timed: dict[int, float]  # seconds per update of every batch timed (the chosen one, the larger that fell short)
     target_fps: float = FAST_FPS  # the frames/s the batch was chosen to keep
     batches: tuple[int, ...] = FAST_BATCHES  # the candidates, largest first
+
+    @property
+    def update_s(self) -> float:
+        """Seconds of one update of the chosen batch."""
+        return self.timed[self.batch_size]
 
     @property
     def frames_per_second(self) -> float:
@@ -126,7 +131,7 @@ def choose_fast_batch(model: TTPModel, config: TTPConfig, target_fps: float = FA
         timed[batch] = seconds_per_update(model, replace(config, batch_size=batch), repeats=3)
         if 1.0 / (predict_s + timed[batch] / config.update_every) >= target_fps:
             break
-    return FastBatch(batch, timed[batch], predict_s, config.update_every, timed, target_fps, tuple(batches))
+    return FastBatch(batch, predict_s, config.update_every, timed, target_fps, tuple(batches))
 
 
 __all__ = ["FAST_BATCHES", "FAST_EVERY", "FAST_FPS", "FAST_TTP", "SCHEDULES", "FastBatch", "choose_fast_batch",

@@ -85,7 +85,7 @@ class LoadedModel:
     def fast_batch(self, cfg: TTPConfig) -> FastBatch:
         """The fast schedule's batch for this model and ``cfg`` on this machine (`ttpose.schedules.choose_fast_batch`),
         timed once: the videos of `personalize_many` share the choice."""
-        key = describe(cfg.speed) + repr(replace(cfg, batch_size=0, speed=None)) + repr(self.model.loss_config)
+        key = repr(replace(cfg, batch_size=0)) + repr(self.model.loss_config)
         if key not in self._fast:
             self._fast[key] = choose_fast_batch(self.model, cfg)
         return self._fast[key]
@@ -101,6 +101,7 @@ class LoadedModel:
         if saved and isinstance(saved.get("batch_size"), int):
             return replace(cfg, batch_size=saved["batch_size"]), "the batch of the resumed run", None
         choice = self.fast_batch(cfg)
+        how = choice.describe()
         if options.log:
-            options.log(choice.describe())
-        return replace(cfg, batch_size=choice.batch_size), choice.describe(), choice.update_s
+            options.log(how)
+        return replace(cfg, batch_size=choice.batch_size), how, choice.update_s
