@@ -65,13 +65,14 @@ METHODS = {  # method -> the TTP scenarios it is scored in (Table 1's rows)
 PRESETS = ["every 4, batch 16, cheap", "every 4, batch 4, cheap"]
 
 
-def block_people(cfg, block: int) -> list:
-    """Test people ``BLOCK * block`` .. ``BLOCK * (block + 1) - 1`` (the same videos a larger test split holds)."""
+def block_people(cfg, block: int, split: str = "test") -> list:
+    """People ``BLOCK * block`` .. ``BLOCK * (block + 1) - 1`` of ``split`` (val / test: the same videos a larger
+    split holds)."""
     from ttpose.data.build import synthetic_config
     from ttpose.data.synthetic import make_video
 
     synth = synthetic_config(cfg.data, cfg.data.test_frames or cfg.data.frames_per_video)
-    return [make_video("test", i, cfg.seed, synth) for i in range(BLOCK * block, BLOCK * (block + 1))]
+    return [make_video(split, i, cfg.data.seed, synth) for i in range(BLOCK * block, BLOCK * (block + 1))]
 
 
 def people_needed(person_std: float, target_se: float = TARGET_SE, block: int = BLOCK) -> int:

@@ -337,6 +337,9 @@ def test_a_block_of_more_test_people_is_the_people_a_larger_test_split_holds():
         for mine, theirs in zip(people, split[BLOCK * block:BLOCK * (block + 1)], strict=True):
             assert mine.video_id == theirs.video_id and np.array_equal(mine.joints, theirs.joints)
     assert np.array_equal(block_people(cfg, 1)[0].images[0], split[BLOCK].images[0])
+    val = load_videos(replace(cfg.data, val_videos=BLOCK), "val")  # the validation people likewise
+    assert [v.video_id for v in block_people(cfg, 0, "val")] == [v.video_id for v in val]
+    assert np.array_equal(block_people(cfg, 0, "val")[3].joints, val[3].joints)
 
 
 def _fake_cells(blocks, seeds, presets):
@@ -548,3 +551,62 @@ def test_recipe_val_names_what_a_variant_changed_in_training(tmp_path):
         (tmp_path / name / "transformer-seed0" / "config.yaml").write_text(dump_yaml(load_config(CONFIG, overrides)))
     assert change_of(tmp_path / "own") == "none"
     assert change_of(tmp_path / "lam") == "loss.lam=0.0003"  # TTP settings and the folder do not train weights
+
+
+def _candidate_cells(split, blocks, seeds, gains):
+    """Cells of ttp_candidates.py: no TTP 50 + block + seed, each (candidate, mode) of ``gains`` that much above."""
+    from benchmarks.ttp_candidates import CONFIGS_OWN
+
+    cells = {}
+    for b in blocks:
+        for s in seeds:
+            cells[s, split, b, CONFIGS_OWN, "none"] = {"pck": 50.0 + b + s, "seconds": 1.0}
+            for (name, mode), g in gains.items():
+                cells[s, split, b, name, mode] = {"pck": 50.0 + b + s + g(b, s), "seconds": 100.0}
+    return cells
+
+
+def test_ttp_candidates_choose_each_mode_on_val_and_report_test_paired():
+    """benchmarks/ttp_candidates.py: online and offline are chosen separately by the mean val gain; a candidate that
+    only sets ttp.offline_steps is not an online choice; ties go to the config's own settings; the test rows pair
+    the choice with the config's settings per seed."""
+    from types import SimpleNamespace
+
+    from benchmarks.ttp_candidates import CONFIGS_OWN, chosen, modes_of, report
+
+    more, offline3, half = "2 updates per frame", "offline 3x updates", "2 updates of 8 pairs per frame"
+    assert modes_of(offline3) == ("offline",) and modes_of(more) == ("online", "offline")
+    gains = {(CONFIGS_OWN, "online"): lambda b, s: 2.0, (CONFIGS_OWN, "offline"): lambda b, s: 3.0,
+             (more, "online"): lambda b, s: 2.0 + b, (more, "offline"): lambda b, s: 3.0,  # a tie offline
+             (half, "online"): lambda b, s: 1.0, (half, "offline"): lambda b, s: 1.0,
+             (offline3, "offline"): lambda b, s: 4.0 + s}
+    seeds, names = [0, 1], [CONFIGS_OWN, more, half, offline3]
+    cells = _candidate_cells("val", [0, 1], seeds, gains)
+    assert chosen(cells, seeds, [0], names, "online") == CONFIGS_OWN  # block 0: a tie with the config's
+    assert chosen(cells, seeds, [0, 1], names, "online") == more  # +2.5 against +2.0
+    assert chosen(cells, seeds, [0, 1], names, "offline") == offline3  # +4.5; never an online choice
+    picks = {"online": more, "offline": offline3}
+    cells.update(_candidate_cells("test", [0], seeds, {
+        (CONFIGS_OWN, "online"): lambda b, s: 1.0, (CONFIGS_OWN, "offline"): lambda b, s: 2.0 + s,
+        (more, "online"): lambda b, s: 1.5 + s, (offline3, "offline"): lambda b, s: 2.0}))
+    args = SimpleNamespace(runs="runs/x", seeds=seeds, val_blocks=2, test_blocks=1)
+    lines = report(cells, args, names, picks, 0.0, []).splitlines()
+    assert f"| {more} | `ttp.steps_per_frame=2` | 2.50 ± 0.00 | 3.00 ± 0.00 | +2.50, +3.00; +2.50, +3.00 | 100, 100 |" \
+        in lines
+    assert f"| {offline3} | `ttp.offline_steps=288` | 2.00 ± 0.00 | 4.50 ± 0.71 | +2.00, +4.00; +2.00, +5.00 | " \
+        "(as config), 100 |" in lines
+    assert f"Chosen on val: online **{more}**, offline **{offline3}**." in lines
+    assert f"| online | {more} | 2.00 ± 0.71 | +1.50, +2.50 | 1.00 ± 0.71 |" in lines  # paired with the config's +1
+    assert f"| offline | {offline3} | 2.00 ± 0.00 | +2.00, +2.00 | -0.50 ± 0.71 |" in lines
+    assert "PCK without TTP on these people: 51.00 ± 0.71." in lines  # val: 50 + mean block 0.5 + seed
+    assert "| 1 | 51.50 ± 0.71 | 2.00 ± 0.00 | 3.00 ± 0.00 |" in lines  # val block 1: the config's own gains
+    assert lines[0] == "## TTP settings of all Table 1 Transformers on 32 validation people (issue 13)"
+    assert "Offline, block by block (PCK without TTP; offline 3x updates minus the config's, paired, mean over " \
+        "seeds): block 0 50.50, -0.50." in lines
+    own = report(cells, args, [CONFIGS_OWN], {"online": CONFIGS_OWN, "offline": CONFIGS_OWN}, 0.0, []).splitlines()
+    assert "and with each candidate's changes" not in own[2] and "and with each candidate's changes" in lines[2]
+    assert "The config's own settings are chosen in both modes: no test people scored." in own
+    assert not any(x.startswith("| online | ") for x in own)
+    one = report(cells, args, names, {"online": CONFIGS_OWN, "offline": offline3}, 0.0, []).splitlines()
+    assert [x.split(" | ")[:2] for x in one if x.startswith(("| online | ", "| offline | "))] == [
+        ["| offline", CONFIGS_OWN], ["| offline", offline3]]  # only the mode whose choice changed
