@@ -71,6 +71,12 @@ def candidate_config(name: str, seed: int):
     return load_config(CONFIG, [f"seed={seed}", *CANDIDATES[name]])
 
 
+def pairs_updated(name: str, mode: str, frames: int = 96) -> int:
+    """Image pairs candidate ``name`` updates on in ``mode`` over a ``frames``-frame video: a cell's cost."""
+    ttp = candidate_config(name, 0).ttp
+    return ttp.total_updates(frames, mode) * ttp.batch_size
+
+
 def cell(runs: str, seed: int, split: str, block: int, name: str, mode: str, checkpoint: str, digest: str) -> dict:
     """PCK of the Transformer of ``seed`` on ``block`` of ``split`` in TTP ``mode`` with candidate ``name``'s
     settings (the TTP seed is the model's), and of each person; cached."""
@@ -206,7 +212,7 @@ def main(argv=None) -> None:
         """Cells of (candidate, mode) ``pairs`` on ``blocks`` of ``split``, the long ones first, then no TTP."""
         out = [(args.runs, s, split, b, n, m, str(models[s]), digests[s]) for b in blocks for n, m in pairs
                for s in args.seeds]
-        out.sort(key=lambda t: -CANDIDATES[t[4]].count("ttp.steps_per_frame=2"))
+        out.sort(key=lambda t: -pairs_updated(t[4], t[5]))
         return out + [(args.runs, s, split, b, CONFIGS_OWN, "none", str(models[s]), digests[s])
                       for b in blocks for s in args.seeds]
 
