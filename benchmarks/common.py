@@ -281,6 +281,31 @@ def _with_added_defaults(saved, key, defaults):
     return out
 
 
+def evaluation_cell(path: Path, key: dict, checkpoint: str | Path, people, cfg: Config, mode: str, seed: int,
+                    label: str) -> dict:
+    """One cached evaluation cell of the benchmark scripts: the checkpoint's PCK on the videos ``people()`` returns
+    (called only when the cell is computed) in TTP ``mode`` with ``cfg``'s TTP settings and TTP seed ``seed``,
+    and each person's PCK. Returned from ``path`` where it was cached with ``key`` (`cached`), else computed in
+    this process with one torch thread, written atomically with its key, and announced as ``label``."""
+    saved = cached(path, key)
+    if saved is not None:
+        return saved
+    from ttpose.evaluate import evaluate, evaluate_predictions
+
+    torch.set_num_threads(1)
+    started = time.time()
+    model = load_checkpoint(checkpoint)
+    videos = people()
+    ev, preds = evaluate(model, videos, mode, cfg.ttp, seed=seed, progress=False)
+    each = [evaluate_predictions([(v, p.frame_index, p)], model.skeleton).mean
+            for v, p in zip(videos, preds, strict=True)]
+    result = {"pck": ev.mean, "people": each, "seconds": time.time() - started, "key": key}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, json.dumps(result))
+    print(f"{label}: PCK {ev.mean:.2f} ({result['seconds']:.0f} s)", flush=True)
+    return result
+
+
 def interleaved_seconds(calls: dict, repeats: int) -> dict[str, list[float]]:
     """Seconds of each callable in ``calls`` (name -> no-argument function), one call each per round, the order
     rotated every round so that no variant is always first after a pause; an untimed warm-up round first."""

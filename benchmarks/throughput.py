@@ -135,14 +135,14 @@ def table1_model(runs: str | Path, seed: int) -> Path:
     return finished_model(Path(runs) / f"transformer-seed{seed}")
 
 
-def schedule_config(schedule: str):
-    """The benchmark's config with this machine's speed options and the schedule's TTP settings ("none": the
-    full protocol's, unused without TTP)."""
+def schedule_config(schedule: str | Schedule):
+    """The benchmark's config with this machine's speed options and the schedule's TTP settings (a `Schedule`, or
+    a SCHEDULES name; "none": the full protocol's, unused without TTP)."""
     from ttpose.config import load_config
     from ttpose.speed import fast_speed, speed_overrides
 
-    return load_config(CONFIG, [*speed_overrides(fast_speed("cpu")),
-                                *SCHEDULES.get(schedule, SCHEDULES["full"]).overrides()])
+    sch = schedule if isinstance(schedule, Schedule) else SCHEDULES.get(schedule, SCHEDULES["full"])
+    return load_config(CONFIG, [*speed_overrides(fast_speed("cpu")), *sch.overrides()])
 
 
 def cell_path(split: str, seed: int, schedule: str) -> Path:
@@ -248,6 +248,25 @@ def paper_timing(updates: list[Schedule], repeats: int = 3) -> dict:
         seconds.append(time.perf_counter() - t0)
     out["predict_s"] = statistics.median(seconds)
     return out
+
+
+def machine_timing(collect: bool = False) -> dict:
+    """The paper-size timing of every `timed_updates` entry on this machine: cached in runs/throughput/timing.json,
+    timed now (this process alone should run) where the cache is missing or was timed with other TTP settings,
+    updates or on another machine; with ``collect`` that is a LookupError instead."""
+    timing_file = CACHE / "timing.json"
+    timing = json.loads(timing_file.read_text()) if timing_file.is_file() else {}
+    if timing.get("key") == timing_key() and set(timing["update_s"]) == {u.timed for u in timed_updates()}:
+        return timing
+    if collect:
+        raise LookupError(f"{timing_file} is missing or was timed with other TTP settings or updates; run without "
+                          "--collect")
+    from ttpose.atomic import atomic_write_text
+
+    timing = paper_timing(timed_updates())
+    CACHE.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(timing_file, json.dumps(timing))
+    return timing
 
 
 def fps(timing: dict, schedule: Schedule) -> float:
@@ -425,17 +444,10 @@ def main(argv=None) -> None:
         parser.error(f"no trained Table 1 Transformer at {', '.join(missing)} (benchmarks/table1_synthetic.py "
                      "--runs trains them)")
     digests = {s: file_sha256(m) for s, m in models.items()}  # once: every cell's cache key holds one
-    timing_file = CACHE / "timing.json"
-    timing = json.loads(timing_file.read_text()) if timing_file.is_file() else {}
-    if timing.get("key") != timing_key() or set(timing["update_s"]) != {u.timed for u in timed_updates()}:
-        if args.collect:
-            parser.error(f"{timing_file} is missing or was timed with other TTP settings or updates; run without "
-                         "--collect")
-        from ttpose.atomic import atomic_write_text
-
-        timing = paper_timing(timed_updates())
-        CACHE.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(timing_file, json.dumps(timing))
+    try:
+        timing = machine_timing(collect=args.collect)
+    except LookupError as e:
+        parser.error(str(e))
 
     def cells(names: list[tuple[str, int, str]]) -> dict:  # keyed (split, seed, schedule), as `report` reads
         tasks = [(split, s, n, str(models[s]), digests[s]) for split, s, n in names]

@@ -27,7 +27,6 @@ name>/, keyed by the data and TTP settings, the split, the block and the checkpo
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -84,28 +83,8 @@ def cell(runs: str, seed: int, split: str, block: int, name: str, mode: str, che
     key = common.cell_key(cfg, mode, checkpoint=digest, split=split, block=block)
     slug = "none" if mode == "none" else f"{name.replace(' ', '')}-{mode}"
     path = CACHE / Path(runs).name / f"{split}-seed{seed}-block{block}-{slug}.json"
-    saved = common.cached(path, key)
-    if saved is not None:
-        return saved
-    import torch
-
-    from ttpose.atomic import atomic_write_text
-    from ttpose.checkpoint import load_checkpoint
-    from ttpose.evaluate import evaluate, evaluate_predictions
-
-    torch.set_num_threads(1)
-    started = time.time()
-    model = load_checkpoint(checkpoint)
-    videos = block_people(cfg, block, split)
-    ev, preds = evaluate(model, videos, mode, cfg.ttp, seed=seed, progress=False)
-    people = [evaluate_predictions([(v, p.frame_index, p)], model.skeleton).mean
-              for v, p in zip(videos, preds, strict=True)]
-    result = {"pck": ev.mean, "people": people, "seconds": time.time() - started, "key": key}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, json.dumps(result))
-    print(f"{split} block {block} seed {seed} {name} {mode}: PCK {ev.mean:.2f} ({result['seconds']:.0f} s)",
-          flush=True)
-    return result
+    return common.evaluation_cell(path, key, checkpoint, lambda: block_people(cfg, block, split), cfg, mode, seed,
+                                  f"{split} block {block} seed {seed} {name} {mode}")
 
 
 def gains(cells: dict, seeds: list[int], split: str, blocks: list[int], name: str, mode: str) -> np.ndarray:
