@@ -282,14 +282,19 @@ def _with_added_defaults(saved, key, defaults):
 
 
 def evaluation_cell(path: Path, key: dict, checkpoint: str | Path, people, cfg: Config, mode: str, seed: int,
-                    label: str) -> dict:
+                    label: str, collect: bool = False, keep_predictions: bool = False) -> dict:
     """One cached evaluation cell of the benchmark scripts: the checkpoint's PCK on the videos ``people()`` returns
     (called only when the cell is computed) in TTP ``mode`` with ``cfg``'s TTP settings and TTP seed ``seed``,
     and each person's PCK. Returned from ``path`` where it was cached with ``key`` (`cached`), else computed in
-    this process with one torch thread, written atomically with its key, and announced as ``label``."""
+    this process with one torch thread, written atomically with its key, and announced as ``label``. With
+    ``collect`` (a script's --collect: rewrite a section from its cached cells) a missing cell is an error. With
+    ``keep_predictions`` every frame's predictions are kept too, beside it (`predictions_path`, `save_predictions`),
+    and a cell without them is computed again."""
     saved = cached(path, key)
-    if saved is not None:
+    if saved is not None and (not keep_predictions or predictions_path(path).is_file()):
         return saved
+    if collect:
+        raise SystemExit(f"no up-to-date cell {label} at {path}; run without --collect")
     from ttpose.evaluate import evaluate, evaluate_predictions
 
     torch.set_num_threads(1)
@@ -300,6 +305,8 @@ def evaluation_cell(path: Path, key: dict, checkpoint: str | Path, people, cfg: 
     each = [evaluate_predictions([(v, p.frame_index, p)], model.skeleton).mean
             for v, p in zip(videos, preds, strict=True)]
     result = {"pck": ev.mean, "people": each, "seconds": time.time() - started, "key": key}
+    if keep_predictions:
+        save_predictions(predictions_path(path), preds)  # before the cell: a cell found means both are there
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, json.dumps(result))
     print(f"{label}: PCK {ev.mean:.2f} ({result['seconds']:.0f} s)", flush=True)
@@ -336,6 +343,11 @@ def save_predictions(path: Path, preds) -> None:
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:
             np.savez_compressed(f, **arrays)
+
+
+def predictions_path(cell: Path) -> Path:
+    """Where `evaluation_cell` keeps the predictions of the cell cached at ``cell``."""
+    return cell.with_suffix(".npz")
 
 
 def load_predictions(path: Path) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:

@@ -28,7 +28,6 @@ runs/more_test_people/<runs folder name>/, keyed by the data and TTP settings, t
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 import time
@@ -44,6 +43,7 @@ from benchmarks.common import (  # noqa: E402
     cell_key,
     checkpoint_digests,
     command,
+    evaluation_cell,
     finished_model,
     machine,
     mean_std,
@@ -97,31 +97,10 @@ def val_cell(runs: str, seed: int, mode: str, checkpoint: str, digest: str, coll
     cfg = schedule_config("full")
     key = cell_key(cfg, mode, checkpoint=digest, split="val")
     path = cache_dir(runs) / f"val-seed{seed}-{mode}.json"
-    saved = cached(path, key)
-    if saved is not None:
-        return saved
-    if collect:
-        raise SystemExit(f"no up-to-date cell val seed {seed} {mode} in {path.parent}; run without --collect")
-    import torch
-
-    from ttpose.atomic import atomic_write_text
-    from ttpose.checkpoint import load_checkpoint
     from ttpose.data.build import load_videos
-    from ttpose.evaluate import evaluate, evaluate_predictions
 
-    torch.set_num_threads(1)
-    started = time.time()
-    model = load_checkpoint(checkpoint)
-    videos = load_videos(cfg.data, "val")
-    ev, preds = evaluate(model, videos, mode, cfg.ttp, seed=seed, progress=False)
-    people = [evaluate_predictions([(v, p.frame_index, p)], model.skeleton).mean
-              for v, p in zip(videos, preds, strict=True)]
-    result = {"seed": seed, "mode": mode, "pck": ev.mean, "people": people, "seconds": time.time() - started,
-              "key": key}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, json.dumps(result))
-    print(f"val transformer seed {seed} {mode}: PCK {ev.mean:.2f} ({result['seconds']:.0f} s)", flush=True)
-    return result
+    return evaluation_cell(path, key, checkpoint, lambda: load_videos(cfg.data, "val"), cfg, mode, seed,
+                           f"val transformer seed {seed} {mode}", collect)
 
 
 def table1_cell(runs: str, method: str, seed: int, mode: str) -> dict | None:
@@ -145,32 +124,12 @@ def cell(runs: str, method: str, seed: int, block: int, mode: str, checkpoint: s
     key = cell_key(cfg, ttp_mode, checkpoint=digest, block=block)
     name = mode.replace(", ", "-").replace(" ", "")
     path = cache_dir(runs) / f"{method}-seed{seed}-block{block}-{name}.json"
-    saved = cached(path, key)
-    if saved is not None:
-        return saved
-    if block == 0 and schedule == "full":
+    if block == 0 and schedule == "full" and cached(path, key) is None:
         table1 = table1_cell(runs, method, seed, mode)
         if table1 is not None:
             return {"pck": table1["pck"], "seconds": table1["seconds"], "from": "table1"}
-    if collect:
-        raise SystemExit(f"no up-to-date cell {method} seed {seed} block {block} {mode} in {path.parent}; run "
-                         "without --collect")
-    import torch
-
-    from ttpose.atomic import atomic_write_text
-    from ttpose.checkpoint import load_checkpoint
-    from ttpose.evaluate import evaluate
-
-    torch.set_num_threads(1)
-    started = time.time()
-    ev, _ = evaluate(load_checkpoint(checkpoint), block_people(cfg, block), ttp_mode, cfg.ttp, seed=seed,
-                     progress=False)
-    result = {"method": method, "seed": seed, "block": block, "mode": mode, "pck": ev.mean,
-              "seconds": time.time() - started, "key": key}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, json.dumps(result))
-    print(f"{method} seed {seed} block {block} {mode}: PCK {ev.mean:.2f} ({result['seconds']:.0f} s)", flush=True)
-    return result
+    return evaluation_cell(path, key, checkpoint, lambda: block_people(cfg, block), cfg, ttp_mode, seed,
+                           f"{method} seed {seed} block {block} {mode}", collect)
 
 
 class Sizing(NamedTuple):

@@ -25,7 +25,6 @@ runs/recipe_val/<runs folder name>/, keyed by the data and TTP settings and the 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -36,10 +35,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import (  # noqa: E402
     REPO,
-    cached,
     cell_key,
     checkpoint_digests,
     command,
+    evaluation_cell,
     finished_model,
     machine,
     mean_std,
@@ -75,31 +74,16 @@ def change_of(runs: str | Path, config: Path = CONFIG) -> str:
 def val_cell(runs: str, method: str, seed: int, mode: str) -> dict:
     """PCK on the validation people of ``method``'s model of ``seed`` in ``runs``, in TTP ``mode`` (the config's
     TTP settings), cached."""
-    import torch
-
-    from ttpose.atomic import atomic_write_text
-    from ttpose.checkpoint import load_checkpoint
     from ttpose.config import load_config
     from ttpose.data.build import load_videos
-    from ttpose.evaluate import evaluate
     from ttpose.weights import file_sha256
 
     checkpoint = model_file(runs, method, seed)
     cfg = load_config(CONFIG, [f"seed={seed}"])
     key = cell_key(cfg, mode, checkpoint=file_sha256(checkpoint), split="val")
     path = CACHE / Path(runs).name / f"{method}-seed{seed}-{mode}.json"
-    saved = cached(path, key)
-    if saved is not None:
-        return saved
-    torch.set_num_threads(1)
-    started = time.time()
-    ev, _ = evaluate(load_checkpoint(checkpoint), load_videos(cfg.data, "val"), mode, cfg.ttp, seed=seed,
-                     progress=False)
-    result = {"pck": ev.mean, "seconds": time.time() - started, "key": key}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, json.dumps(result))
-    print(f"val {runs} {method} seed {seed} {mode}: PCK {ev.mean:.2f} ({result['seconds']:.0f} s)", flush=True)
-    return result
+    return evaluation_cell(path, key, checkpoint, lambda: load_videos(cfg.data, "val"), cfg, mode, seed,
+                           f"val {runs} {method} seed {seed} {mode}")
 
 
 def summary(cells: dict, runs: str, seeds: list[int]) -> dict:

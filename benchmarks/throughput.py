@@ -50,6 +50,7 @@ from benchmarks.common import (  # noqa: E402
     cell_key,
     checkpoint_digests,
     command,
+    evaluation_cell,
     finished_model,
     machine,
     mean_std,
@@ -168,29 +169,11 @@ def cell(split: str, seed: int, schedule: str, checkpoint: str, digest: str) -> 
     under a schedule (cached in runs/throughput/, keyed by the settings and the digest)."""
     key = schedule_key(schedule, digest)
     path = cell_path(split, seed, schedule)
-    saved = cached(path, key)
-    if saved is not None:
-        return saved
-    import torch
-
-    from ttpose.atomic import atomic_write_text
-    from ttpose.checkpoint import load_checkpoint
+    cfg = schedule_config(schedule)
     from ttpose.data.build import load_videos
-    from ttpose.evaluate import evaluate
 
-    torch.set_num_threads(1)
-    cfg, mode = schedule_config(schedule), key["mode"]
-    model = load_checkpoint(checkpoint)
-    videos = load_videos(cfg.data, split)
-    started = time.time()
-    ev, preds = evaluate(model, videos, mode, cfg.ttp, seed=seed, progress=False)
-    result = {"split": split, "seed": seed, "schedule": schedule, "pck": ev.mean, "seconds": time.time() - started,
-              "updates": int(sum(len(p.losses) for p in preds)) if mode == "online" else 0,
-              "videos": len(videos), "frames": cfg.data.frames_per_video, "key": key}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, json.dumps(result))
-    print(f"{split} seed {seed} {schedule}: PCK {ev.mean:.2f} ({result['seconds']:.0f} s)", flush=True)
-    return result
+    return evaluation_cell(path, key, checkpoint, lambda: load_videos(cfg.data, split), cfg, key["mode"], seed,
+                           f"{split} seed {seed} {schedule}")
 
 
 

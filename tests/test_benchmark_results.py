@@ -610,3 +610,142 @@ def test_ttp_candidates_choose_each_mode_on_val_and_report_test_paired():
     one = report(cells, args, names, {"online": CONFIGS_OWN, "offline": offline3}, 0.0, []).splitlines()
     assert [x.split(" | ")[:2] for x in one if x.startswith(("| online | ", "| offline | "))] == [
         ["| offline", CONFIGS_OWN], ["| offline", offline3]]  # only the mode whose choice changed
+
+
+def _schedule_cells(split, blocks, seeds, gains):
+    """Cells of fast_preset.py: no TTP 50 + block + seed, each schedule of ``gains`` that much above."""
+    cells = {}
+    for b in blocks:
+        for s in seeds:
+            cells[s, split, b, "none"] = {"pck": 50.0 + b + s, "seconds": 1.0}
+            for name, g in gains.items():
+                cells[s, split, b, name] = {"pck": 50.0 + b + s + g(b, s), "seconds": 10.0}
+    return cells
+
+
+def test_fast_preset_is_chosen_among_the_fast_enough_on_every_val_block_and_checked_on_test():
+    """benchmarks/fast_preset.py: the choice is the highest mean val gain over seeds and blocks among the candidates
+    at 2 paper-size frames/s or more (a slower one never wins however much it gains), ties to the library's schedule;
+    the report gives each schedule's share of the full protocol's gain and judges the aim on the test people."""
+    from types import SimpleNamespace
+
+    from benchmarks.fast_preset import CANDIDATES, FULL, LIBRARY, RUNS, chosen, report
+    from benchmarks.throughput import fps
+
+    timing = {"predict_s": 0.02, "threads": 2,
+              "update_s": {"16": 1.6, "8": 0.8, "16 cheap": 0.8, "8 cheap": 0.48, "4 cheap": 0.3}}
+    assert fps(timing, CANDIDATES["every 2, batch 16, cheap"]) < 2.5 < fps(timing, CANDIDATES[LIBRARY])
+    assert list(CANDIDATES)[0] == LIBRARY and list(RUNS)[0] == FULL
+    more, slow = "every 2, batch 16, cheap", "every 4"  # 1 / (0.02 + 1.6 / 4) = 2.38 frames/s: fast enough
+    timing_slow = {**timing, "update_s": {**timing["update_s"], "16": 4.0}}  # "every 4" now 0.98 frames/s
+    gains = {n: (lambda b, s: 1.0) for n in RUNS}
+    gains.update({FULL: lambda b, s: 4.0 + b, more: lambda b, s: 3.0 + b * s, slow: lambda b, s: 9.0})
+    seeds = [0, 1]
+    cells = _schedule_cells("val", [0, 1], seeds, gains)
+    assert chosen(cells, timing_slow, seeds, [0, 1]) == more  # 3.25; "every 4" gains 9 but is too slow
+    assert chosen(cells, timing, seeds, [0, 1]) == slow
+    tie = _schedule_cells("val", [0], seeds, {n: (lambda b, s: 1.0) for n in RUNS})
+    assert chosen(tie, timing, seeds, [0]) == LIBRARY
+    assert chosen(cells, {**timing, "predict_s": 1.0}, seeds, [0]) is None  # nothing reaches 2 frames/s
+    cells.update(_schedule_cells("test", [0, 1], seeds, {FULL: lambda b, s: 2.0, LIBRARY: lambda b, s: 1.0,
+                                                         more: lambda b, s: 1.6 + b}))
+    args = SimpleNamespace(runs="runs/x", seeds=seeds, blocks=2)
+    lines = report(cells, timing_slow, args, more, 0.0, []).splitlines()
+    assert lines[0] == "## The fast online schedule chosen on 32 validation people (issue 16, point 2)"
+    row = next(x for x in lines if x.startswith(f"| {more} | "))
+    assert "| 3.25 ± 0.35 | +3.00, +3.50 | 72 % | +3.00, +3.50 |" in row  # full: +4.5 on these blocks
+    assert f"| {more} | 2.38 | 2.10 ± 0.00 | +2.10, +2.10 | 105 % |" in lines  # test: 1.6 + mean block 0.5
+    assert f"| {LIBRARY} | 4.55 | 1.00 ± 0.00 | +1.00, +1.00 | 50 % |" in lines
+    assert any(x.startswith("Aim (issue 16, point 2") and x.endswith("105 % on the test people: **met**.")
+               for x in lines)
+    worse = _schedule_cells("test", [0, 1], seeds, {FULL: lambda b, s: 2.0, LIBRARY: lambda b, s: 1.0,
+                                                    more: lambda b, s: 1.0})
+    lines = report({**cells, **worse}, timing_slow, args, more, 0.0, []).splitlines()
+    assert any(x.endswith("50 % on the test people: **NOT met**.") for x in lines)
+    none = report(cells, timing_slow, args, None, 0.0, []).splitlines()
+    assert "No candidate reaches 2 paper-size frames/s on this machine: no choice." in none
+    assert not any(x.startswith("**Test people**") for x in none)
+
+
+def test_an_evaluation_cell_is_computed_once_then_read_back_and_collect_never_computes(tmp_path, capsys):
+    """benchmarks/common.evaluation_cell, the one cached evaluation of the benchmark scripts: the first call
+    evaluates and writes the PCK of all people and of each; a second call with the same key reads it without
+    making the videos; another key recomputes; with collect a missing cell is an error."""
+    from benchmarks.common import evaluation_cell
+    from conftest import TINY_MODEL, tiny_model
+    from ttpose.checkpoint import save_checkpoint
+    from ttpose.config import Config, LossConfig, TTPConfig
+    from ttpose.data.synthetic import SyntheticConfig, make_video
+
+    cfg = Config(model=TINY_MODEL, loss=LossConfig(perceptual="pixel"), ttp=TTPConfig(batch_size=2))
+    model_file = save_checkpoint(tmp_path / "m", tiny_model(), cfg)
+    made = []
+
+    def people():
+        made.append(1)
+        return [make_video("test", i, config=SyntheticConfig(frame_size=48, frames_per_video=3)) for i in range(2)]
+
+    path = tmp_path / "cells" / "c.json"
+    first = evaluation_cell(path, {"mode": "none", "n": 1}, model_file, people, cfg, "none", 0, "tiny none")
+    assert made == [1] and path.is_file() and "tiny none: PCK" in capsys.readouterr().out
+    assert len(first["people"]) == 2 and min(first["people"]) <= first["pck"] <= max(first["people"])
+    again = evaluation_cell(path, {"mode": "none", "n": 1}, model_file, people, cfg, "none", 0, "tiny none")
+    assert made == [1] and again["pck"] == first["pck"]
+    with pytest.raises(SystemExit, match="no up-to-date cell tiny none"):
+        evaluation_cell(path, {"mode": "none", "n": 2}, model_file, people, cfg, "none", 0, "tiny none", collect=True)
+    assert made == [1]
+    evaluation_cell(path, {"mode": "none", "n": 2}, model_file, people, cfg, "none", 0, "tiny none")
+    assert made == [1, 1]
+
+
+def test_confidence_gate_replays_the_library_rule_on_saved_predictions_and_chooses_tau_on_val():
+    """benchmarks/confidence_gate.py: the gate replayed on saved predictions outputs the trained model's predictions
+    where its running confidence reaches tau (online frame by frame, offline all at once); tau 0 is the paper's TTP;
+    the choice is the tau of the highest mean val gain, ties to the lower tau; the report judges the aims on test."""
+    from types import SimpleNamespace
+
+    from benchmarks.confidence_gate import TAUS, chosen, gated_pck, report
+    from ttpose.data.synthetic import SyntheticConfig, make_video
+    from ttpose.skeletons import PENN_ACTION
+
+    video = make_video("test", 0, config=SyntheticConfig(frame_size=48, frames_per_video=4))
+    frames = np.arange(4)
+    truth = video.joints
+    scores = np.array([0.9, 0.9, 0.1, 0.1])[:, None].repeat(13, 1).astype(np.float32)  # sure, sure, unsure, unsure
+    trained = [(frames, truth.copy(), scores)]  # the trained model is right on every frame
+    personalized = [(frames, truth + 100.0, np.zeros_like(scores))]  # TTP is wrong on every frame
+    assert gated_pck(trained, personalized, [video], PENN_ACTION, 0.0, "online") == 0.0  # gate off: TTP's output
+    # online c_t = 0.9, 0.9, 0.63, 0.5: with tau 0.6 only frame 3 is TTP's; with tau 0.95 every frame is
+    assert gated_pck(trained, personalized, [video], PENN_ACTION, 0.6, "online") == pytest.approx(75.0)
+    assert gated_pck(trained, personalized, [video], PENN_ACTION, 0.95, "online") == 0.0
+    assert gated_pck(trained, personalized, [video], PENN_ACTION, 0.6, "offline") == 0.0  # c = 0.5 for the video
+    assert gated_pck(trained, personalized, [video], PENN_ACTION, 0.45, "offline") == 100.0
+
+    def pck(gain):  # {(method, seed, block, mode, tau): PCK}: no TTP 50 + seed, gain(mode, tau, seed) above it
+        out = {}
+        for s in (0, 1):
+            out["transformer", s, 0, "none", 0.0] = 50.0 + s
+            for mode in ("online", "offline"):
+                for tau in TAUS:
+                    out["transformer", s, 0, mode, tau] = 50.0 + s + gain(mode, tau, s)
+        return out
+
+    val = pck(lambda mode, tau, s: 1.0 + (2.0 if 0.5 <= tau <= 0.6 else 0.0) + (tau == 0.6 and mode == "offline"))
+    assert chosen(val, "transformer", [0, 1], [0], "online") == 0.5  # 0.5, 0.55 and 0.6 tie: the lowest
+    assert chosen(val, "transformer", [0, 1], [0], "offline") == 0.6
+    assert chosen(pck(lambda mode, tau, s: 1.0), "transformer", [0, 1], [0], "online") == 0.0  # all tie: off
+    picks = {("transformer", "online"): 0.5, ("transformer", "offline"): 0.6}
+    test = pck(lambda mode, tau, s: {0.0: 1.0, 0.5: 3.0 + s, 0.6: 5.0}.get(tau, 0.0))
+    args = SimpleNamespace(runs="runs/x", seeds=[0, 1], blocks=1, methods=["transformer"])
+    lines = report(val, test, picks, (53.0, 53.0), args, 0.0, []).splitlines()
+    assert "| 0.5 | 3.00 ± 0.00 | 3.00 ± 0.00 |" in lines and "| 0 (off) | 1.00 ± 0.00 | 1.00 ± 0.00 |" in lines
+    assert "| Transformer (keypoint) | Online gated | 0.5 | 54.00 ± 1.41 | 3.50 ± 0.71 | +3.00, +4.00 |" in lines
+    assert "| Transformer (keypoint) | Online | 0 | 51.50 ± 0.71 | 1.00 ± 0.00 | +1.00, +1.00 |" in lines
+    assert any(x.startswith("- Transformer (keypoint) + online TTP (tau 0.5)") and x.endswith(
+        "+3.50 (std 0.71): met") for x in lines)
+    assert any(x.startswith("- Transformer (keypoint) + offline TTP (tau 0.6)") and x.endswith(
+        "+5.00 (std 0.00): met") for x in lines)
+    assert "- The Transformer against the keypoint method: not measured in this run (--methods)." in lines
+    low = pck(lambda mode, tau, s: {0.5: 1.0 + 4 * s}.get(tau, 0.0))  # +3.00 but std 2.83: not twice the std
+    lines = report(val, low, picks, None, args, 0.0, []).splitlines()
+    assert any(x.endswith("+3.00 (std 2.83): NOT met") for x in lines)

@@ -338,3 +338,50 @@ def test_loss_pool_compares_the_images_at_a_lower_resolution(video):
     assert tuner.loss.pool == 2 and Personalizer(tiny_model(), FAST).loss.pool == 1
     with pytest.raises(ConfigError, match="loss_pool"):
         load_config(None, ["model.input_size=64", "ttp.loss_pool=3"])
+
+
+def test_confidence_gate_outputs_the_trained_models_prediction_where_it_is_sure(video):
+    """ttp.confidence_gate (ttpose.confidence_gate): a frame's output is the personalized prediction while the trained
+    model's mean heatmap maximum over the frames predicted so far (online 0..t, offline all) is below the gate, else
+    the trained model's; the updates are the same as without the gate."""
+    model = tiny_model()
+    none = personalize(model, video, "none", progress=False)
+    online = personalize(model, video, "online", FAST, seed=0, progress=False)
+    known = np.cumsum(none.scores.mean(axis=1)) / np.arange(1, len(video) + 1)  # c_t online
+    assert known.max() > known.min()
+    tau = (known.max() + known.min()) / 2
+    gated = personalize(model, video, "online", FAST, seed=0, progress=False, confidence_gate=tau)
+    assert np.array_equal(gated.losses, online.losses)
+    use = known < tau
+    assert use.any() and not use.all()
+    assert np.array_equal(gated.joints[use], online.joints[use])
+    assert np.array_equal(gated.joints[~use], none.joints[~use])
+    assert np.allclose(gated.scores[~use], none.scores[~use], atol=1e-6)  # predicted one frame at a time here
+    offline = personalize(model, video, "offline", FAST, seed=0, progress=False)
+    c = float(none.scores.mean())
+    above = personalize(model, video, "offline", FAST, seed=0, progress=False, confidence_gate=c * 1.001)
+    below = personalize(model, video, "offline", FAST, seed=0, progress=False, confidence_gate=c * 0.999)
+    assert np.array_equal(above.joints, offline.joints) and np.array_equal(below.joints, none.joints)
+
+
+def test_confidence_gate_replays_on_saved_predictions_and_is_checked():
+    """`ConfidenceGate.choose` (what benchmarks replay on saved predictions) keeps the confidence of every frame seen
+    so far across calls; a gate must be above 0 (ttp.confidence_gate 0 is off; below 0 is an error)."""
+    from ttpose.confidence_gate import ConfidenceGate
+    from ttpose.config import ConfigError, load_config
+    from ttpose.inference import Predictions
+
+    def frames(t, score):
+        return Predictions(np.array([t]), np.full((1, 2, 2), float(t)), np.full((1, 2), score))
+
+    gate = ConfidenceGate(0.5, trained=None)
+    outs = [gate.choose(frames(t, s), frames(t, 0.0)) for t, s in enumerate([0.2, 0.6, 0.9, 0.1, 0.1])]
+    # c_t: 0.2, 0.4, 0.567, 0.45, 0.38 -> personalized (score 0), personalized, trained, personalized, personalized
+    assert [float(o.scores[0, 0]) for o in outs] == [0.0, 0.0, 0.9, 0.0, 0.0]
+    with pytest.raises(ValueError, match="same frames"):
+        gate.choose(frames(0, 0.1), frames(1, 0.1))
+    with pytest.raises(ValueError, match="above 0"):
+        ConfidenceGate(0.0, trained=None)
+    with pytest.raises(ConfigError, match="confidence_gate"):
+        load_config(None, ["ttp.confidence_gate=-0.1"])
+    assert load_config(None, []).ttp.confidence_gate == 0.0

@@ -1,6 +1,6 @@
 """Typed configuration: dataclasses, loaded from YAML, with dotted command-line overrides.
 
-    cfg = load_config("configs/synthetic_cpu.yaml", ["model.backbone=resnet50", "train.steps=100"])
+    cfg = load_config("configs/synthetic/cpu.yaml", ["model.backbone=resnet50", "train.steps=100"])
 
 Every key is checked: an unknown key is an error that names the key and its nearest valid name, and a
 value of the wrong type is an error that names the key and the expected type. The paper's configuration
@@ -159,10 +159,12 @@ class TTPConfig:
     reset_every: int | None = None  # None: reset per video only; N: also every N frames
     augment: bool = True  # augment slots 1.. of each online batch (slot 0 is the plain frame)
     weight_decay: float = 0.0
-    # A drift control for long videos (not in the paper; benchmarks/drift.py): after every update the weights
-    # move this fraction of the way back to the trained ones, theta <- theta + pull_back * (theta_trained - theta),
-    # an exponential moving average towards the trained model. 0: off (the paper).
+    # a drift control (not in the paper; benchmarks/drift.py): after every update the weights move this fraction of
+    # the way back to the trained ones, theta <- theta + pull_back * (theta_trained - theta). 0: off (the paper)
     pull_back: float = 0.0
+    # not in the paper (ttpose.confidence_gate): personalized predictions only while the trained model's mean
+    # confidence on the frames known so far is below this, else the trained model's. 0: off
+    confidence_gate: float = 0.0
     source_crop: Literal["own", "target"] = "own"  # the pair rule of `DataConfig.source_crop`, for TTP's pairs
     # Cheaper updates (not in the paper; issue 16): False keeps the reconstruction path (appearance and pose encoders,
     # renderer) as trained; loss_pool=2 computes L_self on the images average-pooled by 2 (VGG-16 costs a quarter)
@@ -209,11 +211,9 @@ class Config:
 
 
 # ------------------------------------------------------------------------------------- removed options
-
-# Options removed from ttpose (issue 15: research options, not in the paper, that lost on the validation people),
-# each with the value that made it a no-op. Saved configs (a checkpoint's, a run's config.yaml, the shipped demo
-# model's) and the benchmarks' cache keys still hold them: at that value they are dropped as they load; any other
-# value is a ConfigError naming the option, since the setting it asks for no longer exists.
+# Options removed (issue 15: not in the paper, lost on the validation people), each with its no-op value. Saved
+# configs (checkpoints', runs', the demo model's) and benchmark cache keys still hold them: at that value they are
+# dropped as they load; any other value is a ConfigError naming the option (its setting no longer exists).
 REMOVED = {
     "ttp.anchor": 0.0,  # L2-SP: loss += anchor/2 * ||theta - theta_trained||^2 during personalization
     "ttp.freeze_backbone": False,  # personalize without updating the ResNet backbone
@@ -370,8 +370,9 @@ def validate(cfg: Config) -> None:
         raise ConfigError("ttp.update_every and ttp.steps_per_frame must be >= 1")
     if cfg.ttp.loss_pool < 1 or m.input_size % cfg.ttp.loss_pool:
         raise ConfigError(f"ttp.loss_pool: {cfg.ttp.loss_pool} does not divide model.input_size {m.input_size}")
-    if not 0 <= cfg.ttp.pull_back < 1:
-        raise ConfigError(f"ttp.pull_back: {cfg.ttp.pull_back} is not in [0, 1)")
+    if not 0 <= cfg.ttp.pull_back < 1 or cfg.ttp.confidence_gate < 0:
+        raise ConfigError(f"ttp.pull_back ({cfg.ttp.pull_back}) must be in [0, 1), ttp.confidence_gate "
+                          f"({cfg.ttp.confidence_gate}) at least 0")
     if not 0 <= cfg.data.translate_factor < 0.5:
         raise ConfigError(f"data.translate_factor: {cfg.data.translate_factor} is not in [0, 0.5)")
     d = cfg.data
@@ -385,7 +386,6 @@ def validate(cfg: Config) -> None:
 
 def to_dict(cfg: Any) -> dict:
     """Plain dict (tuples as lists) for YAML/JSON."""
-
     def plain(x: Any) -> Any:
         if isinstance(x, dict):
             return {k: plain(v) for k, v in x.items()}

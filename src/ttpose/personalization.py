@@ -35,6 +35,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from ttpose.confidence_gate import ConfidenceGate
 from ttpose.config import LossConfig, TTPConfig
 from ttpose.data.crops import BOX_PADDING, box_to_center_size, crop_frame, whole_frame_box
 from ttpose.data.pairs import Augmentation, offline_batch, online_batch
@@ -95,6 +96,9 @@ class Personalizer:
         if self.loss is not None:
             prepare_model(self.loss, self.config.speed)  # VGG-16 in the same memory layout
         self._trained_loss = copy.deepcopy(self.loss.state_dict()) if self.loss is not None else None
+        # ttp.confidence_gate: the trained model as it was (a prediction-only copy) and the confidence seen so far
+        self.gate = ConfidenceGate(self.config.confidence_gate, prediction_model(model, self.config.speed)) \
+            if self.config.confidence_gate > 0 else None
         self.seed = seed
         self.updates = 0
         self.recon_errors: list[float] = []  # plain pixel MSE of every update (Losses.recon_error)
@@ -149,7 +153,9 @@ class Personalizer:
 
     @torch.no_grad()
     def predict(self, video: Video, indices) -> Predictions:
-        return predict_video(self.model, video, indices, speed=self.config.speed)
+        """The personalized model's predictions of ``video[indices]`` (with ttp.confidence_gate: `ConfidenceGate`)."""
+        pred = predict_video(self.model, video, indices, speed=self.config.speed)
+        return pred if self.gate is None else self.gate(video, indices, pred, self.config.speed)
 
 
 def _as_video(frames, boxes, skeleton) -> Video:
