@@ -117,7 +117,29 @@ def replayed(cells: dict, methods: list[str], seeds: list[int], split: str, bloc
                     ours = saved(method, seed, split, block, mode)
                     for tau in taus:
                         out[method, seed, block, mode, tau] = gated_pck(none, ours, videos, skeleton, tau, mode)
+                    scored = cells[method, seed, split, block, mode]["pck"]  # the replay must score as the cell did
+                    if abs(out.get((method, seed, block, mode, 0.0), scored) - scored) > 1e-6:
+                        raise RuntimeError(f"{method} seed {seed} {split} block {block} {mode}: the saved predictions "
+                                           f"score {out[method, seed, block, mode, 0.0]:.4f}, their cell {scored:.4f}")
     return out
+
+
+BANDS = ((0, 40), (40, 60), (60, 80), (80, 101))  # PCK without TTP, per person
+
+
+def people(cells: dict, method: str, seeds: list[int], split: str, blocks: list[int]) -> dict:
+    """Per person (every seed's model, every block): PCK without TTP, the online and offline gains (the gate off), and
+    the trained model's mean heatmap maximum on the person's frames. Arrays over people."""
+    out = {"none": [], "online": [], "offline": [], "confidence": []}
+    for s in seeds:
+        for b in blocks:
+            none = np.array(cells[method, s, split, b, "none"]["people"])
+            out["none"] += list(none)
+            for mode in MODES:
+                out[mode] += list(np.array(cells[method, s, split, b, mode]["people"]) - none)
+            saved = common.load_predictions(common.predictions_path(cells[method, s, split, b, "none"]["path"]))
+            out["confidence"] += [float(scores.mean()) for _, _, scores in saved]
+    return {k: np.array(v) for k, v in out.items()}
 
 
 def gains(pck: dict, method: str, seeds: list[int], blocks: list[int], mode: str, tau: float) -> np.ndarray:
@@ -132,7 +154,7 @@ def chosen(pck: dict, method: str, seeds: list[int], blocks: list[int], mode: st
 
 
 def report(val: dict, test: dict, picks: dict, check: tuple[float, float] | None, args, minutes: float,
-           models: list[Path]) -> str:
+           models: list[Path], each: dict | None = None) -> str:
     seeds, blocks, methods = args.seeds, list(range(args.blocks)), args.methods
     people = BLOCK * len(blocks)
     lines = [f"## The confidence gate: TTP's output kept only where the trained model is unsure ({people} validation "
@@ -144,6 +166,7 @@ def report(val: dict, test: dict, picks: dict, check: tuple[float, float] | None
              "tau 0: off, the paper's TTP). Gains paired with the same model without TTP; per seed the mean over "
              "blocks of 16; mean ± std over seeds. Choice rule, fixed before any cell: per method and mode the tau "
              "with the highest mean val gain.", "",
+             *_people_lines(each, args.methods[0], len(args.seeds)),
              "**Validation people** (mean val gain by tau):", "",
              "| tau | " + " | ".join(f"{common.TITLES[m]} {mode}" for m in methods for mode in MODES) + " |",
              "|---|" + "---|" * (len(methods) * len(MODES))]
@@ -186,12 +209,32 @@ def report(val: dict, test: dict, picks: dict, check: tuple[float, float] | None
     if check is not None:
         lines += ["", f"Check (step 5): the first seed's Transformer on test block 0, online, run through "
                   f"`ttpose.evaluate` with ttp.confidence_gate={picks['transformer', 'online']:g}: PCK {check[0]:.4f}; "
-                  f"replayed on the saved predictions: {check[1]:.4f}."]
+                  f"replayed on the saved predictions: {check[1]:.4f} (the replay takes the trained model's own "
+                  "predictions from the no-TTP cell, made 64 frames at a time; the library's online gate makes them "
+                  "one frame at a time, and under bf16 autocast a joint can land a heatmap step apart)."]
     lines += ["", f"Config: `configs/synthetic/cpu.yaml`. Command: `{common.command()}`",
               f"Machine: {common.machine()} (cells: worker processes of 1 torch thread)",
               f"Wall time of this run: {minutes:.1f} min (cached cells are reused)", "",
               *common.checkpoint_digests(models)]
     return "\n".join(lines)
+
+
+def _people_lines(each: dict | None, method: str, seeds: int) -> list[str]:
+    """Why a gate: the val people by their PCK without TTP, and how the trained model's confidence follows it."""
+    if each is None:
+        return []
+    lines = [f"Why (validation people, {common.TITLES[method]}, the gate off; one row per person and model seed, "
+             f"{seeds} seeds): TTP's gain by the person's PCK without TTP, and the correlation of the trained model's "
+             "mean heatmap maximum on a person with its PCK on that person: "
+             f"{np.corrcoef(each['confidence'], each['none'])[0, 1]:.2f}.", "",
+             "| PCK without TTP | people x seeds | online gain | offline gain | mean confidence |",
+             "|---|---|---|---|---|"]
+    for lo, hi in BANDS:
+        m = (each["none"] >= lo) & (each["none"] < hi)
+        if m.any():
+            lines.append(f"| {lo}-{min(hi, 100)} | {m.sum()} | {each['online'][m].mean():+.2f} | "
+                         f"{each['offline'][m].mean():+.2f} | {each['confidence'][m].mean():.2f} |")
+    return lines + [""]
 
 
 def main(argv=None) -> None:
@@ -224,7 +267,9 @@ def main(argv=None) -> None:
         return {(t[1], t[2], split, t[4], t[5]): {**r, "path": cell_path(*t[:6]), "checkpoint": t[6]}
                 for t, r in found.items()}
 
-    val = replayed(run("val"), args.methods, args.seeds, "val", blocks, TAUS)
+    val_cells = run("val")
+    each = people(val_cells, args.methods[0], args.seeds, "val", blocks)
+    val = replayed(val_cells, args.methods, args.seeds, "val", blocks, TAUS)
     picks = {(m, mode): chosen(val, m, args.seeds, blocks, mode) for m in args.methods for mode in MODES}
     print(f"chosen on val: {picks}", flush=True)
     test_cells = run("test")
@@ -236,7 +281,7 @@ def main(argv=None) -> None:
         library = cell(args.runs, "transformer", s, "test", 0, "online", str(models["transformer", s]),
                        digests["transformer", s], gate=tau)
         check = (library["pck"], test["transformer", s, 0, "online", tau])
-    text = report(val, test, picks, check, args, (time.time() - started) / 60, list(models.values()))
+    text = report(val, test, picks, check, args, (time.time() - started) / 60, list(models.values()), each)
     print(text)
     common.write_section(args.section, text)
 

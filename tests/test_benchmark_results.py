@@ -737,7 +737,12 @@ def test_confidence_gate_replays_the_library_rule_on_saved_predictions_and_choos
     picks = {("transformer", "online"): 0.5, ("transformer", "offline"): 0.6}
     test = pck(lambda mode, tau, s: {0.0: 1.0, 0.5: 3.0 + s, 0.6: 5.0}.get(tau, 0.0))
     args = SimpleNamespace(runs="runs/x", seeds=[0, 1], blocks=1, methods=["transformer"])
-    lines = report(val, test, picks, (53.0, 53.0), args, 0.0, []).splitlines()
+    each = {"none": np.array([30.0, 34.0, 90.0]), "online": np.array([10.0, 6.0, -3.0]),
+            "offline": np.array([12.0, 8.0, -2.0]), "confidence": np.array([0.3, 0.34, 0.9])}
+    lines = report(val, test, picks, (53.0, 53.0), args, 0.0, [], each).splitlines()
+    assert "| 0-40 | 2 | +8.00 | +10.00 | 0.32 |" in lines and "| 80-100 | 1 | -3.00 | -2.00 | 0.90 |" in lines
+    assert not any(x.startswith("| 40-60 |") for x in lines)  # no one there
+    assert any(x.startswith("Why (validation people") and x.endswith("on that person: 1.00.") for x in lines)
     assert "| 0.5 | 3.00 ± 0.00 | 3.00 ± 0.00 |" in lines and "| 0 (off) | 1.00 ± 0.00 | 1.00 ± 0.00 |" in lines
     assert "| Transformer (keypoint) | Online gated | 0.5 | 54.00 ± 1.41 | 3.50 ± 0.71 | +3.00, +4.00 |" in lines
     assert "| Transformer (keypoint) | Online | 0 | 51.50 ± 0.71 | 1.00 ± 0.00 | +1.00, +1.00 |" in lines

@@ -82,3 +82,20 @@ def test_closed_live_personalizer_refuses_frames(clip):
 def test_live_needs_the_self_supervised_task():
     with pytest.raises(ValueError, match="self-supervised keypoint task"):
         LivePersonalizer(tiny_model(self_task="none", sup_head="conv"))
+
+
+def test_live_confidence_gate_keeps_the_trained_models_prediction_where_it_is_sure(clip):
+    """ttp.confidence_gate reaches live use too: with a gate no confidence is below, every frame is the trained model's
+    prediction although updates ran; without the gate the same updates move the joints."""
+    model = tiny_model()
+    plain = predict_video(model, clip, list(range(12)))
+    moved = {}
+    for gate in (0.0, 1e-9):
+        with LivePersonalizer(model, TTPConfig(batch_size=4, lr=1e-2, confidence_gate=gate)) as live:
+            preds = []
+            for i in range(12):
+                preds.append(live.push(clip.images[i], clip.boxes[i]))
+                time.sleep(0.05)
+        assert live.report()["updates"] >= 1 and preds[-1].weights_from >= 0
+        moved[gate] = np.abs(np.stack([p.joints for p in preds]) - plain.joints).max()
+    assert moved[0.0] > 1.0 and moved[1e-9] < 1e-3
