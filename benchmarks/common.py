@@ -199,6 +199,25 @@ def finished_model(run: str | Path) -> Path:
     return Path(run) / "model.safetensors"
 
 
+def table1_models(parser: argparse.ArgumentParser, runs: str | Path, folders: dict) -> tuple[dict, dict]:
+    """The finished model of each Table 1 run folder (``folders``: key -> folder name in ``runs``, e.g. 0 ->
+    "transformer-seed0") and its SHA-256 (a cell's cache key), by the same keys; a parser error names the missing."""
+    models = {k: finished_model(Path(runs) / name) for k, name in folders.items()}
+    missing = [str(m) for m in models.values() if not m.is_file()]
+    if missing:
+        parser.error(f"no trained Table 1 model at {', '.join(missing)} (benchmarks/table1_synthetic.py trains them)")
+    return models, {k: file_sha256(m) for k, m in models.items()}
+
+
+def footer(minutes: float, models: Iterable[str | Path],
+           cells: str = "worker processes of 1 torch thread") -> list[str]:
+    """The closing lines of a section computed from configs/synthetic/cpu.yaml's cells: config, command, machine
+    (with how its ``cells`` ran), wall time, and the SHA-256 of the ``models`` (`checkpoint_digests`)."""
+    return ["", f"Config: `configs/synthetic/cpu.yaml`. Command: `{command()}`",
+            f"Machine: {machine()} (cells: {cells})",
+            f"Wall time of this run: {minutes:.1f} min (cached cells are reused)", "", *checkpoint_digests(models)]
+
+
 def trained(cfg: Config, progress: bool = False):
     """Train ``cfg`` unless its output folder already holds the finished model (then load it).
 

@@ -212,10 +212,7 @@ def report(val: dict, test: dict, picks: dict, check: tuple[float, float] | None
                   f"replayed on the saved predictions: {check[1]:.4f} (the replay takes the trained model's own "
                   "predictions from the no-TTP cell, made 64 frames at a time; the library's online gate makes them "
                   "one frame at a time, and under bf16 autocast a joint can land a heatmap step apart)."]
-    lines += ["", f"Config: `configs/synthetic/cpu.yaml`. Command: `{common.command()}`",
-              f"Machine: {common.machine()} (cells: worker processes of 1 torch thread)",
-              f"Wall time of this run: {minutes:.1f} min (cached cells are reused)", "",
-              *common.checkpoint_digests(models)]
+    lines += common.footer(minutes, models)
     return "\n".join(lines)
 
 
@@ -249,15 +246,9 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     if args.blocks < 1:
         parser.error("--blocks must be at least 1")
-    from ttpose.weights import file_sha256
-
     started = time.time()
-    models = {(m, s): common.finished_model(Path(args.runs) / f"{m}-seed{s}") for m in args.methods
-              for s in args.seeds}
-    missing = [str(p) for p in models.values() if not p.is_file()]
-    if missing:
-        parser.error(f"no trained Table 1 model at {', '.join(missing)} (benchmarks/table1_synthetic.py trains them)")
-    digests = {k: file_sha256(p) for k, p in models.items()}
+    models, digests = common.table1_models(parser, args.runs, {(m, s): f"{m}-seed{s}" for m in args.methods
+                                                               for s in args.seeds})
     blocks = list(range(args.blocks))
 
     def run(split: str) -> dict:

@@ -140,11 +140,8 @@ def report(cells: dict, timing: dict, args, pick: str | None, minutes: float, mo
                   f"Aim (issue 16, point 2: at least {TARGET_FPS:g} paper-size frames/s and {100 * KEEP:.0f} % of the "
                   f"full protocol's online gain): {pick}, {fps(timing, CANDIDATES[pick]):.2f} frames/s, "
                   f"{share(got, full_test)} on the test people: **{'met' if ok else 'NOT met'}**."]
-    lines += ["", f"Config: `configs/synthetic/cpu.yaml`. Command: `{common.command()}`",
-              f"Machine: {common.machine()} (cells: worker processes of 1 torch thread; timing: "
-              f"{timing['threads']} torch threads, alone)",
-              f"Wall time of this run: {minutes:.1f} min (cached cells are reused)", "",
-              *common.checkpoint_digests(models)]
+    lines += common.footer(minutes, models, f"worker processes of 1 torch thread; timing: {timing['threads']} torch "
+                                            "threads, alone")
     return "\n".join(lines)
 
 
@@ -158,14 +155,8 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     if args.blocks < 1:
         parser.error("--blocks must be at least 1")
-    from ttpose.weights import file_sha256
-
     started = time.time()
-    models = {s: common.finished_model(Path(args.runs) / f"transformer-seed{s}") for s in args.seeds}
-    missing = [str(m) for m in models.values() if not m.is_file()]
-    if missing:
-        parser.error(f"no trained Table 1 Transformer at {', '.join(missing)}")
-    digests = {s: file_sha256(m) for s, m in models.items()}
+    models, digests = common.table1_models(parser, args.runs, {s: f"transformer-seed{s}" for s in args.seeds})
     timing = machine_timing()  # before the workers start: timed alone
 
     def run(split: str, names: list[str]) -> dict:

@@ -158,10 +158,7 @@ def report(cells: dict, args, names: list[str], picks: dict[str, str], minutes: 
                 words.append(f"block {b} {none_b:.2f}, {np.mean(delta):+.2f}")
             lines += ["", f"{mode.capitalize()}, block by block (PCK without TTP; {picks[mode]} minus the config's, "
                       f"paired, mean over seeds): {'; '.join(words)}."]
-    lines += ["", f"Config: `configs/synthetic/cpu.yaml`. Command: `{common.command()}`",
-              f"Machine: {common.machine()} (cells: worker processes of 1 torch thread)",
-              f"Wall time of this run: {minutes:.1f} min (cached cells are reused)", "",
-              *common.checkpoint_digests(models)]
+    lines += common.footer(minutes, models)
     return "\n".join(lines)
 
 
@@ -177,15 +174,9 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     if args.val_blocks < 1 or args.test_blocks < 0:
         parser.error("--val-blocks must be at least 1 and --test-blocks at least 0")
-    from ttpose.weights import file_sha256
-
     started = time.time()
     names = [CONFIGS_OWN, *(n for n in args.candidates if n != CONFIGS_OWN)]
-    models = {s: common.finished_model(Path(args.runs) / f"transformer-seed{s}") for s in args.seeds}
-    missing = [str(m) for m in models.values() if not m.is_file()]
-    if missing:
-        parser.error(f"no trained Table 1 Transformer at {', '.join(missing)}")
-    digests = {s: file_sha256(m) for s, m in models.items()}
+    models, digests = common.table1_models(parser, args.runs, {s: f"transformer-seed{s}" for s in args.seeds})
 
     def tasks(split: str, blocks, pairs) -> list[tuple]:
         """Cells of (candidate, mode) ``pairs`` on ``blocks`` of ``split``, the long ones first, then no TTP."""
