@@ -21,6 +21,10 @@ a choice made on them alone was made on a lucky sample.
 4. The full protocol, the library's fast schedule and the chosen one on test blocks 0 .. N-1 (never used for a
    choice); aim: the chosen schedule keeps at least KEEP of the full protocol's test gain at TARGET_FPS or more.
 
+"The library's fast schedule" here is the one this script was written against (the cheaper update of 16 pairs on
+every 4th frame on this EPYC); since its section, `--schedule fast` tries the pick (the paper's update of 16 pairs
+on every 4th frame) first and keeps it where it reaches 2 frames/s (`ttpose.schedules.FAST_UPDATES`).
+
 Writes the section ``--section`` of benchmarks/RESULTS.md. Cells are cached under runs/fast_preset/<runs folder
 name>/, keyed by the data and TTP settings, the split, the block and the checkpoint's SHA-256.
 """

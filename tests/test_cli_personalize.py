@@ -69,21 +69,27 @@ def test_fast_schedule_and_the_expected_time(files, tmp_path, capsys, monkeypatc
     assert f"for {-(-N // 4)} updates" in stderr and "expected time" in stderr
 
 
-def test_fast_schedule_times_its_batch_here_and_a_resume_keeps_the_saved_one(files, tmp_path, capsys, monkeypatch):
-    """--schedule fast without a batch override: the batch is chosen by timing on this machine (said, recorded in
-    summary.json); a resumed run keeps the batch it was saved with, however fast this moment is."""
+def test_fast_schedule_times_its_update_here_and_a_resume_keeps_the_saved_one(files, tmp_path, capsys,
+                                                                             monkeypatch):
+    """--schedule fast without an override of its update: the update is chosen by timing on this machine (said,
+    recorded in summary.json); a resumed run keeps the update it was saved with, however fast this moment is."""
     import ttpose.schedules as schedules
 
-    update = {16: 5.0, 8: 1.0, 4: 0.2}  # seconds per update: 16 pairs too slow for 2 frames/s, 8 fast enough
-    monkeypatch.setattr(schedules, "seconds_per_update", lambda model, cfg, repeats=3: update[cfg.batch_size])
+    # seconds per update by (batch, cheaper update): the paper's update and 16 cheap pairs too slow for 2 frames/s
+    update = {(16, False): 9.0, (16, True): 5.0, (8, True): 1.0, (4, True): 0.2}
+    monkeypatch.setattr(schedules, "seconds_per_update",
+                        lambda model, cfg, repeats=3: update[cfg.batch_size, not cfg.update_reconstruction])
     monkeypatch.setattr(schedules, "seconds_per_prediction", lambda model, cfg, repeats=3: 0.1)
     out = tmp_path / "fast"
     code, _, stderr = cli(capsys, files["long"], "--checkpoint", files["checkpoint"], "--out", out,
                           "--box", "4,2,44,46", "--schedule", "fast", "--save-every", "16")
     assert code == 0, stderr
     settings = json.loads((out / "summary.json").read_text())["settings"]
-    assert settings["ttp"]["batch_size"] == 8 and "fast schedule: updates of 8 pairs, one every 4 frames" in stderr
-    assert "16 pairs 5.00 s" in settings["fast_schedule"] and "1.00 s per update" in stderr  # why, and the time
+    ttp = settings["ttp"]
+    assert (ttp["batch_size"], ttp["update_reconstruction"], ttp["loss_pool"]) == (8, False, 2)
+    assert "fast schedule: updates of 8 pairs, the cheaper update, one every 4 frames" in stderr
+    assert "16 pairs, the paper's update 9.00 s" in settings["fast_schedule"]  # why
+    assert "16 pairs, the cheaper update 5.00 s" in settings["fast_schedule"] and "1.00 s per update" in stderr
     assert "for 5 updates (1.00 s each" in stderr  # the expected time from the choice's own timing
 
     from ttpose.video_personalize import PersonalizeOptions, personalize_video
@@ -92,18 +98,38 @@ def test_fast_schedule_times_its_batch_here_and_a_resume_keeps_the_saved_one(fil
         if index == 17:
             raise KeyboardInterrupt
 
-    stopped = tmp_path / "stopped"  # interrupted after the first save, then resumed when 16 pairs would fit
+    stopped = tmp_path / "stopped"  # interrupted after the first save, then resumed when the paper's update fits
     with pytest.raises(KeyboardInterrupt):
         personalize_video(files["long"], files["checkpoint"], stopped,
                           PersonalizeOptions(box="4,2,44,46", schedule="fast", save_every=16, progress=False,
                                              on_frame=stop, log=None))
-    update[16] = 0.2
+    update[16, False] = 0.2
     code, _, stderr = cli(capsys, files["long"], "--checkpoint", files["checkpoint"], "--out", stopped,
                           "--box", "4,2,44,46", "--schedule", "fast", "--resume")
     assert code == 0, stderr
     settings = json.loads((stopped / "summary.json").read_text())["settings"]
-    assert settings["ttp"]["batch_size"] == 8 and settings["fast_schedule"] == "the batch of the resumed run"
+    ttp = settings["ttp"]
+    assert (ttp["batch_size"], ttp["update_reconstruction"], ttp["loss_pool"]) == (8, False, 2)
+    assert settings["fast_schedule"] == "the update of the resumed run"
     assert (stopped / "personalized.json").read_text() == (out / "personalized.json").read_text()  # as uninterrupted
+
+
+def test_fast_schedule_takes_the_users_update_setting_untimed(files, tmp_path, capsys, monkeypatch):
+    """Any of the settings the timing chooses, given by the user, skips the timing; the schedule's cheaper update
+    stands under the user's setting."""
+    import ttpose.video_personalize.loaded_model as loaded_model
+
+    def never(*args, **kwargs):
+        raise AssertionError("timed although the user set the update")
+
+    monkeypatch.setattr(loaded_model, "choose_fast_update", never)
+    out = tmp_path / "own"
+    code, _, stderr = cli(capsys, files["clip"], "ttp.update_reconstruction=true", "--checkpoint", files["checkpoint"],
+                          "--out", out, "--box", "4,2,44,46", "--schedule", "fast")
+    assert code == 0, stderr
+    settings = json.loads((out / "summary.json").read_text())["settings"]
+    assert settings["ttp"]["update_reconstruction"] is True and settings["ttp"]["loss_pool"] == 2
+    assert settings["fast_schedule"] is None and "fast schedule:" not in stderr
 
 
 def test_whole_frame_flag_replaces_the_model_s_track(files, tmp_path, capsys):
@@ -215,7 +241,7 @@ def test_schedule_overrides():
     fast = schedule_overrides("fast")
     assert {"ttp.update_every=4", "ttp.update_reconstruction=false", "ttp.loss_pool=2",
             "ttp.speed.fold_bn=true"} <= set(fast)
-    assert not any(o.startswith("ttp.batch_size=") for o in fast)  # chosen by timing (`choose_fast_batch`)
+    assert not any(o.startswith("ttp.batch_size=") for o in fast)  # chosen by timing (`choose_fast_update`)
     with pytest.raises(ValueError, match="schedule"):
         schedule_overrides("turbo")
 

@@ -102,7 +102,7 @@ def source_fingerprint(path: Path) -> dict:
 def saved_settings(out_dir: Path) -> dict | None:
     """The TTP settings (``ttp`` of the fingerprint) of the run saved in ``OUT/.ttpose-resume/``; None where there
     is none or it cannot be read (`ResumeState.load` then says why). A resume takes a choice made by timing (the
-    fast schedule's batch) from here, so that a slower or faster moment does not refuse the saved run."""
+    fast schedule's update) from here, so that a slower or faster moment does not refuse the saved run."""
     try:
         doc = json.loads((Path(out_dir) / RESUME_DIR / "state.json").read_text(encoding="utf-8"))
         return dict(doc["fingerprint"]["ttp"])

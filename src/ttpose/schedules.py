@@ -1,19 +1,21 @@
-"""Named online schedules for `ttpose personalize --schedule` (issue 16), and the choice of the fast one's TTP batch on
+"""Named online schedules for `ttpose personalize --schedule` (issue 16), and the choice of the fast one's update on
 the machine it runs on.
 
-    overrides = schedule_overrides("fast")                    # dotted TTP settings, the batch size left out
-    choice = choose_fast_batch(model, config)                 # timed here: the largest batch that keeps 2 frames/s
+    overrides = schedule_overrides("fast")                    # dotted TTP settings, the update left to the timing
+    choice = choose_fast_update(model, config)                # timed here: the first of FAST_UPDATES at 2 frames/s
 
-"paper" keeps the checkpoint's own TTP settings (an update on every frame). "fast" is the preset the throughput study
-(benchmarks/throughput.py) measured: the cheaper update (the reconstruction path kept as trained, L_self at half
-resolution) on every 4th frame, with the TTP step and drift control of the synthetic benchmark and this machine's
-speed options. Its batch is the study's own rule applied where it runs: on the validation people the larger the
-batch, the larger the online gain (RESULTS.md, section throughput_avx512bf16: 16 pairs +4.58, 8 pairs +4.25, 4 pairs
-+3.87), so the fast schedule takes the largest of `FAST_BATCHES` whose frames/s, 1 / (prediction + update / 4) timed
-with the user's model on this machine, reaches `FAST_FPS`. With the paper's model that rule gives what each study
-chose on its CPU: 4 pairs on a 2-core Xeon without bf16 units (section throughput), 16 on an AMD EPYC with
-avx512_bf16 (section throughput_avx512bf16), where 16 pairs kept 56 % of the full protocol's online gain on 144 test
-people against 36 % for 4 pairs (section more_test_people_avx512bf16).
+"paper" keeps the checkpoint's own TTP settings (an update on every frame). "fast" is an update on every 4th frame,
+with the TTP step and drift control of the synthetic benchmark and this machine's speed options; its update (the TTP
+batch, and the paper's update or the cheaper one: the reconstruction path kept as trained, L_self at half
+resolution) is the first of `FAST_UPDATES` whose frames/s, 1 / (prediction + update / 4) timed with the user's model
+on this machine, reaches `FAST_FPS`. The candidates are in the order of their online gain on the synthetic
+validation people (RESULTS.md): on 64 val people (section fast_preset_avx512bf16) the paper's update of 16 pairs
+on every 4th frame +1.96, the cheaper one of 16 pairs +1.47, of 8 pairs +1.40 (the full protocol +1.95); on 16 val
+people (section throughput_avx512bf16) the cheaper update of 16, 8 and 4 pairs +4.58, +4.25, +3.87. With the
+paper's model that rule gives what each study chose on its CPU: the paper's update of 16 pairs on an AMD EPYC with
+avx512_bf16 (2.42 paper-size frames/s; on 64 test people it kept 98 % of the full protocol's online gain, the
+cheaper update of 16 pairs 78 %), the cheaper update of 4 pairs on a 2-core Xeon without bf16 units (section
+throughput).
 """
 
 from __future__ import annotations
@@ -32,18 +34,44 @@ from ttpose.personalization import Personalizer, stream_frame
 from ttpose.speed import fast_speed, speed_overrides
 
 FAST_EVERY = 4  # the fast schedule updates on every 4th frame
+# The fast schedule's settings before its update is chosen: the cheaper update, which also stands where the user's
+# own ttp.batch_size / ttp.update_reconstruction / ttp.loss_pool skip the timing (`FAST_CHOSEN`)
 SCHEDULES = {"paper": (), "fast": (f"ttp.update_every={FAST_EVERY}", "ttp.update_reconstruction=false",
                                    "ttp.loss_pool=2")}
 # The TTP step and drift control the study measured "fast" with (configs/synthetic/cpu.yaml's): without them the
 # preset ran with whatever the checkpoint held (a converted authors' checkpoint: no pull-back), not what was measured
 FAST_TTP = ("ttp.lr=1e-4", "ttp.pull_back=3e-2")
-FAST_BATCHES = (16, 8, 4)  # the fast schedule's TTP batch: the first (largest) that keeps FAST_FPS, else the last
 FAST_FPS = 2.0  # frames/s the fast schedule keeps up (issue 16, point 2)
+FAST_CHOSEN = ("batch_size", "update_reconstruction", "loss_pool")  # the TTP settings the timing chooses
+
+
+@dataclass(frozen=True)
+class FastUpdate:
+    """One candidate update of the fast schedule: its TTP batch, and the paper's update or the cheaper one
+    (``ttp.update_reconstruction=false``: the reconstruction path stays as trained; ``ttp.loss_pool=2``: L_self on
+    the images average-pooled by 2)."""
+
+    batch_size: int
+    cheap: bool
+
+    def apply(self, config: TTPConfig) -> TTPConfig:
+        """``config`` with this update's settings (`FAST_CHOSEN`)."""
+        return replace(config, batch_size=self.batch_size, update_reconstruction=not self.cheap,
+                       loss_pool=2 if self.cheap else 1)
+
+    def __str__(self) -> str:
+        kind = "the cheaper update" if self.cheap else "the paper's update"
+        return f"{self.batch_size} pairs, {kind}"
+
+
+# The candidates, best online gain on the synthetic validation people first (module docstring)
+FAST_UPDATES = (FastUpdate(16, cheap=False), FastUpdate(16, cheap=True), FastUpdate(8, cheap=True),
+                FastUpdate(4, cheap=True))
 
 
 def schedule_overrides(name: str, device: torch.device | str = "cpu") -> list[str]:
     """Dotted TTP overrides of the named schedule (``SCHEDULES``); "fast" adds ``FAST_TTP`` and
-    `ttpose.speed.fast_speed`; its batch size is `choose_fast_batch`'s to set."""
+    `ttpose.speed.fast_speed`; its update (`FAST_CHOSEN`) is `choose_fast_update`'s to set."""
     if name not in SCHEDULES:
         raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {name!r}")
     if name == "paper":
@@ -85,54 +113,60 @@ def seconds_per_prediction(model: TTPModel, config: TTPConfig, repeats: int = 3)
 
 
 @dataclass(frozen=True)
-class FastBatch:
-    """The fast schedule's batch as chosen on this machine, with the timings it was chosen by."""
+class FastChoice:
+    """The fast schedule's update as chosen on this machine, with the timings it was chosen by."""
 
-    batch_size: int
+    update: FastUpdate
     predict_s: float  # one frame's prediction
     every: int  # an update on every `every`-th frame
-    timed: dict[int, float]  # seconds per update of every batch timed (the chosen one, the larger that fell short)
-    target_fps: float = FAST_FPS  # the frames/s the batch was chosen to keep
-    batches: tuple[int, ...] = FAST_BATCHES  # the candidates, largest first
+    timed: dict[FastUpdate, float]  # seconds per update of every candidate timed (the chosen one, those before it)
+    target_fps: float = FAST_FPS  # the frames/s the update was chosen to keep
+    candidates: tuple[FastUpdate, ...] = FAST_UPDATES  # in the order they were tried
 
     @property
     def update_s(self) -> float:
-        """Seconds of one update of the chosen batch."""
-        return self.timed[self.batch_size]
+        """Seconds of one chosen update."""
+        return self.timed[self.update]
 
     @property
     def frames_per_second(self) -> float:
         """Amortized over a video: 1 / (prediction + update / every), as benchmarks/throughput.py counts it."""
         return 1.0 / (self.predict_s + self.update_s / self.every)
 
+    def apply(self, config: TTPConfig) -> TTPConfig:
+        """``config`` with the chosen update's settings."""
+        return self.update.apply(config)
+
     def describe(self) -> str:
-        fell_short = [b for b in self.timed if b > self.batch_size]
-        why = (f"the largest of {', '.join(map(str, self.batches))} pairs at {self.target_fps:g} frames/s or more here"
+        fell_short = [u for u in self.timed if u != self.update]
+        why = (f"the first of {len(self.candidates)} candidates at {self.target_fps:g} frames/s or more here"
                if self.frames_per_second >= self.target_fps else
-               f"the smallest; none reaches {self.target_fps:g} frames/s here")
-        return (f"fast schedule: updates of {self.batch_size} pairs, one every {self.every} frames ({why}; "
+               f"the last candidate; none reaches {self.target_fps:g} frames/s here")
+        return (f"fast schedule: updates of {self.update}, one every {self.every} frames ({why}; "
                 f"{self.update_s:.2f} s per update, {self.predict_s * 1000:.0f} ms per prediction: "
                 f"about {self.frames_per_second:.1f} frames/s"
-                + (f"; {', '.join(f'{b} pairs {self.timed[b]:.2f} s' for b in fell_short)} fell short" if fell_short
+                + (f"; {', '.join(f'{u} {self.timed[u]:.2f} s' for u in fell_short)} fell short" if fell_short
                    else "") + ")")
 
 
-def choose_fast_batch(model: TTPModel, config: TTPConfig, target_fps: float = FAST_FPS,
-                      batches: tuple[int, ...] = FAST_BATCHES) -> FastBatch:
-    """The largest of ``batches`` whose frames/s with ``model`` on this machine, 1 / (prediction + update /
-    ``config.update_every``), reaches ``target_fps``; the last (smallest) where none does. Each batch is timed by
-    `seconds_per_update` (the median of 3 after a warm-up; largest first, stopping at the first that is fast
-    enough), the prediction likewise. ``config`` is the schedule's (``update_every`` included, e.g.
+def choose_fast_update(model: TTPModel, config: TTPConfig, target_fps: float = FAST_FPS,
+                       candidates: tuple[FastUpdate, ...] = FAST_UPDATES) -> FastChoice:
+    """The first of ``candidates`` whose frames/s with ``model`` on this machine, 1 / (prediction + update /
+    ``config.update_every``), reaches ``target_fps``; the last where none does. Each is timed by
+    `seconds_per_update` (the median of 3 after a warm-up; in order, stopping at the first that is fast enough),
+    the prediction likewise. ``config`` is the schedule's (``update_every`` included, e.g.
     ``config_from_dict({}, schedule_overrides("fast")).ttp``); in offline mode the same rate is the rule's measure
     (as many updates as online would make)."""
+    if not candidates:
+        raise ValueError("choose_fast_update needs at least one candidate update")
     predict_s = seconds_per_prediction(model, config)
-    timed: dict[int, float] = {}
-    for batch in batches:
-        timed[batch] = seconds_per_update(model, replace(config, batch_size=batch), repeats=3)
-        if 1.0 / (predict_s + timed[batch] / config.update_every) >= target_fps:
+    timed: dict[FastUpdate, float] = {}
+    for update in candidates:
+        timed[update] = seconds_per_update(model, update.apply(config), repeats=3)
+        if 1.0 / (predict_s + timed[update] / config.update_every) >= target_fps:
             break
-    return FastBatch(batch, predict_s, config.update_every, timed, target_fps, tuple(batches))
+    return FastChoice(update, predict_s, config.update_every, timed, target_fps, tuple(candidates))
 
 
-__all__ = ["FAST_BATCHES", "FAST_EVERY", "FAST_FPS", "FAST_TTP", "SCHEDULES", "FastBatch", "choose_fast_batch",
-           "schedule_overrides", "seconds_per_prediction", "seconds_per_update"]
+__all__ = ["FAST_CHOSEN", "FAST_EVERY", "FAST_FPS", "FAST_TTP", "FAST_UPDATES", "SCHEDULES", "FastChoice",
+           "FastUpdate", "choose_fast_update", "schedule_overrides", "seconds_per_prediction", "seconds_per_update"]

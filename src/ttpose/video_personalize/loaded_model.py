@@ -14,7 +14,7 @@ from ttpose.config import SpeedConfig, TTPConfig, config_from_dict, to_dict
 from ttpose.convert import load_model_file
 from ttpose.model import TTPModel
 from ttpose.resume import saved_settings
-from ttpose.schedules import FastBatch, choose_fast_batch, schedule_overrides
+from ttpose.schedules import FAST_CHOSEN, FastChoice, choose_fast_update, schedule_overrides
 from ttpose.speed import describe, prediction_model
 from ttpose.video_personalize.options import PersonalizeOptions
 from ttpose.weights import file_sha256
@@ -67,7 +67,7 @@ class LoadedModel:
         """The run's TTP settings: ``options.config`` (default: the checkpoint's saved ones) with the schedule's
         and then the ``ttp.*`` overrides applied, and ``options.mode``. ``loss.*`` overrides go to the model's
         L_self (e.g. loss.vgg_weights=PATH for the authors' .pth, which does not name its VGG-16 file). The fast
-        schedule's batch is not set here (`fast_batch`)."""
+        schedule's update is not set here (`fast_settings`)."""
         base, overrides = options.config or self.ttp, options.overrides
         bad = [o for o in overrides if not o.startswith(("ttp.", "loss."))]
         if bad:
@@ -82,26 +82,29 @@ class LoadedModel:
             self.model.loss_config = config_from_dict({"loss": saved}, loss).loss
         return replace(base, mode=options.mode)
 
-    def fast_batch(self, cfg: TTPConfig) -> FastBatch:
-        """The fast schedule's batch for this model and ``cfg`` on this machine (`ttpose.schedules.choose_fast_batch`),
-        timed once: the videos of `personalize_many` share the choice."""
-        key = repr(replace(cfg, batch_size=0)) + repr(self.model.loss_config)
+    def fast_update(self, cfg: TTPConfig) -> FastChoice:
+        """The fast schedule's update for this model and ``cfg`` on this machine
+        (`ttpose.schedules.choose_fast_update`), timed once: the videos of `personalize_many` share the choice."""
+        key = repr(replace(cfg, batch_size=0, update_reconstruction=True, loss_pool=1)) + repr(self.model.loss_config)
         if key not in self._fast:
-            self._fast[key] = choose_fast_batch(self.model, cfg)
+            self._fast[key] = choose_fast_update(self.model, cfg)
         return self._fast[key]
 
     def fast_settings(self, cfg: TTPConfig, options: PersonalizeOptions,
                       out_dir: Path) -> tuple[TTPConfig, str | None, float | None]:
-        """``cfg`` with the fast schedule's TTP batch unless the user's overrides set one (or the schedule is not
-        "fast"): a resumed run's saved batch, else `fast_batch` (said through ``options.log``). Also returns how
-        the batch was chosen (for summary.json) and the timed seconds of one update (None where not timed)."""
-        if options.schedule != "fast" or any(o.split("=", 1)[0].strip() == "ttp.batch_size" for o in options.overrides):
+        """``cfg`` with the fast schedule's update (its TTP batch, the paper's or the cheaper update) unless the
+        user's overrides set one of those settings (`ttpose.schedules.FAST_CHOSEN`; the schedule's cheaper update
+        then stands under them) or the schedule is not "fast": a resumed run's saved update, else `fast_update`
+        (said through ``options.log``). Also returns how the update was chosen (for summary.json) and the timed
+        seconds of one update (None where not timed)."""
+        own = {o.split("=", 1)[0].strip() for o in options.overrides}
+        if options.schedule != "fast" or own & {f"ttp.{k}" for k in FAST_CHOSEN}:
             return cfg, None, None
         saved = saved_settings(out_dir) if options.resume else None
-        if saved and isinstance(saved.get("batch_size"), int):
-            return replace(cfg, batch_size=saved["batch_size"]), "the batch of the resumed run", None
-        choice = self.fast_batch(cfg)
+        if saved and isinstance(saved.get("batch_size"), int) and all(k in saved for k in FAST_CHOSEN):
+            return replace(cfg, **{k: saved[k] for k in FAST_CHOSEN}), "the update of the resumed run", None
+        choice = self.fast_update(cfg)
         how = choice.describe()
         if options.log:
             options.log(how)
-        return replace(cfg, batch_size=choice.batch_size), how, choice.update_s
+        return choice.apply(cfg), how, choice.update_s

@@ -2,8 +2,9 @@
 into ``OUT/<video name>/``, and the share of them a process takes under ``torchrun`` (`rank_and_world`): with
 ``RANK`` and ``WORLD_SIZE`` set, rank r takes the videos ``r, r + W, r + 2W, ...`` of the sorted list. No process
 group is needed, and since each video's run depends only on the video, the checkpoint and the seed, the results
-equal those of one process (with ``schedule="fast"`` each process times and chooses its own TTP batch,
-`ttpose.schedules`; give ``ttp.batch_size`` for results that cannot depend on the moment or the rank)."""
+equal those of one process (with ``schedule="fast"`` each process times and chooses its own TTP update,
+`ttpose.schedules`; give ``ttp.batch_size`` and ``ttp.update_reconstruction`` for results that cannot depend on the
+moment or the rank)."""
 
 from __future__ import annotations
 

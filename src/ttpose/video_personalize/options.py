@@ -28,9 +28,9 @@ class PersonalizeOptions:
     """Every choice of `personalize_video` / `personalize_many` besides the input, the model and the output folder.
 
     ``config`` defaults to the checkpoint's saved TTP settings; ``schedule`` "fast" applies the fast schedule's
-    settings (`ttpose.schedules`: its TTP batch timed and chosen on this machine) and ``overrides``, ``ttp.KEY=VALUE``
-    (and ``loss.KEY=VALUE``, for the model's L_self) strings, are applied on top (a ``ttp.batch_size`` among them
-    also skips the timed choice). ``boxes`` is a box file (JSON or CSV,
+    settings (`ttpose.schedules`: its update timed and chosen on this machine) and ``overrides``, ``ttp.KEY=VALUE``
+    (and ``loss.KEY=VALUE``, for the model's L_self) strings, are applied on top (a ``ttp.batch_size``,
+    ``ttp.update_reconstruction`` or ``ttp.loss_pool`` among them also skips the timed choice). ``boxes`` is a box file (JSON or CSV,
     `ttpose.boxes`; for `personalize_many` a folder of them, named after the videos), ``box`` a fixed
     x1,y1,x2,y2 box; with neither, the person is tracked by the model (`ttpose.tracking`, with ``tracking``'s
     options; guided by the still scene, `ttpose.background`, with ``background``'s options, or not at all with

@@ -35,7 +35,7 @@ class VideoRun:
     whole: bool = False  # the box is the whole frame
     box_smooth: int = 1  # the moving-average window used (step 2)
     boxes: np.ndarray | None = None  # the crop boxes, smoothed and clamped, one per source frame (step 2)
-    fast_schedule: str | None = None  # how the fast schedule's batch was chosen (`ttpose.schedules`), if it was
+    fast_schedule: str | None = None  # how the fast schedule's update was chosen (`ttpose.schedules`), if it was
 
     @property
     def model(self) -> TTPModel:
