@@ -45,36 +45,49 @@ from benchmarks.throughput import CONFIG  # noqa: E402
 
 CACHE = common.REPO / "runs" / "confidence_gate"
 TAUS = (0.0, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8)  # 0: the gate off (the paper)
+RELATIVE = "relative"  # the relative rule (ttp.relative_gate), added after the first section (see step 3)
+GATES = (*TAUS, RELATIVE)  # what a gate can be here: a threshold (0: off) or the relative rule, in the choice's order
 MODES = ("online", "offline")
 AIMS = {"online": 3.0, "offline": 4.0}  # issue 13's TTP gains
 
 
-def method_config(seed: int, gate: float = 0.0):
+def setting(gate: float | str) -> str:
+    """The library's setting of ``gate`` (a threshold, or `RELATIVE`)."""
+    return "ttp.relative_gate=true" if gate == RELATIVE else f"ttp.confidence_gate={gate:g}"
+
+
+def shown(gate: float | str) -> str:
+    return RELATIVE if gate == RELATIVE else f"tau {gate:g}"
+
+
+def method_config(seed: int, gate: float | str = 0.0):
     from ttpose.config import load_config
 
-    return load_config(CONFIG, [f"seed={seed}", f"ttp.confidence_gate={gate:g}"])
+    return load_config(CONFIG, [f"seed={seed}", setting(gate)])
 
 
-def cell_path(runs: str, method: str, seed: int, split: str, block: int, mode: str, gate: float = 0.0) -> Path:
+def cell_path(runs: str, method: str, seed: int, split: str, block: int, mode: str, gate: float | str = 0.0) -> Path:
     return CACHE / Path(runs).name / (f"{split}-{method}-seed{seed}-block{block}-{mode}"
-                                      + (f"-gate{gate:g}" if gate else "") + ".json")
+                                      + ("-relative" if gate == RELATIVE else f"-gate{gate:g}" if gate else "")
+                                      + ".json")
 
 
 def cell(runs: str, method: str, seed: int, split: str, block: int, mode: str, checkpoint: str, digest: str,
-         gate: float = 0.0) -> dict:
+         gate: float | str = 0.0) -> dict:
     """PCK and every frame's predictions of ``method``'s model of ``seed`` on ``block`` of ``split`` in TTP
     ``mode`` with Table 1's settings (and ``gate``: only for the check of step 5); cached."""
     cfg = method_config(seed, gate)
     key = common.cell_key(cfg, mode, checkpoint=digest, split=split, block=block)
     return common.evaluation_cell(cell_path(runs, method, seed, split, block, mode, gate), key, checkpoint,
                                   lambda: block_people(cfg, block, split), cfg, mode, seed,
-                                  f"{split} {method} seed {seed} block {block} {mode}" + (f" gate {gate:g}" if gate
+                                  f"{split} {method} seed {seed} block {block} {mode}" + (f" {shown(gate)}" if gate
                                                                                           else ""),
                                   keep_predictions=not gate)
 
 
-def gated_pck(trained: list, personalized: list, videos: list, skeleton, tau: float, mode: str) -> float:
-    """PCK pooled over ``videos`` of what the gate at ``tau`` outputs, replayed per video (a fresh gate each, as a
+def gated_pck(trained: list, personalized: list, videos: list, skeleton, tau: float | str, mode: str) -> float:
+    """PCK pooled over ``videos`` of what the gate ``tau`` (a threshold, 0 off, or `RELATIVE`) outputs, replayed per
+    video (a fresh gate each, as a
     new `Personalizer` per person has) on the saved predictions of the trained model and the personalized one."""
     from ttpose.confidence_gate import ConfidenceGate
     from ttpose.evaluate import evaluate_predictions
@@ -83,8 +96,8 @@ def gated_pck(trained: list, personalized: list, videos: list, skeleton, tau: fl
     items = []
     for video, ours, theirs in zip(videos, personalized, trained, strict=True):
         pers, base = Predictions(*ours), Predictions(*theirs)
-        if tau > 0:
-            gate = ConfidenceGate(tau, trained=None)
+        if tau:
+            gate = ConfidenceGate(0.0 if tau == RELATIVE else tau, trained=None, relative=tau == RELATIVE)
             calls = [[t] for t in range(len(base.frame_index))] if mode == "online" else [slice(None)]
             parts = [gate.choose(_frames(base, c), _frames(pers, c)) for c in calls]
             pers = Predictions.concat(parts)
@@ -99,7 +112,7 @@ def _frames(pred, which):
 
 
 def replayed(cells: dict, methods: list[str], seeds: list[int], split: str, blocks: list[int], taus) -> dict:
-    """PCK without TTP ("none", tau 0) and in each mode for each threshold: {(method, seed, block, mode, tau): PCK}."""
+    """PCK without TTP ("none", tau 0) and in each mode for each gate: {(method, seed, block, mode, gate): PCK}."""
     from ttpose.checkpoint import load_checkpoint
 
     def saved(*where):
@@ -142,15 +155,17 @@ def people(cells: dict, method: str, seeds: list[int], split: str, blocks: list[
     return {k: np.array(v) for k, v in out.items()}
 
 
-def gains(pck: dict, method: str, seeds: list[int], blocks: list[int], mode: str, tau: float) -> np.ndarray:
+def gains(pck: dict, method: str, seeds: list[int], blocks: list[int], mode: str, tau: float | str) -> np.ndarray:
     """Per seed: the mean over ``blocks`` of the PCK in ``mode`` with the gate at ``tau`` minus without TTP."""
     return np.array([np.mean([pck[method, s, b, mode, tau] - pck[method, s, b, "none", 0.0] for b in blocks])
                      for s in seeds])
 
 
-def chosen(pck: dict, method: str, seeds: list[int], blocks: list[int], mode: str) -> float:
-    """The choice rule: the threshold with the highest mean val gain; ties to the lower one (TAUS is ascending)."""
-    return max(TAUS, key=lambda tau: (round(float(np.mean(gains(pck, method, seeds, blocks, mode, tau))), 9), -tau))
+def chosen(pck: dict, method: str, seeds: list[int], blocks: list[int], mode: str, among=GATES) -> float | str:
+    """The choice rule: the gate of ``among`` with the highest mean val gain; ties to the one listed first (the
+    lower threshold; the relative rule last)."""
+    return max(among, key=lambda g: (round(float(np.mean(gains(pck, method, seeds, blocks, mode, g))), 9),
+                                     -among.index(g)))
 
 
 def report(val: dict, test: dict, picks: dict, check: tuple[float, float] | None, args, minutes: float,
@@ -160,43 +175,49 @@ def report(val: dict, test: dict, picks: dict, check: tuple[float, float] | None
     lines = [f"## The confidence gate: TTP's output kept only where the trained model is unsure ({people} validation "
              f"people to choose, {people} test people to report; issue 13)", "",
              f"The Table 1 models of {common.shown_path(args.runs)} ({', '.join(methods)}; seeds "
-             f"{', '.join(map(str, seeds))}), Table 1's TTP settings (configs/synthetic/cpu.yaml). Gate tau: a frame "
-             "gets the personalized prediction while the trained model's mean heatmap maximum over the frames known so "
-             "far (online 0..t, offline the video) is below tau, else the trained model's (`ttpose.confidence_gate`; "
-             "tau 0: off, the paper's TTP). Gains paired with the same model without TTP; per seed the mean over "
-             "blocks of 16; mean ± std over seeds. Choice rule, fixed before any cell: per method and mode the tau "
-             "with the highest mean val gain.", "",
+             f"{', '.join(map(str, seeds))}), Table 1's TTP settings (configs/synthetic/cpu.yaml). Gate tau (the "
+             "threshold rule, `ttp.confidence_gate`): a frame gets the personalized prediction while the trained "
+             "model's mean heatmap maximum over the frames known so far (online 0..t, offline the video) is below tau, "
+             "else the trained model's (tau 0: off, the paper's TTP). The relative rule (`ttp.relative_gate`): the "
+             "personalized prediction while the personalized model's mean heatmap maximum so far is above the trained "
+             "model's (no threshold). Gains paired with the same model without TTP; per seed the mean over blocks of "
+             "16; mean ± std over seeds. Choice rule, fixed before any cell: per method and mode the gate with the "
+             "highest mean val gain (the relative rule joined the candidates after this section's first version, "
+             "which chose among the thresholds; test cells had been seen then, for the threshold rule only).", "",
              *_people_lines(each, args.methods[0], len(args.seeds)),
-             "**Validation people** (mean val gain by tau):", "",
-             "| tau | " + " | ".join(f"{common.TITLES[m]} {mode}" for m in methods for mode in MODES) + " |",
+             "**Validation people** (mean val gain by gate):", "",
+             "| gate | " + " | ".join(f"{common.TITLES[m]} {mode}" for m in methods for mode in MODES) + " |",
              "|---|" + "---|" * (len(methods) * len(MODES))]
-    for tau in TAUS:
-        lines.append(f"| {tau:g}{' (off)' if tau == 0 else ''} | " + " | ".join(
-            common.mean_std(gains(val, m, seeds, blocks, mode, tau)) for m in methods for mode in MODES) + " |")
-    lines += ["", "Chosen on val: " + "; ".join(f"{common.TITLES[m]} {mode} tau {picks[m, mode]:g}" for m in methods
+    for gate in GATES:
+        lines.append(f"| {shown(gate)}{' (off)' if gate == 0 else ''} | " + " | ".join(
+            common.mean_std(gains(val, m, seeds, blocks, mode, gate)) for m in methods for mode in MODES) + " |")
+    lines += ["", "Chosen on val: " + "; ".join(f"{common.TITLES[m]} {mode} {shown(picks[m, mode])}" for m in methods
                                                  for mode in MODES) + ".", "",
-              f"**Test people** (blocks 0 .. {blocks[-1]}; never used for a choice):", "",
-              "| Method | TTP scenario | tau | PCK | TTP gain (same model) | per seed gain |",
+              f"**Test people** (blocks 0 .. {blocks[-1]}; never used for a choice): each method and mode with the "
+              "gate off, the best threshold on val and the relative rule; the chosen one marked.", "",
+              "| Method | TTP scenario | gate | PCK | TTP gain (same model) | per seed gain |",
               "|---|---|---|---|---|---|"]
     found = {}
     for m in methods:
         none = [np.mean([test[m, s, b, "none", 0.0] for b in blocks]) for s in seeds]
         lines.append(f"| {common.TITLES[m]} | w/o TTP | | {common.mean_std(none)} | | |")
         for mode in MODES:
-            for tau in dict.fromkeys((0.0, picks[m, mode])):
-                g = gains(test, m, seeds, blocks, mode, tau)
-                found[m, mode, tau] = g
-                pck = [np.mean([test[m, s, b, mode, tau] for b in blocks]) for s in seeds]
-                lines.append(f"| {common.TITLES[m]} | {mode.capitalize()}{' gated' if tau else ''} | {tau:g} | "
-                             f"{common.mean_std(pck)} | {common.mean_std(g)} | {', '.join(f'{x:+.2f}' for x in g)} |")
-    lines += ["", "Aims (issue 13, checked on the test rows above with each method's chosen tau):", ""]
+            for gate in reported_gates(val, m, seeds, blocks, mode):
+                g = gains(test, m, seeds, blocks, mode, gate)
+                found[m, mode, gate] = g
+                pck = [np.mean([test[m, s, b, mode, gate] for b in blocks]) for s in seeds]
+                mark = " (chosen)" if gate == picks[m, mode] and gate != 0 else ""
+                lines.append(f"| {common.TITLES[m]} | {mode.capitalize()}{' gated' if gate else ''} | "
+                             f"{shown(gate) if gate else 'off'}{mark} | {common.mean_std(pck)} | "
+                             f"{common.mean_std(g)} | {', '.join(f'{x:+.2f}' for x in g)} |")
+    lines += ["", "Aims (issue 13, checked on the test rows above with each method's chosen gate):", ""]
     for mode in MODES:
         for m in methods:
             g = found[m, mode, picks[m, mode]]
             ok = g.mean() >= AIMS[mode] and (len(g) < 2 or g.mean() > 2 * g.std(ddof=1))
             spread = f" (std {g.std(ddof=1):.2f})" if len(g) > 1 else ""
-            lines.append(f"- {common.TITLES[m]} + {mode} TTP (tau {picks[m, mode]:g}) gains at least +{AIMS[mode]:g}, "
-                         f"more than twice the std of the per-seed gains: {g.mean():+.2f}{spread}: "
+            lines.append(f"- {common.TITLES[m]} + {mode} TTP ({shown(picks[m, mode])}) gains at least "
+                         f"+{AIMS[mode]:g}, more than twice the std of the per-seed gains: {g.mean():+.2f}{spread}: "
                          f"{'met' if ok else 'NOT met'}")
         if "transformer" in methods and "keypoint" in methods:
             ours, theirs = found["transformer", mode, picks["transformer", mode]], \
@@ -208,12 +229,17 @@ def report(val: dict, test: dict, picks: dict, check: tuple[float, float] | None
         lines.append("- The Transformer against the keypoint method: not measured in this run (--methods).")
     if check is not None:
         lines += ["", f"Check (step 5): the first seed's Transformer on test block 0, online, run through "
-                  f"`ttpose.evaluate` with ttp.confidence_gate={picks['transformer', 'online']:g}: PCK {check[0]:.4f}; "
+                  f"`ttpose.evaluate` with {setting(picks['transformer', 'online'])}: PCK {check[0]:.4f}; "
                   f"replayed on the saved predictions: {check[1]:.4f} (the replay takes the trained model's own "
                   "predictions from the no-TTP cell, made 64 frames at a time; the library's online gate makes them "
                   "one frame at a time, and under bf16 autocast a joint can land a heatmap step apart)."]
     lines += common.footer(minutes, models)
     return "\n".join(lines)
+
+
+def reported_gates(val: dict, method: str, seeds: list[int], blocks: list[int], mode: str) -> list:
+    """The gates a test table shows for ``method`` in ``mode``: off, the best threshold on val, the relative rule."""
+    return list(dict.fromkeys((0.0, chosen(val, method, seeds, blocks, mode, among=TAUS), RELATIVE)))
 
 
 def _people_lines(each: dict | None, method: str, seeds: int) -> list[str]:
@@ -260,14 +286,15 @@ def main(argv=None) -> None:
 
     val_cells = run("val")
     each = people(val_cells, args.methods[0], args.seeds, "val", blocks)
-    val = replayed(val_cells, args.methods, args.seeds, "val", blocks, TAUS)
+    val = replayed(val_cells, args.methods, args.seeds, "val", blocks, GATES)
     picks = {(m, mode): chosen(val, m, args.seeds, blocks, mode) for m in args.methods for mode in MODES}
     print(f"chosen on val: {picks}", flush=True)
     test_cells = run("test")
-    taus = sorted({0.0, *picks.values()})
-    test = replayed(test_cells, args.methods, args.seeds, "test", blocks, taus)
+    gates = list(dict.fromkeys(g for m in args.methods for mode in MODES for g in reported_gates(val, m, args.seeds,
+                                                                                              blocks, mode)))
+    test = replayed(test_cells, args.methods, args.seeds, "test", blocks, gates)
     check = None
-    if "transformer" in args.methods and picks["transformer", "online"] > 0:
+    if "transformer" in args.methods and picks["transformer", "online"] != 0:
         s, tau = args.seeds[0], picks["transformer", "online"]
         library = cell(args.runs, "transformer", s, "test", 0, "online", str(models["transformer", s]),
                        digests["transformer", s], gate=tau)

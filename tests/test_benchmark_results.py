@@ -704,7 +704,7 @@ def test_confidence_gate_replays_the_library_rule_on_saved_predictions_and_choos
     the choice is the tau of the highest mean val gain, ties to the lower tau; the report judges the aims on test."""
     from types import SimpleNamespace
 
-    from benchmarks.confidence_gate import TAUS, chosen, gated_pck, report
+    from benchmarks.confidence_gate import GATES, RELATIVE, chosen, gated_pck, report
     from ttpose.data.synthetic import SyntheticConfig, make_video
     from ttpose.skeletons import PENN_ACTION
 
@@ -720,18 +720,26 @@ def test_confidence_gate_replays_the_library_rule_on_saved_predictions_and_choos
     assert gated_pck(trained, personalized, [video], PENN_ACTION, 0.95, "online") == 0.0
     assert gated_pck(trained, personalized, [video], PENN_ACTION, 0.6, "offline") == 0.0  # c = 0.5 for the video
     assert gated_pck(trained, personalized, [video], PENN_ACTION, 0.45, "offline") == 100.0
+    # the relative rule: TTP's output only while its confidence so far is above the trained model's
+    assert gated_pck(trained, personalized, [video], PENN_ACTION, RELATIVE, "online") == 100.0  # 0 < 0.9 / 0.1
+    surer = [(frames, truth + 100.0, np.full_like(scores, 0.6))]  # margins -0.3, -0.3, +0.5, +0.5
+    # their means so far -0.3, -0.3, -0.03, +0.1: only frame 3 is TTP's; offline the mean +0.1: all are
+    assert gated_pck(trained, surer, [video], PENN_ACTION, RELATIVE, "online") == pytest.approx(75.0)
+    assert gated_pck(trained, surer, [video], PENN_ACTION, RELATIVE, "offline") == 0.0
 
     def pck(gain):  # {(method, seed, block, mode, tau): PCK}: no TTP 50 + seed, gain(mode, tau, seed) above it
         out = {}
         for s in (0, 1):
             out["transformer", s, 0, "none", 0.0] = 50.0 + s
             for mode in ("online", "offline"):
-                for tau in TAUS:
+                for tau in GATES:
                     out["transformer", s, 0, mode, tau] = 50.0 + s + gain(mode, tau, s)
         return out
 
-    val = pck(lambda mode, tau, s: 1.0 + (2.0 if 0.5 <= tau <= 0.6 else 0.0) + (tau == 0.6 and mode == "offline"))
+    val = pck(lambda mode, tau, s: 1.0 + (2.0 if tau != RELATIVE and 0.5 <= tau <= 0.6 else 0.0)
+              + (tau == 0.6 and mode == "offline") + (tau == RELATIVE and mode == "online"))
     assert chosen(val, "transformer", [0, 1], [0], "online") == 0.5  # 0.5, 0.55 and 0.6 tie: the lowest
+    assert chosen(pck(lambda mode, tau, s: 1.0 + (tau == RELATIVE)), "transformer", [0, 1], [0], "online") == RELATIVE
     assert chosen(val, "transformer", [0, 1], [0], "offline") == 0.6
     assert chosen(pck(lambda mode, tau, s: 1.0), "transformer", [0, 1], [0], "online") == 0.0  # all tie: off
     picks = {("transformer", "online"): 0.5, ("transformer", "offline"): 0.6}
@@ -743,9 +751,12 @@ def test_confidence_gate_replays_the_library_rule_on_saved_predictions_and_choos
     assert "| 0-40 | 2 | +8.00 | +10.00 | 0.32 |" in lines and "| 80-100 | 1 | -3.00 | -2.00 | 0.90 |" in lines
     assert not any(x.startswith("| 40-60 |") for x in lines)  # no one there
     assert any(x.startswith("Why (validation people") and x.endswith("on that person: 1.00.") for x in lines)
-    assert "| 0.5 | 3.00 ± 0.00 | 3.00 ± 0.00 |" in lines and "| 0 (off) | 1.00 ± 0.00 | 1.00 ± 0.00 |" in lines
-    assert "| Transformer (keypoint) | Online gated | 0.5 | 54.00 ± 1.41 | 3.50 ± 0.71 | +3.00, +4.00 |" in lines
-    assert "| Transformer (keypoint) | Online | 0 | 51.50 ± 0.71 | 1.00 ± 0.00 | +1.00, +1.00 |" in lines
+    assert "| tau 0.5 | 3.00 ± 0.00 | 3.00 ± 0.00 |" in lines and "| tau 0 (off) | 1.00 ± 0.00 | 1.00 ± 0.00 |" in lines
+    assert "| relative | 2.00 ± 0.00 | 1.00 ± 0.00 |" in lines
+    assert "| Transformer (keypoint) | Online gated | tau 0.5 (chosen) | 54.00 ± 1.41 | 3.50 ± 0.71 | +3.00, +4.00 |" \
+        in lines
+    assert "| Transformer (keypoint) | Online | off | 51.50 ± 0.71 | 1.00 ± 0.00 | +1.00, +1.00 |" in lines
+    assert "| Transformer (keypoint) | Online gated | relative | 50.50 ± 0.71 | 0.00 ± 0.00 | +0.00, +0.00 |" in lines
     assert any(x.startswith("- Transformer (keypoint) + online TTP (tau 0.5)") and x.endswith(
         "+3.50 (std 0.71): met") for x in lines)
     assert any(x.startswith("- Transformer (keypoint) + offline TTP (tau 0.6)") and x.endswith(

@@ -382,6 +382,51 @@ def test_confidence_gate_replays_on_saved_predictions_and_is_checked():
         gate.choose(frames(0, 0.1), frames(1, 0.1))
     with pytest.raises(ValueError, match="above 0"):
         ConfidenceGate(0.0, trained=None)
+    with pytest.raises(ValueError, match="above 0 or the relative rule"):
+        ConfidenceGate(0.5, trained=None, relative=True)
     with pytest.raises(ConfigError, match="confidence_gate"):
         load_config(None, ["ttp.confidence_gate=-0.1"])
-    assert load_config(None, []).ttp.confidence_gate == 0.0
+    with pytest.raises(ConfigError, match="0 with ttp.relative_gate"):
+        load_config(None, ["ttp.confidence_gate=0.5", "ttp.relative_gate=true"])
+    defaults = load_config(None, []).ttp
+    assert defaults.confidence_gate == 0.0 and defaults.relative_gate is False
+
+
+def test_relative_gate_replays_the_margin_of_every_frame_seen_so_far():
+    """The relative rule: personalized while the mean so far of (personalized minus trained) per-frame mean heatmap
+    maximum is above 0, across calls; no threshold."""
+    from ttpose.confidence_gate import ConfidenceGate
+    from ttpose.inference import Predictions
+
+    def frames(t, score, value):
+        return Predictions(np.array([t]), np.full((1, 2, 2), value), np.full((1, 2), score))
+
+    gate = ConfidenceGate(0.0, trained=None, relative=True)
+    trained, personalized = [0.5, 0.5, 0.5, 0.5], [0.6, 0.3, 0.5, 0.7]  # margins +0.1, -0.2, 0, +0.2
+    outs = [gate.choose(frames(t, a, 0.0), frames(t, b, 1.0)) for t, (a, b) in enumerate(zip(trained, personalized,
+                                                                                          strict=True))]
+    # mean margin so far: +0.1, -0.05, -0.033, +0.025 -> personalized, trained, trained, personalized
+    assert [float(o.joints[0, 0, 0]) for o in outs] == [1.0, 0.0, 0.0, 1.0]
+    offline = ConfidenceGate(0.0, trained=None, relative=True)  # one call: the mean margin of all frames
+    both = offline.choose(Predictions(np.arange(2), np.zeros((2, 2, 2)), np.array([[0.5, 0.5], [0.5, 0.5]])),
+                          Predictions(np.arange(2), np.ones((2, 2, 2)), np.array([[0.7, 0.7], [0.2, 0.2]])))
+    assert np.array_equal(both.joints, np.zeros((2, 2, 2)))  # (+0.2 - 0.3) / 2 < 0: the trained model's
+
+
+def test_relative_gate_in_personalize_keeps_the_updates_and_mixes_as_replayed(video):
+    """ttp.relative_gate through `personalize`: the losses are those without a gate, and each frame's output is the
+    one the rule picks from the ungated personalized and the trained model's predictions."""
+    model, cfg = tiny_model(), TTPConfig(batch_size=4, lr=1e-2)  # a step large enough to move the confidence
+    none = personalize(model, video, "none", progress=False)
+    online = personalize(model, video, "online", cfg, seed=0, progress=False)
+    gated = personalize(model, video, "online", cfg, seed=0, progress=False, relative_gate=True)
+    assert np.array_equal(gated.losses, online.losses)
+    margin = online.scores.mean(axis=1) - none.scores.mean(axis=1)
+    use = np.cumsum(margin) / np.arange(1, len(video) + 1) > 0
+    assert use.any() and not use.all() and np.abs(np.cumsum(margin)).min() > 1e-4  # both sides, clear of rounding
+    assert np.array_equal(gated.joints[use], online.joints[use])
+    assert np.allclose(gated.joints[~use], none.joints[~use], atol=1e-4)
+    offline = personalize(model, video, "offline", cfg, seed=0, progress=False)
+    both = personalize(model, video, "offline", cfg, seed=0, progress=False, relative_gate=True)
+    picked = offline if offline.scores.mean() > none.scores.mean() else none
+    assert np.allclose(both.joints, picked.joints, atol=1e-4)

@@ -1,22 +1,26 @@
-"""The confidence gate (not in the paper; ``ttp.confidence_gate``): the personalized predictions for a person the
-trained model is unsure of, the trained model's own for a person it is sure of.
+"""The confidence gate (not in the paper; ``ttp.confidence_gate``, ``ttp.relative_gate``): the personalized
+predictions for a person the trained model is unsure of, the trained model's own for a person it is sure of.
 
 Why: TTP helps the people the trained model fails on and costs a little on those it already gets right. On 64
 validation people of the synthetic benchmark (the three Table 1 Transformers, Table 1's TTP settings) the people it
 scores below 40 PCK gained +8.5 online and +11.7 offline, those at 80 PCK or more lost 3.0 and 1.8. Without labels
 the trained model's confidence tells them apart: its heatmap maxima, averaged over joints and frames, follow its PCK
-person by person (correlation 0.94 there). benchmarks/confidence_gate.py measures the gate and chooses tau.
+person by person (correlation 0.94 there). benchmarks/confidence_gate.py measures both rules and chooses tau.
 
-The rule, for the frames a `Personalizer` predicts in one call (online: frame t; offline: the video, or a chunk of
-``reset_every`` frames), with gate tau > 0:
+The rules, for the frames a `Personalizer` predicts in one call (online: frame t; offline: the video, or a chunk of
+``reset_every`` frames); "so far" is every frame predicted so far, this call's included (online: frames 0 .. t, as
+they arrive; offline: the whole video); c is a frame's mean over joints of a model's heatmap maxima:
 
-    c = mean over joints and over every frame predicted so far, this call's included, of the TRAINED model's
-        heatmap maxima (online: frames 0 .. t, as they arrive; offline: the whole video)
-    output = the personalized predictions   if c < tau
-             the trained model's predictions otherwise
+    threshold (ttp.confidence_gate = tau > 0):
+        output = the personalized predictions   if mean so far of c(trained) < tau
+                 the trained model's predictions otherwise
+    relative (ttp.relative_gate = true; no threshold, so no scale to choose per model):
+        output = the personalized predictions   if mean so far of c(personalized) - c(trained) > 0
+                 the trained model's predictions otherwise
 
+The relative rule trusts personalization where it made the model surer of this person than training alone did.
 The updates are the method's (Sec. 3.2), unchanged: the gate only chooses which prediction is output. Its state (the
-confidence seen so far) belongs to one person: a new `Personalizer` per video starts it afresh; `Personalizer.reset`
+confidences seen so far) belongs to one person: a new `Personalizer` per video starts it afresh; `Personalizer.reset`
 (a new chunk of the same person) keeps it; a resumed `ttpose personalize` run starts it again from the resumed frame.
 """
 
@@ -31,26 +35,38 @@ from ttpose.model import TTPModel
 
 
 class ConfidenceGate:
-    """``threshold`` (tau) and the trained model (a prediction-only copy, `ttpose.speed.prediction_model`); called
-    with the personalized predictions of a call, returns what the rule above outputs."""
+    """``threshold`` (tau; the threshold rule) or ``relative`` (the relative rule, tau 0) and the trained model (a
+    prediction-only copy, `ttpose.speed.prediction_model`); called with the personalized predictions of a call,
+    returns what the rule above outputs."""
 
-    def __init__(self, threshold: float, trained: TTPModel):
-        if threshold <= 0:
-            raise ValueError(f"a confidence gate needs a threshold above 0, got {threshold}")
-        self.threshold, self.trained = threshold, trained
+    def __init__(self, threshold: float, trained: TTPModel, relative: bool = False):
+        if relative == (threshold > 0) or threshold < 0:
+            raise ValueError("a confidence gate needs a threshold above 0 or the relative rule (threshold 0), got "
+                             f"threshold {threshold}, relative {relative}")
+        self.threshold, self.trained, self.relative = threshold, trained, relative
         self.confidence_sum, self.frames = 0.0, 0  # the trained model's per-frame mean heatmap maxima, summed
+        self.margin_sum = 0.0  # the personalized model's minus the trained model's, summed
 
     def known_confidence(self, scores: np.ndarray) -> float:
-        """c after the frames of ``scores`` (N x K, the trained model's heatmap maxima) join those seen before."""
+        """The mean so far of c(trained) after the frames of ``scores`` (N x K, the trained model's heatmap maxima)
+        join those seen before."""
         self.confidence_sum += float(scores.mean(axis=1).sum())
         self.frames += len(scores)
         return self.confidence_sum / self.frames
+
+    def known_margin(self, trained: np.ndarray, personalized: np.ndarray) -> float:
+        """The mean so far of c(personalized) - c(trained) after the frames of these heatmap maxima (N x K each)."""
+        self.margin_sum += float((personalized.mean(axis=1) - trained.mean(axis=1)).sum())
+        return self.margin_sum / (self.frames or 1)
 
     def choose(self, trained: Predictions, personalized: Predictions) -> Predictions:
         """The rule above for one call's frames, given both models' predictions of them."""
         if not np.array_equal(trained.frame_index, personalized.frame_index):
             raise ValueError("the trained and personalized predictions must be of the same frames")
-        return personalized if self.known_confidence(trained.scores) < self.threshold else trained
+        sure = self.known_confidence(trained.scores)
+        if self.relative:
+            return personalized if self.known_margin(trained.scores, personalized.scores) > 0 else trained
+        return personalized if sure < self.threshold else trained
 
     def __call__(self, video: Video, indices, personalized: Predictions, speed: SpeedConfig | None = None
                  ) -> Predictions:

@@ -162,9 +162,10 @@ class TTPConfig:
     # a drift control (not in the paper; benchmarks/drift.py): after every update the weights move this fraction of
     # the way back to the trained ones, theta <- theta + pull_back * (theta_trained - theta). 0: off (the paper)
     pull_back: float = 0.0
-    # not in the paper (ttpose.confidence_gate): personalized predictions only while the trained model's mean
-    # confidence on the frames known so far is below this, else the trained model's. 0: off
+    # not in the paper (ttpose.confidence_gate): personalized predictions only while the trained model's mean confidence
+    # so far is below confidence_gate (0: off), or (relative_gate) below the personalized model's; else the trained's
     confidence_gate: float = 0.0
+    relative_gate: bool = False
     source_crop: Literal["own", "target"] = "own"  # the pair rule of `DataConfig.source_crop`, for TTP's pairs
     # Cheaper updates (not in the paper; issue 16): False keeps the reconstruction path (appearance and pose encoders,
     # renderer) as trained; loss_pool=2 computes L_self on the images average-pooled by 2 (VGG-16 costs a quarter)
@@ -173,8 +174,7 @@ class TTPConfig:
     speed: SpeedConfig = field(default_factory=SpeedConfig)  # e.g. ttp.speed.precision=bf16 ttp.speed.fold_bn=true
 
     def online_updates(self, frames: int) -> int:
-        """Updates the online rule makes on ``frames`` frames after a reset: ``steps_per_frame`` on every
-        ``update_every``-th frame."""
+        """Online updates on ``frames`` frames after a reset: ``steps_per_frame`` on every ``update_every``-th."""
         return -(-frames // self.update_every) * self.steps_per_frame
 
     def offline_updates(self, frames: int) -> int:
@@ -370,9 +370,9 @@ def validate(cfg: Config) -> None:
         raise ConfigError("ttp.update_every and ttp.steps_per_frame must be >= 1")
     if cfg.ttp.loss_pool < 1 or m.input_size % cfg.ttp.loss_pool:
         raise ConfigError(f"ttp.loss_pool: {cfg.ttp.loss_pool} does not divide model.input_size {m.input_size}")
-    if not 0 <= cfg.ttp.pull_back < 1 or cfg.ttp.confidence_gate < 0:
-        raise ConfigError(f"ttp.pull_back ({cfg.ttp.pull_back}) must be in [0, 1), ttp.confidence_gate "
-                          f"({cfg.ttp.confidence_gate}) at least 0")
+    if not 0 <= (t := cfg.ttp).pull_back < 1 or t.confidence_gate < 0 or (t.relative_gate and t.confidence_gate):
+        raise ConfigError(f"ttp.pull_back ({t.pull_back}) must be in [0, 1), ttp.confidence_gate "
+                          f"({t.confidence_gate}) at least 0, and 0 with ttp.relative_gate")
     if not 0 <= cfg.data.translate_factor < 0.5:
         raise ConfigError(f"data.translate_factor: {cfg.data.translate_factor} is not in [0, 0.5)")
     d = cfg.data

@@ -90,7 +90,7 @@ class LivePersonalizer:
         with self._weights, torch.no_grad():
             pred = predict_video(self.predictor, frame, [0], speed=self.tuner.config.speed)
             weights_from = self.weights_from
-        if self.tuner.gate is not None:  # ttp.confidence_gate: the trained model's prediction where it is sure
+        if self.tuner.gate is not None:  # ttp.confidence_gate or relative_gate (ttpose.confidence_gate)
             pred = self.tuner.gate(frame, [0], pred, self.tuner.config.speed)
         with self._arrived:
             index = self.frames

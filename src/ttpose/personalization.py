@@ -96,9 +96,10 @@ class Personalizer:
         if self.loss is not None:
             prepare_model(self.loss, self.config.speed)  # VGG-16 in the same memory layout
         self._trained_loss = copy.deepcopy(self.loss.state_dict()) if self.loss is not None else None
-        # ttp.confidence_gate: the trained model as it was (a prediction-only copy) and the confidence seen so far
-        self.gate = ConfidenceGate(self.config.confidence_gate, prediction_model(model, self.config.speed)) \
-            if self.config.confidence_gate > 0 else None
+        # ttp.confidence_gate / relative_gate: the trained model as it was (a prediction-only copy), confidences so far
+        self.gate = ConfidenceGate(self.config.confidence_gate, prediction_model(model, self.config.speed),
+                                   self.config.relative_gate) \
+            if self.config.confidence_gate > 0 or self.config.relative_gate else None
         self.seed = seed
         self.updates = 0
         self.recon_errors: list[float] = []  # plain pixel MSE of every update (Losses.recon_error)
@@ -153,7 +154,7 @@ class Personalizer:
 
     @torch.no_grad()
     def predict(self, video: Video, indices) -> Predictions:
-        """The personalized model's predictions of ``video[indices]`` (with ttp.confidence_gate: `ConfidenceGate`)."""
+        """The personalized model's predictions of ``video[indices]`` (with a gate: `ConfidenceGate`)."""
         pred = predict_video(self.model, video, indices, speed=self.config.speed)
         return pred if self.gate is None else self.gate(video, indices, pred, self.config.speed)
 
