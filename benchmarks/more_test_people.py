@@ -60,8 +60,8 @@ BLOCK = 16  # people per block: Table 1's test split size, and the data's strati
 TARGET_SE = 1.0  # PCK: the standard error of the mean online gain the test people must allow (a third of +3)
 METHODS = {  # method -> the TTP scenarios it is scored in (Table 1's rows)
     "baseline": ("none",), "keypoint": ("none", "online", "offline"), "transformer": ("none", "online", "offline")}
-# throughput_avx512bf16's choice; the library's `--schedule fast` with 4 pairs (what it takes where 16 and 8 pairs fall
-# short of 2 frames/s, as on the Xeon of section throughput; it was the fixed preset before `ttpose.schedules`)
+# throughput_avx512bf16's choice; the cheaper update of 4 pairs (what `--schedule fast` takes where the other
+# candidates fall short of 2 frames/s, as on the Xeon of section throughput; the fixed preset before `ttpose.schedules`)
 PRESETS = ["every 4, batch 16, cheap", "every 4, batch 4, cheap"]
 
 

@@ -114,22 +114,35 @@ def test_fast_schedule_times_its_update_here_and_a_resume_keeps_the_saved_one(fi
     assert (stopped / "personalized.json").read_text() == (out / "personalized.json").read_text()  # as uninterrupted
 
 
-def test_fast_schedule_takes_the_users_update_setting_untimed(files, tmp_path, capsys, monkeypatch):
-    """Any of the settings the timing chooses, given by the user, skips the timing; the schedule's cheaper update
-    stands under the user's setting."""
-    import ttpose.video_personalize.loaded_model as loaded_model
+def test_fast_schedule_times_only_the_candidates_that_agree_with_the_users_settings(files, tmp_path, capsys,
+                                                                                    monkeypatch):
+    """A user's own ttp.update_reconstruction / loss_pool / batch_size narrows the timed candidates to those that
+    agree with it; where none agrees nothing is timed and the schedule's cheaper update of 16 pairs stands under the
+    user's setting."""
+    import ttpose.schedules as schedules
 
-    def never(*args, **kwargs):
-        raise AssertionError("timed although the user set the update")
+    timed = []
 
-    monkeypatch.setattr(loaded_model, "choose_fast_update", never)
-    out = tmp_path / "own"
-    code, _, stderr = cli(capsys, files["clip"], "ttp.update_reconstruction=true", "--checkpoint", files["checkpoint"],
-                          "--out", out, "--box", "4,2,44,46", "--schedule", "fast")
-    assert code == 0, stderr
-    settings = json.loads((out / "summary.json").read_text())["settings"]
-    assert settings["ttp"]["update_reconstruction"] is True and settings["ttp"]["loss_pool"] == 2
-    assert settings["fast_schedule"] is None and "fast schedule:" not in stderr
+    def seconds_per_update(model, cfg, repeats=3):
+        timed.append((cfg.batch_size, cfg.update_reconstruction, cfg.loss_pool))
+        return 9.0  # too slow for 2 frames/s: the last candidate timed is taken
+
+    monkeypatch.setattr(schedules, "seconds_per_update", seconds_per_update)
+    monkeypatch.setattr(schedules, "seconds_per_prediction", lambda model, cfg, repeats=3: 0.1)
+    for own, tried, expected in (
+            (("ttp.update_reconstruction=true",), [(16, True, 1)], (16, True, 1)),  # the paper's update only
+            (("ttp.batch_size=8",), [(8, False, 2)], (8, False, 2)),
+            (("ttp.update_reconstruction=false", "ttp.loss_pool=1"), [], (16, False, 1))):  # no candidate: untimed
+        timed.clear()
+        out = tmp_path / "-".join(own)
+        code, _, stderr = cli(capsys, files["clip"], *own, "--checkpoint", files["checkpoint"], "--out", out,
+                              "--box", "4,2,44,46", "--schedule", "fast")
+        assert code == 0, stderr
+        settings = json.loads((out / "summary.json").read_text())["settings"]
+        ttp = settings["ttp"]
+        assert timed == tried  # each candidate timed once (its median of 3), none other
+        assert (ttp["batch_size"], ttp["update_reconstruction"], ttp["loss_pool"]) == expected
+        assert (settings["fast_schedule"] is None) == (not tried) and ("fast schedule:" in stderr) == bool(tried)
 
 
 def test_whole_frame_flag_replaces_the_model_s_track(files, tmp_path, capsys):
@@ -241,7 +254,7 @@ def test_schedule_overrides():
     fast = schedule_overrides("fast")
     assert {"ttp.update_every=4", "ttp.update_reconstruction=false", "ttp.loss_pool=2",
             "ttp.speed.fold_bn=true"} <= set(fast)
-    assert not any(o.startswith("ttp.batch_size=") for o in fast)  # chosen by timing (`choose_fast_update`)
+    assert "ttp.batch_size=16" in fast  # where `choose_fast_update` times nothing (the user's own update)
     with pytest.raises(ValueError, match="schedule"):
         schedule_overrides("turbo")
 

@@ -471,6 +471,27 @@ def test_resume_refuses_another_run_and_start_over_discards(long_clip, tmp_path)
     assert any("starting over" in m for m in messages) and not (out / RESUME_DIR).exists()
 
 
+def test_resume_of_a_run_saved_before_a_ttp_option_existed(long_clip, tmp_path):
+    """Bug fixed: a run saved before ttpose gained a TTP option (its fingerprint lacks it) was refused as "different
+    ttp"; it resumes where the option holds its default, and is refused at another value."""
+    import json
+    from dataclasses import replace
+
+    full = run(long_clip, tmp_path / "full", save_every=16, overlay=False)
+    out = tmp_path / "out"
+    with pytest.raises(KeyboardInterrupt):
+        run(long_clip, out, save_every=16, on_frame=_stop_at(17))
+    state = out / RESUME_DIR / "state.json"
+    doc = json.loads(state.read_text())
+    del doc["fingerprint"]["ttp"]["relative_gate"], doc["fingerprint"]["ttp"]["speed"]["fold_bn"]  # as saved before
+    state.write_text(json.dumps(doc))
+    with pytest.raises(ResumeError, match="different ttp"):
+        run(long_clip, out, save_every=16, resume=True, config=replace(FAST, relative_gate=True))
+    r = run(long_clip, out, save_every=16, resume=True, overlay=False)
+    assert r.summary["resumed_from_frame"] == 16
+    np.testing.assert_array_equal(r.personalized.joints, full.personalized.joints)
+
+
 # ------------------------------------------------------------------------------------------- bad inputs
 
 

@@ -1,15 +1,17 @@
 """The confidence gate (not in the paper; ``ttp.confidence_gate``, ``ttp.relative_gate``): the personalized
-predictions for a person the trained model is unsure of, the trained model's own for a person it is sure of.
+predictions for a person the trained model is unsure of (threshold rule) or personalization made it surer of
+(relative rule), the trained model's own otherwise.
 
 Why: TTP helps the people the trained model fails on and costs a little on those it already gets right. On 64
 validation people of the synthetic benchmark (the three Table 1 Transformers, Table 1's TTP settings) the people it
 scores below 40 PCK gained +8.5 online and +11.7 offline, those at 80 PCK or more lost 3.0 and 1.8. Without labels
 the trained model's confidence tells them apart: its heatmap maxima, averaged over joints and frames, follow its PCK
-person by person (correlation 0.94 there). benchmarks/confidence_gate.py measures both rules and chooses tau.
+person by person (correlation 0.94 there). benchmarks/confidence_gate.py measures both rules and chooses one.
 
 The rules, for the frames a `Personalizer` predicts in one call (online: frame t; offline: the video, or a chunk of
 ``reset_every`` frames); "so far" is every frame predicted so far, this call's included (online: frames 0 .. t, as
-they arrive; offline: the whole video); c is a frame's mean over joints of a model's heatmap maxima:
+they arrive; offline: the chunks predicted so far, the whole video without ``reset_every``); c is a frame's mean over
+joints of a model's heatmap maxima:
 
     threshold (ttp.confidence_gate = tau > 0):
         output = the personalized predictions   if mean so far of c(trained) < tau
@@ -45,7 +47,7 @@ class ConfidenceGate:
                              f"threshold {threshold}, relative {relative}")
         self.threshold, self.trained, self.relative = threshold, trained, relative
         self.confidence_sum, self.frames = 0.0, 0  # the trained model's per-frame mean heatmap maxima, summed
-        self.margin_sum = 0.0  # the personalized model's minus the trained model's, summed
+        self.margin_sum, self.margin_frames = 0.0, 0  # the personalized model's minus the trained model's, summed
 
     def known_confidence(self, scores: np.ndarray) -> float:
         """The mean so far of c(trained) after the frames of ``scores`` (N x K, the trained model's heatmap maxima)
@@ -55,18 +57,19 @@ class ConfidenceGate:
         return self.confidence_sum / self.frames
 
     def known_margin(self, trained: np.ndarray, personalized: np.ndarray) -> float:
-        """The mean so far of c(personalized) - c(trained) after the frames of these heatmap maxima (N x K each)."""
+        """The mean so far of c(personalized) - c(trained) after the frames of these heatmap maxima (N x K each)
+        join those seen before."""
         self.margin_sum += float((personalized.mean(axis=1) - trained.mean(axis=1)).sum())
-        return self.margin_sum / (self.frames or 1)
+        self.margin_frames += len(trained)
+        return self.margin_sum / self.margin_frames
 
     def choose(self, trained: Predictions, personalized: Predictions) -> Predictions:
         """The rule above for one call's frames, given both models' predictions of them."""
         if not np.array_equal(trained.frame_index, personalized.frame_index):
             raise ValueError("the trained and personalized predictions must be of the same frames")
-        sure = self.known_confidence(trained.scores)
         if self.relative:
             return personalized if self.known_margin(trained.scores, personalized.scores) > 0 else trained
-        return personalized if sure < self.threshold else trained
+        return personalized if self.known_confidence(trained.scores) < self.threshold else trained
 
     def __call__(self, video: Video, indices, personalized: Predictions, speed: SpeedConfig | None = None
                  ) -> Predictions:

@@ -14,7 +14,7 @@ from ttpose.config import SpeedConfig, TTPConfig, config_from_dict, to_dict
 from ttpose.convert import load_model_file
 from ttpose.model import TTPModel
 from ttpose.resume import saved_settings
-from ttpose.schedules import FAST_CHOSEN, FastChoice, choose_fast_update, schedule_overrides
+from ttpose.schedules import FAST_CHOSEN, FAST_UPDATES, FastChoice, FastUpdate, choose_fast_update, schedule_overrides
 from ttpose.speed import describe, prediction_model
 from ttpose.video_personalize.options import PersonalizeOptions
 from ttpose.weights import file_sha256
@@ -82,28 +82,33 @@ class LoadedModel:
             self.model.loss_config = config_from_dict({"loss": saved}, loss).loss
         return replace(base, mode=options.mode)
 
-    def fast_update(self, cfg: TTPConfig) -> FastChoice:
-        """The fast schedule's update for this model and ``cfg`` on this machine
+    def fast_update(self, cfg: TTPConfig, candidates: tuple[FastUpdate, ...] = FAST_UPDATES) -> FastChoice:
+        """The fast schedule's update for this model and ``cfg`` on this machine among ``candidates``
         (`ttpose.schedules.choose_fast_update`), timed once: the videos of `personalize_many` share the choice."""
-        key = repr(replace(cfg, batch_size=0, update_reconstruction=True, loss_pool=1)) + repr(self.model.loss_config)
+        key = repr(replace(cfg, batch_size=0, update_reconstruction=True, loss_pool=1)) + repr(candidates) \
+            + repr(self.model.loss_config)
         if key not in self._fast:
-            self._fast[key] = choose_fast_update(self.model, cfg)
+            self._fast[key] = choose_fast_update(self.model, cfg, candidates=candidates)
         return self._fast[key]
 
     def fast_settings(self, cfg: TTPConfig, options: PersonalizeOptions,
                       out_dir: Path) -> tuple[TTPConfig, str | None, float | None]:
-        """``cfg`` with the fast schedule's update (its TTP batch, the paper's or the cheaper update) unless the
-        user's overrides set one of those settings (`ttpose.schedules.FAST_CHOSEN`; the schedule's cheaper update
-        then stands under them) or the schedule is not "fast": a resumed run's saved update, else `fast_update`
-        (said through ``options.log``). Also returns how the update was chosen (for summary.json) and the timed
-        seconds of one update (None where not timed)."""
-        own = {o.split("=", 1)[0].strip() for o in options.overrides}
-        if options.schedule != "fast" or own & {f"ttp.{k}" for k in FAST_CHOSEN}:
+        """``cfg`` with the fast schedule's update (its TTP batch, the paper's or the cheaper update) where the
+        schedule is "fast": a resumed run's saved update, else `fast_update` among the candidates that agree with
+        the user's own overrides of those settings (`ttpose.schedules.FAST_CHOSEN`; said through ``options.log``).
+        Where none agrees, nothing is timed: the user's settings over the schedule's (the cheaper update of 16
+        pairs). Also returns how the update was chosen (for summary.json) and the timed seconds of one update
+        (None where not timed)."""
+        if options.schedule != "fast":
+            return cfg, None, None
+        own = {o.split("=", 1)[0].strip().removeprefix("ttp.") for o in options.overrides} & set(FAST_CHOSEN)
+        candidates = tuple(u for u in FAST_UPDATES if all(getattr(u.apply(cfg), k) == getattr(cfg, k) for k in own))
+        if not candidates:
             return cfg, None, None
         saved = saved_settings(out_dir) if options.resume else None
         if saved and isinstance(saved.get("batch_size"), int) and all(k in saved for k in FAST_CHOSEN):
             return replace(cfg, **{k: saved[k] for k in FAST_CHOSEN}), "the update of the resumed run", None
-        choice = self.fast_update(cfg)
+        choice = self.fast_update(cfg, candidates)
         how = choice.describe()
         if options.log:
             options.log(how)

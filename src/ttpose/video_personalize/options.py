@@ -30,7 +30,8 @@ class PersonalizeOptions:
     ``config`` defaults to the checkpoint's saved TTP settings; ``schedule`` "fast" applies the fast schedule's
     settings (`ttpose.schedules`: its update timed and chosen on this machine) and ``overrides``, ``ttp.KEY=VALUE``
     (and ``loss.KEY=VALUE``, for the model's L_self) strings, are applied on top (a ``ttp.batch_size``,
-    ``ttp.update_reconstruction`` or ``ttp.loss_pool`` among them also skips the timed choice). ``boxes`` is a box
+    ``ttp.update_reconstruction`` or ``ttp.loss_pool`` among them also narrows the timed choice to the candidates
+    that agree with it, or skips it where none does). ``boxes`` is a box
     file (JSON or CSV, `ttpose.boxes`; for `personalize_many` a folder of them, named after the videos), ``box`` a fixed
     x1,y1,x2,y2 box; with neither, the person is tracked by the model (`ttpose.tracking`, with ``tracking``'s
     options; guided by the still scene, `ttpose.background`, with ``background``'s options, or not at all with
