@@ -99,3 +99,20 @@ def test_live_confidence_gate_keeps_the_trained_models_prediction_where_it_is_su
         assert live.report()["updates"] >= 1 and preds[-1].weights_from >= 0
         moved[gate] = np.abs(np.stack([p.joints for p in preds]) - plain.joints).max()
     assert moved[0.0] > 1.0 and moved[1e-9] < 1e-3
+
+
+def test_live_relative_gate_weighs_every_pushed_frame(clip):
+    """ttp.relative_gate in live use: the gate sees every pushed frame's two confidences, and a frame it keeps is the
+    trained model's prediction."""
+    model = tiny_model()
+    plain = predict_video(model, clip, list(range(12)))
+    with LivePersonalizer(model, TTPConfig(batch_size=4, lr=1e-2, relative_gate=True)) as live:
+        preds = []
+        for i in range(12):
+            preds.append(live.push(clip.images[i], clip.boxes[i]))
+            time.sleep(0.05)
+        gate = live.tuner.gate
+    assert gate.relative and gate.margin_frames == 12 and live.report()["updates"] >= 1
+    for p, joints, scores in zip(preds, plain.joints, plain.scores, strict=True):
+        trained = np.abs(p.joints - joints).max() < 1e-3
+        assert trained or not np.allclose(p.scores, scores, atol=1e-5)  # else it is the personalized prediction
