@@ -72,12 +72,14 @@ class Schedule(NamedTuple):
     lr: float | None = None  # ttp.lr (None: the config's); fewer updates may take larger steps
     cheap: bool = False  # the cheaper update: reconstruction path frozen, L_self at half resolution
     recent: bool = False  # ttp.online_targets=recent: the targets are the frames since the previous update
+    gate: bool = False  # ttp.relative_gate (ttpose.confidence_gate): one more prediction per frame, the trained model's
 
     def overrides(self) -> list[str]:
         return [f"ttp.update_every={self.every}", f"ttp.batch_size={self.batch}",
                 *([f"ttp.lr={self.lr:g}"] if self.lr is not None else []),
                 *(["ttp.update_reconstruction=false", f"ttp.loss_pool={CHEAP_POOL}"] if self.cheap else []),
-                *(["ttp.online_targets=recent"] if self.recent else [])]
+                *(["ttp.online_targets=recent"] if self.recent else []),
+                *(["ttp.relative_gate=true"] if self.gate else [])]
 
     @property
     def timed(self) -> str:
@@ -253,8 +255,10 @@ def machine_timing(collect: bool = False) -> dict:
 
 
 def fps(timing: dict, schedule: Schedule) -> float:
-    """Paper-size frames/s of ``schedule``, amortized over a video: 1 / (prediction + update / k)."""
-    return 1.0 / (timing["predict_s"] + timing["update_s"][schedule.timed] / schedule.every)
+    """Paper-size frames/s of ``schedule``, amortized over a video: 1 / (prediction + update / k); with the gate,
+    two predictions per frame (the personalized and the trained model's)."""
+    predictions = 2 if schedule.gate else 1
+    return 1.0 / (predictions * timing["predict_s"] + timing["update_s"][schedule.timed] / schedule.every)
 
 
 def timed_updates() -> list[Schedule]:

@@ -629,7 +629,7 @@ def test_fast_preset_is_chosen_among_the_fast_enough_on_every_val_block_and_chec
     the report gives each schedule's share of the full protocol's gain and judges the aim on the test people."""
     from types import SimpleNamespace
 
-    from benchmarks.fast_preset import CANDIDATES, FULL, LIBRARY, RUNS, chosen, report
+    from benchmarks.fast_preset import CANDIDATES, FULL, LIBRARY, RUNS, chosen, gated, report, schedule_of
     from benchmarks.throughput import fps
 
     timing = {"predict_s": 0.02, "threads": 2,
@@ -665,6 +665,17 @@ def test_fast_preset_is_chosen_among_the_fast_enough_on_every_val_block_and_chec
     none = report(cells, timing_slow, args, None, 0.0, []).splitlines()
     assert "No candidate reaches 2 paper-size frames/s on this machine: no choice." in none
     assert not any(x.startswith("**Test people**") for x in none)
+    # the pick with the relative gate, run after the choice: its own settings, two predictions a frame, one line
+    with_gate = schedule_of(gated(more))
+    assert with_gate == CANDIDATES[more]._replace(gate=True) and "ttp.relative_gate=true" in with_gate.overrides()
+    assert fps(timing_slow, with_gate) == pytest.approx(1 / (2 * 0.02 + 0.8 / 2))
+    assert schedule_of("none") == RUNS[FULL] and "ttp.relative_gate=true" not in RUNS[more].overrides()
+    for split in ("val", "test"):
+        cells.update(_schedule_cells(split, [0, 1], seeds, {gated(more): lambda b, s: 2.2 + s}))
+    lines = report(cells, timing_slow, args, more, 0.0, []).splitlines()
+    assert any(x.startswith("With the relative gate (`ttp.relative_gate`") and "2.27 paper-size frames/s" in x
+               and "gains 2.70 ± 0.71 on val (+2.20, +3.20) and 2.70 ± 0.71 on test" in x and "135 % of the full" in x
+               for x in lines)
 
 
 def test_an_evaluation_cell_is_computed_once_then_read_back_and_collect_never_computes(tmp_path, capsys):

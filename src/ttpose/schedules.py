@@ -13,7 +13,7 @@ validation people (RESULTS.md): on 64 val people (section fast_preset_avx512bf16
 on every 4th frame +1.96, the cheaper one of 16 pairs +1.47, of 8 pairs +1.40 (the full protocol +1.95); on 16 val
 people (section throughput_avx512bf16) the cheaper update of 16, 8 and 4 pairs +4.58, +4.25, +3.87. With the
 paper's model that rule gives what each study chose on its CPU: the paper's update of 16 pairs on an AMD EPYC with
-avx512_bf16 (2.42 paper-size frames/s; on 64 test people it kept 98 % of the full protocol's online gain, the
+avx512_bf16 (2.45 paper-size frames/s; on 64 test people it kept 98 % of the full protocol's online gain, the
 cheaper update of 16 pairs 78 %), the cheaper update of 4 pairs on a 2-core Xeon without bf16 units (section
 throughput).
 """
