@@ -30,7 +30,7 @@ import torch
 
 from ttpose.atomic import atomic_path, atomic_write_text
 from ttpose.checkpoint import load_checkpoint
-from ttpose.config import Config, ConfigError, drop_removed, load_config, to_dict
+from ttpose.config import Config, ConfigError, drop_removed, load_config, to_dict, with_added_defaults
 from ttpose.speed import precision_on
 from ttpose.training import train, training_settings
 from ttpose.weights import CheckpointError, file_sha256, tensors_sha256
@@ -283,21 +283,7 @@ def same_key(saved: dict, key: dict) -> bool:
         saved = drop_removed(saved)
     except ConfigError:
         return False
-    return _with_added_defaults(saved, key, to_dict(Config())) == key
-
-
-def _with_added_defaults(saved, key, defaults):
-    """``saved`` with each field that ``key`` has and ``saved`` lacks filled in, where ``key`` holds the field's
-    default (``defaults``: the config's defaults laid out the same way)."""
-    if not (isinstance(saved, dict) and isinstance(key, dict) and isinstance(defaults, dict)):
-        return saved
-    out = dict(saved)
-    for name, value in key.items():
-        if name in out:
-            out[name] = _with_added_defaults(out[name], value, defaults.get(name))
-        elif name in defaults and defaults[name] == value:
-            out[name] = value
-    return out
+    return with_added_defaults(saved, key, to_dict(Config())) == key
 
 
 def evaluation_cell(path: Path, key: dict, checkpoint: str | Path, people, cfg: Config, mode: str, seed: int,

@@ -239,6 +239,23 @@ def drop_removed(values: dict) -> dict:
     return values
 
 
+def with_added_defaults(saved, current, defaults):
+    """``saved`` (settings an earlier ttpose saved, laid out like ``current``: a config section, a run's fingerprint,
+    a benchmark's cache key) with each field ``current`` has and ``saved`` lacks filled in where ``current`` holds
+    its default (``defaults``, laid out the same way): the value that keeps the behaviour from before the option
+    existed, so that ``with_added_defaults(saved, current, defaults) == current`` says both ask for the same
+    settings. The counterpart of `drop_removed` for options added since."""
+    if not (isinstance(saved, dict) and isinstance(current, dict) and isinstance(defaults, dict)):
+        return saved
+    out = dict(saved)
+    for name, value in current.items():
+        if name in out:
+            out[name] = with_added_defaults(out[name], value, defaults.get(name))
+        elif name in defaults and defaults[name] == value:
+            out[name] = value
+    return out
+
+
 # --------------------------------------------------------------------------------------------- parsing
 
 

@@ -34,7 +34,7 @@ from safetensors.torch import load_file, safe_open, save_file
 
 from ttpose.atomic import atomic_path, atomic_write_text
 from ttpose.checkpoint import flatten_state, unflatten_state
-from ttpose.config import TTPConfig, to_dict
+from ttpose.config import TTPConfig, to_dict, with_added_defaults
 from ttpose.personalization import CropStore, Personalizer
 
 RESUME_DIR = ".ttpose-resume"
@@ -171,8 +171,9 @@ class ResumeState:
         except (ValueError, OSError) as exc:
             raise ResumeError(f"{self.folder}: unreadable resume state ({exc}); run without --resume "
                               "to start over") from None
-        saved = {**doc["fingerprint"], "ttp": _with_new_options(doc["fingerprint"].get("ttp"),
-                                                               self.fingerprint.get("ttp"), to_dict(TTPConfig()))}
+        # options ttpose gained since the run was saved, at their default in this run: the same run
+        saved = {**doc["fingerprint"], "ttp": with_added_defaults(doc["fingerprint"].get("ttp"),
+                                                                  self.fingerprint.get("ttp"), to_dict(TTPConfig()))}
         if saved != self.fingerprint:  # named: the first difference in the fingerprint's order
             what = next(k for k in [*self.fingerprint, *saved] if saved.get(k) != self.fingerprint.get(k))
             raise ResumeError(f"{self.folder}: saved by a run with a different {what}; run without --resume "
@@ -222,18 +223,3 @@ class ResumeState:
 
 
 __all__ = ["RESUME_DIR", "Learner", "ResumeError", "ResumeState", "RunRecord", "saved_settings", "source_fingerprint"]
-
-
-def _with_new_options(saved, current, defaults):
-    """A saved fingerprint's TTP settings with each option ttpose gained since it was saved filled in where this run
-    holds it at its default (the value that keeps the behaviour from before the option existed), so that such a
-    run resumes; at another value the run is another run and is refused."""
-    if not (isinstance(saved, dict) and isinstance(current, dict) and isinstance(defaults, dict)):
-        return saved
-    out = dict(saved)
-    for name, value in current.items():
-        if name in out:
-            out[name] = _with_new_options(out[name], value, defaults.get(name))
-        elif name in defaults and defaults[name] == value:
-            out[name] = value
-    return out

@@ -85,8 +85,7 @@ class LoadedModel:
     def fast_update(self, cfg: TTPConfig, candidates: tuple[FastUpdate, ...] = FAST_UPDATES) -> FastChoice:
         """The fast schedule's update for this model and ``cfg`` on this machine among ``candidates``
         (`ttpose.schedules.choose_fast_update`), timed once: the videos of `personalize_many` share the choice."""
-        key = repr(replace(cfg, batch_size=0, update_reconstruction=True, loss_pool=1)) + repr(candidates) \
-            + repr(self.model.loss_config)
+        key = repr(replace(cfg, **dict.fromkeys(FAST_CHOSEN))) + repr(candidates) + repr(self.model.loss_config)
         if key not in self._fast:
             self._fast[key] = choose_fast_update(self.model, cfg, candidates=candidates)
         return self._fast[key]
