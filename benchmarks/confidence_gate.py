@@ -1,7 +1,8 @@
 """The confidence gate (``ttp.confidence_gate``, ``ttp.relative_gate``; `ttpose.confidence_gate`): its rule chosen on
-64 validation people, then Table 1's TTP aims on 64 test people (issue 13).
+64 validation people, then Table 1's TTP aims on 64 or 144 test people (issue 13).
 
     python benchmarks/confidence_gate.py --runs runs/table1avx512 --section confidence_gate
+    python benchmarks/confidence_gate.py --runs runs/table1avx512 --test-blocks 9 --section confidence_gate_test144
 
 Why: on the 64 validation people of section ttp_val64, TTP with Table 1's settings gains +8.5 (online) and +11.7
 (offline) on the people the trained Transformer scores below 40 PCK and loses 3.0 and 1.8 on those it scores 80 or
@@ -10,9 +11,11 @@ follows its PCK on that person with correlation 0.94 (a probe on those cells). T
 predictions where that confidence is high.
 
 1. Per method (``--methods``), seed, split and block of 16 people (val blocks 0 .. N-1, block 0 the config's
-   validation people; then test blocks 0 .. N-1, block 0 Table 1's test people): every frame's predictions without
-   TTP, online and offline with Table 1's TTP settings (configs/synthetic/cpu.yaml), the gate off; cached with
-   their predictions under runs/confidence_gate/<runs folder name>/.
+   validation people; then test blocks 0 .. M-1, ``--test-blocks``, M = N unless given, block 0 Table 1's test
+   people; 9 blocks, 144 people, is the number section more_test_people_avx512bf16 set from the validation people's
+   spread): every frame's predictions without TTP, online and offline with Table 1's TTP settings
+   (configs/synthetic/cpu.yaml), the gate off; cached with their predictions under
+   runs/confidence_gate/<runs folder name>/.
 2. The gate's output for each threshold of ``TAUS`` and for the relative rule (``ttp.relative_gate``: the
    personalized prediction while the personalized model's mean heatmap maximum so far is above the trained
    model's) is replayed on those predictions by the library's own rule (`ConfidenceGate.choose`: online frame by
@@ -176,9 +179,9 @@ def chosen(pck: dict, method: str, seeds: list[int], blocks: list[int], mode: st
 def report(val: dict, test: dict, picks: dict, check: tuple[float, float] | None, args, minutes: float,
            models: list[Path], each: dict | None = None) -> str:
     seeds, blocks, methods = args.seeds, list(range(args.blocks)), args.methods
-    people = BLOCK * len(blocks)
-    lines = [f"## The confidence gate: TTP's output kept only where it is trusted ({people} validation "
-             f"people to choose, {people} test people to report; issue 13)", "",
+    test_blocks = list(range(args.test_blocks))
+    lines = [f"## The confidence gate: TTP's output kept only where it is trusted ({BLOCK * len(blocks)} validation "
+             f"people to choose, {BLOCK * len(test_blocks)} test people to report; issue 13)", "",
              f"The Table 1 models of {common.shown_path(args.runs)} ({', '.join(methods)}; seeds "
              f"{', '.join(map(str, seeds))}), Table 1's TTP settings (configs/synthetic/cpu.yaml). Gate tau (the "
              "threshold rule, `ttp.confidence_gate`): a frame gets the personalized prediction while the trained "
@@ -200,19 +203,19 @@ def report(val: dict, test: dict, picks: dict, check: tuple[float, float] | None
             common.mean_std(gains(val, m, seeds, blocks, mode, gate)) for m in methods for mode in MODES) + " |")
     lines += ["", "Chosen on val: " + "; ".join(f"{common.TITLES[m]} {mode} {shown(picks[m, mode])}" for m in methods
                                                  for mode in MODES) + ".", "",
-              f"**Test people** (blocks 0 .. {blocks[-1]}; never used for a choice): each method and mode with the "
-              "gate off, the best threshold on val and the relative rule; the chosen one marked.", "",
+              f"**Test people** (blocks 0 .. {test_blocks[-1]}; never used for a choice): each method and mode with "
+              "the gate off, the best threshold on val and the relative rule; the chosen one marked.", "",
               "| Method | TTP scenario | gate | PCK | TTP gain (same model) | per seed gain |",
               "|---|---|---|---|---|---|"]
     found = {}
     for m in methods:
-        none = [np.mean([test[m, s, b, "none", 0.0] for b in blocks]) for s in seeds]
+        none = [np.mean([test[m, s, b, "none", 0.0] for b in test_blocks]) for s in seeds]
         lines.append(f"| {common.TITLES[m]} | w/o TTP | | {common.mean_std(none)} | | |")
         for mode in MODES:
             for gate in reported_gates(val, m, seeds, blocks, mode):
-                g = gains(test, m, seeds, blocks, mode, gate)
+                g = gains(test, m, seeds, test_blocks, mode, gate)
                 found[m, mode, gate] = g
-                pck = [np.mean([test[m, s, b, mode, gate] for b in blocks]) for s in seeds]
+                pck = [np.mean([test[m, s, b, mode, gate] for b in test_blocks]) for s in seeds]
                 mark = " (chosen)" if gate == picks[m, mode] and gate != 0 else ""
                 lines.append(f"| {common.TITLES[m]} | {mode.capitalize()}{' gated' if gate else ''} | "
                              f"{shown(gate) if gate else 'off'}{mark} | {common.mean_std(pck)} | "
@@ -273,20 +276,24 @@ def main(argv=None) -> None:
     parser.add_argument("--methods", nargs="+", default=["transformer", "keypoint"],
                         choices=["transformer", "keypoint"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--blocks", type=int, default=4, help="blocks of 16 validation people, and of test people")
+    parser.add_argument("--blocks", type=int, default=4, help="blocks of 16 validation people (and of test people)")
+    parser.add_argument("--test-blocks", type=int, default=None,
+                        help="blocks of 16 test people, if not --blocks (the choice on val does not depend on it)")
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--section", default="confidence_gate")
     args = parser.parse_args(argv)
-    if args.blocks < 1:
-        parser.error("--blocks must be at least 1")
+    args.test_blocks = args.blocks if args.test_blocks is None else args.test_blocks
+    if min(args.blocks, args.test_blocks) < 1:
+        parser.error("--blocks and --test-blocks must be at least 1")
     started = time.time()
     models, digests = common.table1_models(parser, args.runs, {(m, s): f"{m}-seed{s}" for m in args.methods
                                                                for s in args.seeds})
-    blocks = list(range(args.blocks))
+    blocks, test_blocks = list(range(args.blocks)), list(range(args.test_blocks))
 
     def run(split: str) -> dict:
         tasks = [(args.runs, m, s, split, b, mode, str(models[m, s]), digests[m, s])
-                 for mode in (*MODES, "none") for b in blocks for m in args.methods for s in args.seeds]
+                 for mode in (*MODES, "none") for b in (blocks if split == "val" else test_blocks)
+                 for m in args.methods for s in args.seeds]
         found = common.run_cells(cell, tasks, args.processes)
         return {(t[1], t[2], split, t[4], t[5]): {**r, "path": cell_path(*t[:6]), "checkpoint": t[6]}
                 for t, r in found.items()}
@@ -299,7 +306,7 @@ def main(argv=None) -> None:
     test_cells = run("test")
     gates = list(dict.fromkeys(g for m in args.methods for mode in MODES for g in reported_gates(val, m, args.seeds,
                                                                                               blocks, mode)))
-    test = replayed(test_cells, args.methods, args.seeds, "test", blocks, gates)
+    test = replayed(test_cells, args.methods, args.seeds, "test", test_blocks, gates)
     check = None
     if "transformer" in args.methods and picks["transformer", "online"] != 0:
         s, tau = args.seeds[0], picks["transformer", "online"]

@@ -86,9 +86,11 @@ def test_fast_schedule_times_its_update_here_and_a_resume_keeps_the_saved_one(fi
     assert code == 0, stderr
     settings = json.loads((out / "summary.json").read_text())["settings"]
     ttp = settings["ttp"]
-    assert (ttp["batch_size"], ttp["update_reconstruction"], ttp["loss_pool"]) == (8, False, 2)
+    assert (ttp["batch_size"], ttp["update_reconstruction"], ttp["loss_pool"], ttp["relative_gate"]) == (8, False, 2,
+                                                                                                        False)
     assert "fast schedule: updates of 8 pairs, the cheaper update, one every 4 frames" in stderr
-    assert "16 pairs, the paper's update 9.00 s" in settings["fast_schedule"]  # why
+    assert "16 pairs, the paper's update, with the relative gate 9.00 s" in settings["fast_schedule"]  # why
+    assert "16 pairs, the paper's update 9.00 s" in settings["fast_schedule"]
     assert "16 pairs, the cheaper update 5.00 s" in settings["fast_schedule"] and "1.00 s per update" in stderr
     assert "for 5 updates (1.00 s each" in stderr  # the expected time from the choice's own timing
 
@@ -104,35 +106,74 @@ def test_fast_schedule_times_its_update_here_and_a_resume_keeps_the_saved_one(fi
                           PersonalizeOptions(box="4,2,44,46", schedule="fast", save_every=16, progress=False,
                                              on_frame=stop, log=None))
     update[16, False] = 0.2
+    state = stopped / RESUME_DIR / "state.json"  # as saved before the gate was one of the candidates
+    doc = json.loads(state.read_text())
+    del doc["fingerprint"]["ttp"]["relative_gate"]
+    state.write_text(json.dumps(doc))
     code, _, stderr = cli(capsys, files["long"], "--checkpoint", files["checkpoint"], "--out", stopped,
                           "--box", "4,2,44,46", "--schedule", "fast", "--resume")
     assert code == 0, stderr
     settings = json.loads((stopped / "summary.json").read_text())["settings"]
     ttp = settings["ttp"]
-    assert (ttp["batch_size"], ttp["update_reconstruction"], ttp["loss_pool"]) == (8, False, 2)
+    assert (ttp["batch_size"], ttp["update_reconstruction"], ttp["loss_pool"], ttp["relative_gate"]) == (8, False, 2,
+                                                                                                        False)
     assert settings["fast_schedule"] == "the update of the resumed run"
     assert (stopped / "personalized.json").read_text() == (out / "personalized.json").read_text()  # as uninterrupted
 
 
+def test_fast_schedule_takes_the_relative_gate_where_its_prediction_fits(files, tmp_path, capsys, monkeypatch):
+    """The first candidate, the paper's update of 16 pairs with the relative gate, is taken where the gate's extra
+    prediction still leaves 2 frames/s (its prediction timed with the gate on); a user's threshold gate rules it
+    out."""
+    import ttpose.schedules as schedules
+
+    monkeypatch.setattr(schedules, "seconds_per_update", lambda model, cfg, repeats=3: 1.0)
+    predicted = []
+
+    def seconds_per_prediction(model, cfg, repeats=3):
+        predicted.append(cfg.relative_gate)
+        return 0.2 if cfg.relative_gate else 0.1  # with the gate 1 / (0.2 + 1 / 4) = 2.2 frames/s
+
+    monkeypatch.setattr(schedules, "seconds_per_prediction", seconds_per_prediction)
+    for own, gated in (((), True), (("ttp.confidence_gate=0.5",), False)):
+        predicted.clear()
+        out = tmp_path / ("own" if own else "none")
+        code, _, stderr = cli(capsys, files["clip"], *own, "--checkpoint", files["checkpoint"], "--out", out,
+                              "--box", "4,2,44,46", "--schedule", "fast")
+        assert code == 0, stderr
+        ttp = json.loads((out / "summary.json").read_text())["settings"]["ttp"]
+        assert (ttp["batch_size"], ttp["update_reconstruction"], ttp["relative_gate"]) == (16, True, gated)
+        assert predicted == [gated]  # the first candidate fits: one prediction timing, of its own kind
+        assert ttp["confidence_gate"] == (0.0 if gated else 0.5)
+        assert ("with the relative gate, one every 4 frames" in stderr) == gated
+        assert f"{200 if gated else 100} ms per prediction" in stderr
+
+
 def test_fast_schedule_times_only_the_candidates_that_agree_with_the_users_settings(files, tmp_path, capsys,
                                                                                     monkeypatch):
-    """A user's own ttp.update_reconstruction / loss_pool / batch_size narrows the timed candidates to those that
-    agree with it; where none agrees nothing is timed and the schedule's cheaper update of 16 pairs stands under the
-    user's setting."""
+    """A user's own ttp.update_reconstruction / loss_pool / batch_size / relative_gate narrows the timed candidates
+    to those that agree with it, and a threshold gate (ttp.confidence_gate) leaves out those with the relative gate;
+    where none agrees nothing is timed and the schedule's cheaper update of 16 pairs stands under the user's
+    setting."""
     import ttpose.schedules as schedules
 
     timed = []
 
     def seconds_per_update(model, cfg, repeats=3):
-        timed.append((cfg.batch_size, cfg.update_reconstruction, cfg.loss_pool))
+        timed.append((cfg.batch_size, cfg.update_reconstruction, cfg.loss_pool, cfg.relative_gate))
         return 9.0  # too slow for 2 frames/s: the last candidate timed is taken
 
     monkeypatch.setattr(schedules, "seconds_per_update", seconds_per_update)
     monkeypatch.setattr(schedules, "seconds_per_prediction", lambda model, cfg, repeats=3: 0.1)
+    cheap = [(16, False, 2, False), (8, False, 2, False), (4, False, 2, False)]
     for own, tried, expected in (
-            (("ttp.update_reconstruction=true",), [(16, True, 1)], (16, True, 1)),  # the paper's update only
-            (("ttp.batch_size=8",), [(8, False, 2)], (8, False, 2)),
-            (("ttp.update_reconstruction=false", "ttp.loss_pool=1"), [], (16, False, 1))):  # no candidate: untimed
+            (("ttp.update_reconstruction=true",), [(16, True, 1, True), (16, True, 1, False)],
+             (16, True, 1, False)),  # the paper's update only, with and without the gate
+            (("ttp.batch_size=8",), [(8, False, 2, False)], (8, False, 2, False)),
+            (("ttp.relative_gate=true",), [(16, True, 1, True)], (16, True, 1, True)),
+            (("ttp.confidence_gate=0.5",), [(16, True, 1, False), *cheap], (4, False, 2, False)),
+            (("ttp.update_reconstruction=false", "ttp.loss_pool=1"), [],
+             (16, False, 1, False))):  # no candidate: untimed
         timed.clear()
         out = tmp_path / "-".join(own)
         code, _, stderr = cli(capsys, files["clip"], *own, "--checkpoint", files["checkpoint"], "--out", out,
@@ -141,7 +182,7 @@ def test_fast_schedule_times_only_the_candidates_that_agree_with_the_users_setti
         settings = json.loads((out / "summary.json").read_text())["settings"]
         ttp = settings["ttp"]
         assert timed == tried  # each candidate timed once (its median of 3), none other
-        assert (ttp["batch_size"], ttp["update_reconstruction"], ttp["loss_pool"]) == expected
+        assert (ttp["batch_size"], ttp["update_reconstruction"], ttp["loss_pool"], ttp["relative_gate"]) == expected
         assert (settings["fast_schedule"] is None) == (not tried) and ("fast schedule:" in stderr) == bool(tried)
 
 

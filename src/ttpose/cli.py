@@ -205,9 +205,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", choices=["online", "offline"], default="online")
     p.add_argument("--schedule", choices=["paper", "fast"], default="paper",
                    help="online updates: on every frame with the checkpoint's settings (paper), or on every 4th "
-                        "frame with the speed options (fast: the paper's update of 16 pairs if it keeps 2 frames/s "
-                        "here, else the cheaper update of 16, 8 or 4 pairs, timed before the first frame; part of the "
-                        "gain given up, more with the cheaper update; docs/personalize-your-video.md)")
+                        "frame with the speed options (fast: the paper's update of 16 pairs with the relative gate, "
+                        "or without it, if it keeps 2 frames/s here, else the cheaper update of 16, 8 or 4 pairs, "
+                        "timed before the first frame; part of the gain given up, more with the cheaper update; "
+                        "docs/personalize-your-video.md)")
     p.add_argument("--boxes", type=Path, help="person boxes: COCO JSON, JSON list or CSV (a folder of them, "
                                               "named after the videos, for a folder of videos)")
     p.add_argument("--box", metavar="X1,Y1,X2,Y2", help="one fixed person box for every frame")

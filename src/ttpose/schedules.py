@@ -6,16 +6,17 @@ the machine it runs on.
 
 "paper" keeps the checkpoint's own TTP settings (an update on every frame). "fast" is an update on every 4th frame,
 with the TTP step and drift control of the synthetic benchmark and this machine's speed options; its update (the TTP
-batch, and the paper's update or the cheaper one: the reconstruction path kept as trained, L_self at half
-resolution) is the first of `FAST_UPDATES` whose frames/s, 1 / (prediction + update / 4) timed with the user's model
-on this machine, reaches `FAST_FPS`. The candidates are in the order of their online gain on the synthetic
-validation people (RESULTS.md): on 64 val people (section fast_preset_avx512bf16) the paper's update of 16 pairs
-on every 4th frame +1.96, the cheaper one of 16 pairs +1.47, of 8 pairs +1.40 (the full protocol +1.95); on 16 val
-people (section throughput_avx512bf16) the cheaper update of 16, 8 and 4 pairs +4.58, +4.25, +3.87. With the
-paper's model that rule gives what each study chose on its CPU: the paper's update of 16 pairs on an AMD EPYC with
-avx512_bf16 (2.45 paper-size frames/s; on 64 test people it kept 98 % of the full protocol's online gain, the
-cheaper update of 16 pairs 78 %), the cheaper update of 4 pairs on a 2-core Xeon without bf16 units (section
-throughput).
+batch, the paper's update or the cheaper one: the reconstruction path kept as trained, L_self at half resolution,
+and the relative gate on or off: `ttpose.confidence_gate`, one more prediction per frame) is the first of
+`FAST_UPDATES` whose frames/s, 1 / (prediction + update / 4) timed with the user's model on this machine, reaches
+`FAST_FPS`. The candidates are in the order of their online gain on the synthetic validation people (RESULTS.md): on
+64 val people (section fast_preset_avx512bf16) the paper's update of 16 pairs on every 4th frame with the relative
+gate +2.72, without it +1.96, the cheaper one of 16 pairs +1.47, of 8 pairs +1.40 (the full protocol +1.95); on 16
+val people (section throughput_avx512bf16) the cheaper update of 16, 8 and 4 pairs +4.58, +4.25, +3.87. With the
+paper's model that rule gives: on an AMD EPYC with avx512_bf16, the paper's update of 16 pairs with the gate (2.30
+paper-size frames/s; on 64 test people +1.90, 120 % of the full protocol's online gain; without the gate, 2.45
+frames/s, 98 %; the cheaper update of 16 pairs 78 %); on a 2-core Xeon without bf16 units, the cheaper update of 4
+pairs without the gate (section throughput; the gate's prediction would take it below 2 frames/s).
 """
 
 from __future__ import annotations
@@ -42,31 +43,34 @@ SCHEDULES = {"paper": (), "fast": (f"ttp.update_every={FAST_EVERY}", "ttp.batch_
 # preset ran with whatever the checkpoint held (a converted authors' checkpoint: no pull-back), not what was measured
 FAST_TTP = ("ttp.lr=1e-4", "ttp.pull_back=3e-2")
 FAST_FPS = 2.0  # frames/s the fast schedule keeps up (issue 16, point 2)
-FAST_CHOSEN = ("batch_size", "update_reconstruction", "loss_pool")  # the TTP settings the timing chooses
+# the TTP settings the timing chooses (relative_gate joined later: a run saved before it had it off)
+FAST_CHOSEN = ("batch_size", "update_reconstruction", "loss_pool", "relative_gate")
 
 
 @dataclass(frozen=True)
 class FastUpdate:
-    """One candidate update of the fast schedule: its TTP batch, and the paper's update or the cheaper one
+    """One candidate update of the fast schedule: its TTP batch, the paper's update or the cheaper one
     (``ttp.update_reconstruction=false``: the reconstruction path stays as trained; ``ttp.loss_pool=2``: L_self on
-    the images average-pooled by 2)."""
+    the images average-pooled by 2), and the relative gate (``ttp.relative_gate``: the trained model predicts each
+    frame too)."""
 
     batch_size: int
     cheap: bool
+    gated: bool = False
 
     def apply(self, config: TTPConfig) -> TTPConfig:
         """``config`` with this update's settings (`FAST_CHOSEN`)."""
         return replace(config, batch_size=self.batch_size, update_reconstruction=not self.cheap,
-                       loss_pool=2 if self.cheap else 1)
+                       loss_pool=2 if self.cheap else 1, relative_gate=self.gated)
 
     def __str__(self) -> str:
         kind = "the cheaper update" if self.cheap else "the paper's update"
-        return f"{self.batch_size} pairs, {kind}"
+        return f"{self.batch_size} pairs, {kind}" + (", with the relative gate" if self.gated else "")
 
 
 # The candidates, best online gain on the synthetic validation people first (module docstring)
-FAST_UPDATES = (FastUpdate(16, cheap=False), FastUpdate(16, cheap=True), FastUpdate(8, cheap=True),
-                FastUpdate(4, cheap=True))
+FAST_UPDATES = (FastUpdate(16, cheap=False, gated=True), FastUpdate(16, cheap=False), FastUpdate(16, cheap=True),
+                FastUpdate(8, cheap=True), FastUpdate(4, cheap=True))
 
 
 def schedule_overrides(name: str, device: torch.device | str = "cpu") -> list[str]:
@@ -106,8 +110,8 @@ def seconds_per_update(model: TTPModel, config: TTPConfig, repeats: int = 1) -> 
 
 
 def seconds_per_prediction(model: TTPModel, config: TTPConfig, repeats: int = 3) -> float:
-    """Seconds the personalized model takes to predict one frame (batch 1, ``config``'s speed options): the median
-    of ``repeats`` timed predictions after one untimed warm-up."""
+    """Seconds the personalized model takes to predict one frame (batch 1, ``config``'s speed options; with a gate,
+    the trained model's prediction too): the median of ``repeats`` timed predictions after one untimed warm-up."""
     tuner, video = Personalizer(model, config), _blank_frame(model)
     return _median_seconds(lambda: tuner.predict(video, [0]), repeats)
 
@@ -117,7 +121,7 @@ class FastChoice:
     """The fast schedule's update as chosen on this machine, with the timings it was chosen by."""
 
     update: FastUpdate
-    predict_s: float  # one frame's prediction
+    predicted: dict[bool, float]  # seconds of one frame's prediction, without (False) and with (True) the gate
     every: int  # an update on every `every`-th frame
     timed: dict[FastUpdate, float]  # seconds per update of every candidate timed (the chosen one, those before it)
     target_fps: float = FAST_FPS  # the frames/s the update was chosen to keep
@@ -129,24 +133,34 @@ class FastChoice:
         return self.timed[self.update]
 
     @property
+    def predict_s(self) -> float:
+        """Seconds of one frame's prediction under the chosen update (with the gate: both models')."""
+        return self.predicted[self.update.gated]
+
+    def frames_per_second_of(self, update: FastUpdate) -> float:
+        """A timed candidate's frames/s amortized over a video: 1 / (prediction + update / every), as
+        benchmarks/throughput.py counts it."""
+        return 1.0 / (self.predicted[update.gated] + self.timed[update] / self.every)
+
+    @property
     def frames_per_second(self) -> float:
-        """Amortized over a video: 1 / (prediction + update / every), as benchmarks/throughput.py counts it."""
-        return 1.0 / (self.predict_s + self.update_s / self.every)
+        """The chosen update's frames/s (`frames_per_second_of`)."""
+        return self.frames_per_second_of(self.update)
 
     def apply(self, config: TTPConfig) -> TTPConfig:
         """``config`` with the chosen update's settings."""
         return self.update.apply(config)
 
     def describe(self) -> str:
-        fell_short = [u for u in self.timed if u != self.update]
+        fell_short = [f"{u} {self.timed[u]:.2f} s ({self.frames_per_second_of(u):.1f} frames/s)" for u in self.timed
+                      if u != self.update]
         why = (f"the first of {len(self.candidates)} candidates at {self.target_fps:g} frames/s or more here"
                if self.frames_per_second >= self.target_fps else
                f"the last candidate; none reaches {self.target_fps:g} frames/s here")
         return (f"fast schedule: updates of {self.update}, one every {self.every} frames ({why}; "
                 f"{self.update_s:.2f} s per update, {self.predict_s * 1000:.0f} ms per prediction: "
                 f"about {self.frames_per_second:.1f} frames/s"
-                + (f"; {', '.join(f'{u} {self.timed[u]:.2f} s' for u in fell_short)} fell short" if fell_short
-                   else "") + ")")
+                + (f"; {', '.join(fell_short)} fell short" if fell_short else "") + ")")
 
 
 def choose_fast_update(model: TTPModel, config: TTPConfig, target_fps: float = FAST_FPS,
@@ -154,18 +168,21 @@ def choose_fast_update(model: TTPModel, config: TTPConfig, target_fps: float = F
     """The first of ``candidates`` whose frames/s with ``model`` on this machine, 1 / (prediction + update /
     ``config.update_every``), reaches ``target_fps``; the last where none does. Each is timed by
     `seconds_per_update` (the median of 3 after a warm-up; in order, stopping at the first that is fast enough),
-    the prediction likewise. ``config`` is the schedule's (``update_every`` included, e.g.
-    ``config_from_dict({}, schedule_overrides("fast")).ttp``); in offline mode the same rate is the rule's measure
-    (as many updates as online would make)."""
+    the prediction likewise (with and without the gate, as the candidates need). ``config`` is the schedule's
+    (``update_every`` included, e.g. ``config_from_dict({}, schedule_overrides("fast")).ttp``); in offline mode the
+    same rate is the rule's measure (as many updates as online would make)."""
     if not candidates:
         raise ValueError("choose_fast_update needs at least one candidate update")
-    predict_s = seconds_per_prediction(model, config)
+    predicted: dict[bool, float] = {}
     timed: dict[FastUpdate, float] = {}
     for update in candidates:
+        if update.gated not in predicted:
+            predicted[update.gated] = seconds_per_prediction(model, update.apply(config))
         timed[update] = seconds_per_update(model, update.apply(config), repeats=3)
-        if 1.0 / (predict_s + timed[update] / config.update_every) >= target_fps:
+        choice = FastChoice(update, predicted, config.update_every, timed, target_fps, tuple(candidates))
+        if choice.frames_per_second >= target_fps:
             break
-    return FastChoice(update, predict_s, config.update_every, timed, target_fps, tuple(candidates))
+    return choice
 
 
 __all__ = ["FAST_CHOSEN", "FAST_EVERY", "FAST_FPS", "FAST_TTP", "FAST_UPDATES", "SCHEDULES", "FastChoice",

@@ -101,12 +101,15 @@ class LoadedModel:
         if options.schedule != "fast":
             return cfg, None, None
         own = {o.split("=", 1)[0].strip().removeprefix("ttp.") for o in options.overrides} & set(FAST_CHOSEN)
-        candidates = tuple(u for u in FAST_UPDATES if all(getattr(u.apply(cfg), k) == getattr(cfg, k) for k in own))
+        candidates = tuple(u for u in FAST_UPDATES if all(getattr(u.apply(cfg), k) == getattr(cfg, k) for k in own)
+                           and not (u.gated and cfg.confidence_gate > 0))  # the user's threshold gate excludes it
         if not candidates:
             return cfg, None, None
         saved = saved_settings(out_dir) if options.resume else None
-        if saved and isinstance(saved.get("batch_size"), int) and all(k in saved for k in FAST_CHOSEN):
-            return replace(cfg, **{k: saved[k] for k in FAST_CHOSEN}), "the update of the resumed run", None
+        if saved and isinstance(saved.get("batch_size"), int) and all(k in saved for k in FAST_CHOSEN[:3]):
+            # relative_gate joined FAST_CHOSEN later: a run saved before it existed ran without it
+            return (replace(cfg, **{k: saved.get(k, False) for k in FAST_CHOSEN}), "the update of the resumed run",
+                    None)
         choice = self.fast_update(cfg, candidates)
         how = choice.describe()
         if options.log:
