@@ -25,7 +25,8 @@ a choice made on them alone was made on a lucky sample.
 
 "The library's fast schedule" here is the one this script was written against (the cheaper update of 16 pairs on
 every 4th frame on this EPYC); since its section, `--schedule fast` tries the pick (the paper's update of 16 pairs
-on every 4th frame) first and keeps it where it reaches 2 frames/s (`ttpose.schedules.FAST_UPDATES`).
+on every 4th frame) with the relative gate of step 5 first, then without it, and keeps the first that reaches 2
+frames/s (`ttpose.schedules.FAST_UPDATES`).
 
 Writes the section ``--section`` of benchmarks/RESULTS.md. Cells are cached under runs/fast_preset/<runs folder
 name>/, keyed by the data and TTP settings, the split, the block and the checkpoint's SHA-256.

@@ -755,7 +755,7 @@ def test_confidence_gate_replays_the_library_rule_on_saved_predictions_and_choos
     assert chosen(pck(lambda mode, tau, s: 1.0), "transformer", [0, 1], [0], "online") == 0.0  # all tie: off
     picks = {("transformer", "online"): 0.5, ("transformer", "offline"): 0.6}
     test = pck(lambda mode, tau, s: {0.0: 1.0, 0.5: 3.0 + s, 0.6: 5.0}.get(tau, 0.0))
-    args = SimpleNamespace(runs="runs/x", seeds=[0, 1], blocks=1, methods=["transformer"])
+    args = SimpleNamespace(runs="runs/x", seeds=[0, 1], blocks=1, test_blocks=1, methods=["transformer"])
     each = {"none": np.array([30.0, 34.0, 90.0]), "online": np.array([10.0, 6.0, -3.0]),
             "offline": np.array([12.0, 8.0, -2.0]), "confidence": np.array([0.3, 0.34, 0.9])}
     lines = report(val, test, picks, (53.0, 53.0), args, 0.0, [], each).splitlines()
@@ -776,3 +776,9 @@ def test_confidence_gate_replays_the_library_rule_on_saved_predictions_and_choos
     low = pck(lambda mode, tau, s: {0.5: 1.0 + 4 * s}.get(tau, 0.0))  # +3.00 but std 2.83: not twice the std
     lines = report(val, low, picks, None, args, 0.0, []).splitlines()
     assert any(x.endswith("+3.00 (std 2.83): NOT met") for x in lines)
+    # more test blocks than val blocks (--test-blocks): the test rows are means over the test blocks
+    two = {**test, **{(m, s, 1, mode, tau): v + 2.0 * (mode != "none") for (m, s, b, mode, tau), v in test.items()}}
+    lines = report(val, two, picks, None, SimpleNamespace(**{**vars(args), "test_blocks": 2}), 0.0, []).splitlines()
+    assert lines[0].endswith("(16 validation people to choose, 32 test people to report; issue 13)")
+    assert any(x.startswith("**Test people** (blocks 0 .. 1;") for x in lines)
+    assert "| Transformer (keypoint) | Online | off | 52.50 ± 0.71 | 2.00 ± 0.00 | +2.00, +2.00 |" in lines

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -75,7 +76,8 @@ def test_fast_schedule_times_its_update_here_and_a_resume_keeps_the_saved_one(fi
     recorded in summary.json); a resumed run keeps the update it was saved with, however fast this moment is."""
     import ttpose.schedules as schedules
 
-    # seconds per update by (batch, cheaper update): the paper's update and 16 cheap pairs too slow for 2 frames/s
+    # seconds per update by (batch, cheaper update), timed without the gate: the paper's update (with the gate or
+    # without) and 16 cheap pairs too slow for 2 frames/s
     update = {(16, False): 9.0, (16, True): 5.0, (8, True): 1.0, (4, True): 0.2}
     monkeypatch.setattr(schedules, "seconds_per_update",
                         lambda model, cfg, repeats=3: update[cfg.batch_size, not cfg.update_reconstruction])
@@ -106,19 +108,22 @@ def test_fast_schedule_times_its_update_here_and_a_resume_keeps_the_saved_one(fi
                           PersonalizeOptions(box="4,2,44,46", schedule="fast", save_every=16, progress=False,
                                              on_frame=stop, log=None))
     update[16, False] = 0.2
-    state = stopped / RESUME_DIR / "state.json"  # as saved before the gate was one of the candidates
+    older = tmp_path / "older"  # the same, as saved before the gate was one of the candidates
+    shutil.copytree(stopped, older)
+    state = older / RESUME_DIR / "state.json"
     doc = json.loads(state.read_text())
     del doc["fingerprint"]["ttp"]["relative_gate"]
     state.write_text(json.dumps(doc))
-    code, _, stderr = cli(capsys, files["long"], "--checkpoint", files["checkpoint"], "--out", stopped,
-                          "--box", "4,2,44,46", "--schedule", "fast", "--resume")
-    assert code == 0, stderr
-    settings = json.loads((stopped / "summary.json").read_text())["settings"]
-    ttp = settings["ttp"]
-    assert (ttp["batch_size"], ttp["update_reconstruction"], ttp["loss_pool"], ttp["relative_gate"]) == (8, False, 2,
-                                                                                                        False)
-    assert settings["fast_schedule"] == "the update of the resumed run"
-    assert (stopped / "personalized.json").read_text() == (out / "personalized.json").read_text()  # as uninterrupted
+    for resumed in (stopped, older):
+        code, _, stderr = cli(capsys, files["long"], "--checkpoint", files["checkpoint"], "--out", resumed,
+                              "--box", "4,2,44,46", "--schedule", "fast", "--resume")
+        assert code == 0, stderr
+        settings = json.loads((resumed / "summary.json").read_text())["settings"]
+        ttp = settings["ttp"]
+        assert (ttp["batch_size"], ttp["update_reconstruction"], ttp["loss_pool"], ttp["relative_gate"]) == (
+            8, False, 2, False)
+        assert settings["fast_schedule"] == "the update of the resumed run"
+        assert (resumed / "personalized.json").read_text() == (out / "personalized.json").read_text()  # as whole
 
 
 def test_fast_schedule_takes_the_relative_gate_where_its_prediction_fits(files, tmp_path, capsys, monkeypatch):
@@ -149,6 +154,37 @@ def test_fast_schedule_takes_the_relative_gate_where_its_prediction_fits(files, 
         assert f"{200 if gated else 100} ms per prediction" in stderr
 
 
+def test_a_resumed_fast_run_keeps_its_gate_and_refuses_a_threshold_gate(files, tmp_path, capsys, monkeypatch):
+    """A run that took the update with the relative gate resumes with it, however the timing would fall now; asked
+    to resume it under a threshold gate (exclusive with the relative one), ttpose refuses in one line."""
+    import ttpose.schedules as schedules
+    from ttpose.video_personalize import PersonalizeOptions, personalize_video
+
+    monkeypatch.setattr(schedules, "seconds_per_update", lambda model, cfg, repeats=3: 0.2)
+    monkeypatch.setattr(schedules, "seconds_per_prediction", lambda model, cfg, repeats=3: 0.1)
+
+    def stop(index):
+        if index == 17:
+            raise KeyboardInterrupt
+
+    stopped = tmp_path / "stopped"
+    with pytest.raises(KeyboardInterrupt):
+        personalize_video(files["long"], files["checkpoint"], stopped,
+                          PersonalizeOptions(box="4,2,44,46", schedule="fast", save_every=16, progress=False,
+                                             on_frame=stop, log=None))
+    code, _, stderr = cli(capsys, files["long"], "ttp.confidence_gate=0.5", "--checkpoint", files["checkpoint"],
+                          "--out", stopped, "--box", "4,2,44,46", "--schedule", "fast", "--resume")
+    assert code != 0 and "Traceback" not in stderr
+    assert "saved by a run with a different ttp" in stderr.strip().splitlines()[-1]
+    monkeypatch.setattr(schedules, "seconds_per_update", lambda model, cfg, repeats=3: 9.0)  # would not fit now
+    code, _, stderr = cli(capsys, files["long"], "--checkpoint", files["checkpoint"], "--out", stopped,
+                          "--box", "4,2,44,46", "--schedule", "fast", "--resume")
+    assert code == 0, stderr
+    settings = json.loads((stopped / "summary.json").read_text())["settings"]
+    assert settings["ttp"]["relative_gate"] is True and settings["fast_schedule"] == "the update of the resumed run"
+    assert settings["ttp"]["batch_size"] == 16 and settings["ttp"]["update_reconstruction"] is True
+
+
 def test_fast_schedule_times_only_the_candidates_that_agree_with_the_users_settings(files, tmp_path, capsys,
                                                                                     monkeypatch):
     """A user's own ttp.update_reconstruction / loss_pool / batch_size / relative_gate narrows the timed candidates
@@ -167,10 +203,11 @@ def test_fast_schedule_times_only_the_candidates_that_agree_with_the_users_setti
     monkeypatch.setattr(schedules, "seconds_per_prediction", lambda model, cfg, repeats=3: 0.1)
     cheap = [(16, False, 2, False), (8, False, 2, False), (4, False, 2, False)]
     for own, tried, expected in (
-            (("ttp.update_reconstruction=true",), [(16, True, 1, True), (16, True, 1, False)],
-             (16, True, 1, False)),  # the paper's update only, with and without the gate
+            (("ttp.update_reconstruction=true",), [(16, True, 1, False)],
+             (16, True, 1, False)),  # the paper's update only, with and without the gate: timed once
             (("ttp.batch_size=8",), [(8, False, 2, False)], (8, False, 2, False)),
-            (("ttp.relative_gate=true",), [(16, True, 1, True)], (16, True, 1, True)),
+            (("ttp.relative_gate=true",), [(16, True, 1, False)], (16, True, 1, True)),
+            (("ttp.relative_gate=false",), [(16, True, 1, False), *cheap], (4, False, 2, False)),
             (("ttp.confidence_gate=0.5",), [(16, True, 1, False), *cheap], (4, False, 2, False)),
             (("ttp.update_reconstruction=false", "ttp.loss_pool=1"), [],
              (16, False, 1, False))):  # no candidate: untimed

@@ -388,15 +388,23 @@ def _stop_at(frame: int):
     return hook
 
 
-@pytest.mark.parametrize("mode", ["online", "offline"])
-def test_resume_after_ctrl_c_gives_the_uninterrupted_result(long_clip, tmp_path, mode):
-    full = run(long_clip, tmp_path / "full", mode, save_every=16, overlay=False)
+@pytest.mark.parametrize(("mode", "gate"), [("online", False), ("offline", False), ("online", True)])
+def test_resume_after_ctrl_c_gives_the_uninterrupted_result(long_clip, tmp_path, mode, gate):
+    """Also with the relative gate (bug fixed: its confidences so far were not saved, so a resumed run's gate
+    started afresh at the resumed frame; `--schedule fast` can turn the gate on)."""
+    import json
+    from dataclasses import replace
+
+    config = replace(FAST, relative_gate=gate)
+    full = run(long_clip, tmp_path / "full", mode, save_every=16, overlay=False, config=config)
     out = tmp_path / "out"
     with pytest.raises(KeyboardInterrupt):
-        run(long_clip, out, mode, save_every=16, on_frame=_stop_at(18))
+        run(long_clip, out, mode, save_every=16, on_frame=_stop_at(18), config=config)
     assert sorted(p.name for p in out.iterdir()) == [RESUME_DIR]  # no output yet, nothing half-written
+    saved_gate = json.loads((out / RESUME_DIR / "state.json").read_text())["gate"]
+    assert (saved_gate["margin_frames"] if gate else saved_gate) == (16 if gate else None)  # frames 0..15 weighed
     seen = []
-    r = run(long_clip, out, mode, save_every=16, on_frame=seen.append, resume=True, overlay=False)
+    r = run(long_clip, out, mode, save_every=16, on_frame=seen.append, resume=True, overlay=False, config=config)
     assert seen == [16, 17, 18, 19]  # frames 0..15 were restored, not run again
     for a, b in ((r.personalized, full.personalized), (r.generic, full.generic)):
         np.testing.assert_array_equal(a.joints, b.joints)

@@ -23,7 +23,7 @@ joints of a model's heatmap maxima:
 The relative rule trusts personalization where it made the model surer of this person than training alone did.
 The updates are the method's (Sec. 3.2), unchanged: the gate only chooses which prediction is output. Its state (the
 confidences seen so far) belongs to one person: a new `Personalizer` per video starts it afresh; `Personalizer.reset`
-(a new chunk of the same person) keeps it; a resumed `ttpose personalize` run starts it again from the resumed frame.
+(a new chunk of the same person) keeps it; a resumed `ttpose personalize` run restores it (`state`, `load_state`).
 """
 
 from __future__ import annotations
@@ -62,6 +62,15 @@ class ConfidenceGate:
         self.margin_sum += float((personalized.mean(axis=1) - trained.mean(axis=1)).sum())
         self.margin_frames += len(trained)
         return self.margin_sum / self.margin_frames
+
+    def state(self) -> dict:
+        """The confidences seen so far, JSON-able (a saved run's; `load_state` restores them)."""
+        return {"confidence_sum": self.confidence_sum, "frames": self.frames, "margin_sum": self.margin_sum,
+                "margin_frames": self.margin_frames}
+
+    def load_state(self, state: dict) -> None:
+        self.confidence_sum, self.frames = float(state["confidence_sum"]), int(state["frames"])
+        self.margin_sum, self.margin_frames = float(state["margin_sum"]), int(state["margin_frames"])
 
     def choose(self, trained: Predictions, personalized: Predictions) -> Predictions:
         """The rule above for one call's frames, given both models' predictions of them."""

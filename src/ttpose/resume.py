@@ -12,7 +12,8 @@ model with its optimizer and loss state, the stored crops, the random stream tha
   written once), as one byte array and the lengths;
 - ``arrays-G.npz``: the record's arrays;
 - ``state.json``, written last: generation G, the files it names, the run's phase and counters, numpy's RNG
-  state and the run's fingerprint. Files it does not name are removed.
+  state, a confidence gate's confidences so far (`ttpose.confidence_gate`) and the run's fingerprint. Files it
+  does not name are removed.
 
 `ResumeState.load` refuses, in one line naming the folder (`ResumeError`), a state saved by another run (its
 fingerprint differs; the message names the first difference) and a damaged one.
@@ -148,7 +149,8 @@ class ResumeState:
         doc = {"format": RESUME_FORMAT, "fingerprint": self.fingerprint, "generation": gen,
                "weights": f"weights-{gen}.safetensors", "arrays": f"arrays-{gen}.npz", "crops": crop_files,
                "stored": len(store), "phase": record.phase, "updates": tuner.updates, "first": learner.first,
-               "rng": json.dumps(learner.rng.bit_generator.state), "skipped": record.skipped, "notes": record.notes}
+               "rng": json.dumps(learner.rng.bit_generator.state), "skipped": record.skipped, "notes": record.notes,
+               "gate": tuner.gate.state() if tuner.gate is not None else None}  # ttp.*_gate: its confidences so far
         atomic_write_text(self.folder / "state.json", json.dumps(doc))
         self.generation, self.crop_files, self.crops_saved = gen, crop_files, len(store)
         self._remove_unlisted(doc)
@@ -201,6 +203,8 @@ class ResumeState:
         torch.set_rng_state(state["torch_rng"])
         tuner.updates, learner.first = int(doc["updates"]), int(doc["first"])
         learner.rng.bit_generator.state = json.loads(doc["rng"])
+        if tuner.gate is not None and doc.get("gate") is not None:  # saved before ttpose kept it: starts afresh
+            tuner.gate.load_state(doc["gate"])
         items = []
         for name in doc["crops"]:
             arrays = load_numpy(str(self.folder / name))

@@ -14,7 +14,15 @@ from ttpose.config import SpeedConfig, TTPConfig, config_from_dict, to_dict
 from ttpose.convert import load_model_file
 from ttpose.model import TTPModel
 from ttpose.resume import saved_settings
-from ttpose.schedules import FAST_CHOSEN, FAST_UPDATES, FastChoice, FastUpdate, choose_fast_update, schedule_overrides
+from ttpose.schedules import (
+    FAST_CHOSEN,
+    FAST_UPDATES,
+    FastChoice,
+    FastUpdate,
+    agreeing_candidates,
+    choose_fast_update,
+    schedule_overrides,
+)
 from ttpose.speed import describe, prediction_model
 from ttpose.video_personalize.options import PersonalizeOptions
 from ttpose.weights import file_sha256
@@ -92,26 +100,37 @@ class LoadedModel:
 
     def fast_settings(self, cfg: TTPConfig, options: PersonalizeOptions,
                       out_dir: Path) -> tuple[TTPConfig, str | None, float | None]:
-        """``cfg`` with the fast schedule's update (its TTP batch, the paper's or the cheaper update) where the
-        schedule is "fast": a resumed run's saved update, else `fast_update` among the candidates that agree with
-        the user's own overrides of those settings (`ttpose.schedules.FAST_CHOSEN`; said through ``options.log``).
-        Where none agrees, nothing is timed: the user's settings over the schedule's (the cheaper update of 16
-        pairs). Also returns how the update was chosen (for summary.json) and the timed seconds of one update
-        (None where not timed)."""
+        """``cfg`` with the fast schedule's update (its TTP batch, the paper's or the cheaper update, the relative
+        gate or not) where the schedule is "fast": a resumed run's saved update where it is one of the candidates,
+        else `fast_update` among the candidates that agree with the user's own overrides of those settings
+        (`ttpose.schedules.FAST_CHOSEN`; none with the relative gate under the user's threshold gate; said through
+        ``options.log``). Where none agrees, nothing is timed: the user's settings over the schedule's (the cheaper
+        update of 16 pairs, no gate). Also returns how the update was chosen (for summary.json) and the timed
+        seconds of one update (None where not timed)."""
         if options.schedule != "fast":
             return cfg, None, None
         own = {o.split("=", 1)[0].strip().removeprefix("ttp.") for o in options.overrides} & set(FAST_CHOSEN)
-        candidates = tuple(u for u in FAST_UPDATES if all(getattr(u.apply(cfg), k) == getattr(cfg, k) for k in own)
-                           and not (u.gated and cfg.confidence_gate > 0))  # the user's threshold gate excludes it
+        candidates = agreeing_candidates(cfg, own)
         if not candidates:
             return cfg, None, None
-        saved = saved_settings(out_dir) if options.resume else None
-        if saved and isinstance(saved.get("batch_size"), int) and all(k in saved for k in FAST_CHOSEN[:3]):
-            # relative_gate joined FAST_CHOSEN later: a run saved before it existed ran without it
-            return (replace(cfg, **{k: saved.get(k, False) for k in FAST_CHOSEN}), "the update of the resumed run",
-                    None)
+        saved = saved_update(out_dir) if options.resume else None
+        if saved in candidates:  # else timed anew: the resume refuses a run saved with another update
+            return saved.apply(cfg), "the update of the resumed run", None
         choice = self.fast_update(cfg, candidates)
         how = choice.describe()
         if options.log:
             options.log(how)
         return choice.apply(cfg), how, choice.update_s
+
+
+def saved_update(out_dir: Path) -> FastUpdate | None:
+    """The fast schedule's update the run saved in ``out_dir`` (``--resume``) was made with; None where there is no
+    saved run or its settings are not a candidate's (the user's own, untimed)."""
+    saved = saved_settings(out_dir)
+    if not saved or not isinstance(saved.get("batch_size"), int):
+        return None
+    saved = {"relative_gate": False, **saved}  # relative_gate joined the candidates later: runs before had it off
+    update = FastUpdate(saved["batch_size"], cheap=saved.get("update_reconstruction") is False,
+                        gated=saved["relative_gate"] is True)
+    made = update.apply(TTPConfig())
+    return update if all(saved.get(k) == getattr(made, k) for k in FAST_CHOSEN) else None

@@ -3,8 +3,8 @@ into ``OUT/<video name>/``, and the share of them a process takes under ``torchr
 ``RANK`` and ``WORLD_SIZE`` set, rank r takes the videos ``r, r + W, r + 2W, ...`` of the sorted list. No process
 group is needed, and since each video's run depends only on the video, the checkpoint and the seed, the results
 equal those of one process (with ``schedule="fast"`` each process times and chooses its own TTP update,
-`ttpose.schedules`; give ``ttp.batch_size``, ``ttp.update_reconstruction`` and ``ttp.loss_pool`` for results that
-cannot depend on the moment or the rank)."""
+`ttpose.schedules`; give ``ttp.batch_size``, ``ttp.update_reconstruction``, ``ttp.loss_pool`` and
+``ttp.relative_gate`` for results that cannot depend on the moment or the rank)."""
 
 from __future__ import annotations
 
