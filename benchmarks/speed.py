@@ -63,6 +63,8 @@ from ttpose.personalization import Personalizer  # noqa: E402
 from ttpose.speed import autocast, describe, inference_model, prepare_batch, prepare_input, prepare_model  # noqa: E402
 
 CASES = ("train", "ttp", "infer1", "infer32")
+# ttp.update_reconstruction=false ttp.loss_pool=2: the reconstruction path as trained, L_self at half resolution
+CHEAPER_UPDATE = {"update_reconstruction": False, "loss_pool": 2}
 DEPTHS = {"resnet18": 18, "resnet50": 50}
 SIZE, JOINTS, LAM = 128, 13, 1e-3
 
@@ -178,7 +180,7 @@ def build_step(spec: dict, device: torch.device):
             opt.step()
 
         return train_step
-    tuner = Personalizer(model, TTPConfig(batch_size=batch, speed=speed), loss)
+    tuner = Personalizer(model, TTPConfig(batch_size=batch, speed=speed, **spec.get("ttp", {})), loss)
     return lambda: tuner.update(b)
 
 
@@ -307,6 +309,8 @@ def variants(args) -> list[tuple[str, dict]]:
     if fast.separable_gaussians:  # the fast options as they were before separable_gaussians, side by side
         out.append(("ours fast, dense Gaussians", {**replace(fast, separable_gaussians=False).__dict__,
                                                    "_only": "ttp"}))
+    if args.cheap_update:  # the fast options with the cheaper update (not the same maths: RESULTS.md measures its PCK)
+        out.append(("ours fast, cheaper update", {**fast.__dict__, "_only": "ttp", "_ttp": CHEAPER_UPDATE}))
     if not args.no_frozen:  # prediction only: the fast options + the encoder compiled with frozen weights
         frozen = replace(fast, compile_frozen=True, separable_gaussians=False)  # no reconstruction
         out.append(("ours fast+frozen", {**frozen.__dict__, "_only": "infer"}))
@@ -322,12 +326,13 @@ def variants(args) -> list[tuple[str, dict]]:
 def run_case(args, backbone: str, case: str) -> list[dict]:
     workers = []
     for label, speed in variants(args):
+        ttp = speed.pop("_ttp", {})  # TTP settings other than the speed options
         if not case.startswith(speed.pop("_only", case)):  # a prefix, or a tuple of them
             continue
         spec = {"variant": "reference" if label == "reference" else "ours", "speed": speed, "case": case,
-                "backbone": backbone, "batch": args.batch, "device": args.device,
+                "backbone": backbone, "batch": args.batch, "device": args.device, "ttp": ttp,
                 "warmup": 1 if speed.get("compile") else 0, "calls": 20 if case == "infer1" else 1}
-        workers.append((label, speed, Worker(spec)))
+        workers.append((label, {**speed, "_ttp": ttp}, Worker(spec)))
     repeats = {"infer1": max(args.repeats, 10), "infer32": max(args.repeats, 5)}.get(case, args.repeats)
     for r in range(repeats):  # interleaved: one step of each variant in turn, the order rotated every round so
         start = (r + 1) % len(workers)  # that no variant is always first (the reference never right after start-up)
@@ -335,7 +340,9 @@ def run_case(args, backbone: str, case: str) -> list[dict]:
             w.step()
     rows = []
     for label, speed, w in workers:
-        rows.append({"backbone": backbone, "case": case, "variant": label, "speed": describe(SpeedConfig(**speed)),
+        ttp = speed.pop("_ttp")
+        options = describe(SpeedConfig(**speed)) + "".join(f"+{k}={str(v).lower()}" for k, v in ttp.items())
+        rows.append({"backbone": backbone, "case": case, "variant": label, "speed": options,
                      "median_s": statistics.median(w.seconds), "seconds": w.seconds, "gflop": w.flops / 1e9,
                      "first_s": w.first_s,
                      "peak_mib": w.finish()})
@@ -345,6 +352,24 @@ def run_case(args, backbone: str, case: str) -> list[dict]:
         if row["gflop"] != row["gflop"] and case.startswith("infer"):  # nan: not countable on ours (see worker)
             row["gflop"], row["flops_from_reference"] = rows[0]["gflop"], True  # the same maths (checked first)
     return rows
+
+
+def ceiling(rows: list[dict], peaks: dict[str, float], aim: float) -> str:
+    """For each backbone and case: the GFLOP/s our fast options would need, with the FLOPs they count, to be
+    ``aim`` times the reference, against the matrix-multiply peak of their precision (above 100 %: only computing
+    less can reach it). Empty without a fast row with a FLOP count."""
+    lines = []
+    for r in rows:
+        if r["variant"] != "ours fast" or r["gflop"] != r["gflop"]:
+            continue
+        ref = next(x for x in rows if x["backbone"] == r["backbone"] and x["case"] == r["case"]
+                   and x["variant"] == "reference")
+        need = r["gflop"] / (ref["median_s"] / aim)
+        peak = peaks["bf16" if "bf16" in r["speed"] else "fp16" if "fp16" in r["speed"] else "fp32"]
+        lines.append(f"- {r['backbone']} {r['case']}: {aim:g}x the reference ({ref['median_s'] / aim:.3f} s) would "
+                     f"need the fast options' {r['gflop']:.1f} GFLOP at {need:.0f} GFLOP/s, {100 * need / peak:.0f} % "
+                     f"of the matmul peak of their precision (they run at {r['gflop'] / r['median_s']:.0f})")
+    return ("\nWhat a speed-up needs (issue 16, point 5):\n\n" + "\n".join(lines) + "\n") if lines else ""
 
 
 def steps(seconds: list[float]) -> str:
@@ -382,6 +407,9 @@ def main() -> None:
     parser.add_argument("--no-frozen", action="store_true", help="leave out the frozen-inference variants")
     parser.add_argument("--dense-gaussians", action="store_true",
                         help="the fast variant without separable_gaussians (the fast options before it existed)")
+    parser.add_argument("--cheap-update", action="store_true",
+                        help="add the fast options with the cheaper update on the TTP case (ttp.update_reconstruction"
+                             "=false ttp.loss_pool=2: not the same maths)")
     parser.add_argument("--out", type=Path, default=SPEED)
     parser.add_argument("--section", default="speed",
                         help="the results section to write (e.g. one per kind of CPU, keeping the others)")
@@ -449,7 +477,7 @@ memory of our inference rows includes, for a moment, both the model converted fr
 and its prediction-only copy.
 
 {table(rows, peaks)}
-"""
+{ceiling(rows, peaks, 4.0)}"""
     write_section(args.section, text, args.out)
     print(f"wrote {args.out}")
 

@@ -29,7 +29,7 @@ def test_interleaved_order_rotates_and_the_reference_is_not_first(monkeypatch):
 
     monkeypatch.setattr(speed, "Worker", FakeWorker)
     args = argparse.Namespace(fast_precision="bf16", compile=False, no_frozen=True, quick=True, batch=2,
-                              device="cpu", repeats=3, dense_gaussians=False)
+                              device="cpu", repeats=3, dense_gaussians=False, cheap_update=True)
     rows = speed.run_case(args, "resnet18", "train")
     n = len(rows)
     assert n == 3 and len(order) == 3 * n
@@ -42,7 +42,7 @@ def test_interleaved_order_rotates_and_the_reference_is_not_first(monkeypatch):
 
 def test_fast_variant_has_separable_gaussians_and_a_dense_row_beside_it_on_the_update():
     args = argparse.Namespace(fast_precision="fp32", compile=False, no_frozen=False, quick=True,
-                              dense_gaussians=False)
+                              dense_gaussians=False, cheap_update=False)
     names = dict(speed.variants(args))
     assert names["ours fast"]["separable_gaussians"] is True
     assert names["ours fast, dense Gaussians"] == {**names["ours fast"], "separable_gaussians": False, "_only": "ttp"}
@@ -53,7 +53,8 @@ def test_fast_variant_has_separable_gaussians_and_a_dense_row_beside_it_on_the_u
 
 
 def test_compile_adds_a_compiled_fast_variant_beside_the_eager_one_on_training_and_the_update():
-    args = argparse.Namespace(fast_precision="fp32", compile=True, no_frozen=True, quick=True, dense_gaussians=False)
+    args = argparse.Namespace(fast_precision="fp32", compile=True, no_frozen=True, quick=True, dense_gaussians=False,
+                              cheap_update=False)
     names = dict(speed.variants(args))
     assert names["ours fast"]["compile"] is False
     assert names["ours fast+compile"] == {**names["ours fast"], "compile": True, "_only": ("train", "ttp")}
@@ -61,6 +62,45 @@ def test_compile_adds_a_compiled_fast_variant_beside_the_eager_one_on_training_a
     assert cases == {"train", "ttp"}
     args.compile = False
     assert "ours fast+compile" not in dict(speed.variants(args))
+
+
+def test_the_cheaper_update_row_times_the_update_with_its_ttp_settings(monkeypatch):
+    specs = []
+
+    class FakeWorker:
+        def __init__(self, spec):
+            specs.append(spec)
+            self.flops, self.first_s, self.seconds = 1e9, 0.0, []
+
+        def step(self):
+            self.seconds.append(1.0)
+
+        def finish(self):
+            return 0.0
+
+    monkeypatch.setattr(speed, "Worker", FakeWorker)
+    args = argparse.Namespace(fast_precision="bf16", compile=False, no_frozen=True, quick=True, batch=2,
+                              device="cpu", repeats=1, dense_gaussians=False, cheap_update=True)
+    rows = {r["variant"]: r for r in speed.run_case(args, "resnet18", "ttp")}
+    cheap = next(s for s in specs if s["ttp"])
+    assert cheap["ttp"] == {"update_reconstruction": False, "loss_pool": 2} and cheap["case"] == "ttp"
+    assert all(s["ttp"] == {} for s in specs if s is not cheap)  # every other row: the paper's update
+    assert rows["ours fast, cheaper update"]["speed"].endswith("+update_reconstruction=false+loss_pool=2")
+    assert rows["ours fast"]["speed"] == rows["ours fast, cheaper update"]["speed"].split("+update_")[0]
+    specs.clear()
+    assert "ours fast, cheaper update" not in {r["variant"] for r in speed.run_case(args, "resnet18", "train")}
+
+
+def test_the_ceiling_says_what_gflops_an_aim_needs_against_the_peak():
+    rows = [{"backbone": "resnet50", "case": "ttp", "variant": "reference", "speed": "fp32", "median_s": 8.0,
+             "gflop": 2000.0},
+            {"backbone": "resnet50", "case": "ttp", "variant": "ours fast", "speed": "bf16+channels_last",
+             "median_s": 3.0, "gflop": 1800.0}]
+    text = speed.ceiling(rows, {"fp32": 200.0, "bf16": 800.0}, 4.0)
+    # 4x: 2.000 s for 1800 GFLOP = 900 GFLOP/s, 112 % of the bf16 peak; they run at 600
+    assert "resnet50 ttp: 4x the reference (2.000 s) would need the fast options' 1800.0 GFLOP at 900 GFLOP/s, " \
+           "112 % of the matmul peak of their precision (they run at 600)" in text
+    assert speed.ceiling(rows[:1], {"fp32": 1.0}, 4.0) == ""
 
 
 def test_the_bf16_peak_is_timed_only_for_a_bf16_or_fp16_run(monkeypatch):
