@@ -782,3 +782,24 @@ def test_confidence_gate_replays_the_library_rule_on_saved_predictions_and_choos
     assert lines[0].endswith("(16 validation people to choose, 32 test people to report; issue 13)")
     assert any(x.startswith("**Test people** (blocks 0 .. 1;") for x in lines)
     assert "| Transformer (keypoint) | Online | off | 52.50 ± 0.71 | 2.00 ± 0.00 | +2.00, +2.00 |" in lines
+
+
+def test_cheap_update_report_pairs_the_updates_and_applies_its_noise_rule():
+    from benchmarks.cheap_update import report, within_noise
+
+    assert within_noise(np.array([-0.5, -0.5, -0.5]), np.array([60.0, 61.0, 62.0]))  # 0.5 <= std 1.0
+    assert not within_noise(np.array([-1.5, -1.0, -2.0]), np.array([60.0, 61.0, 62.0]))  # 1.5 > 1.0
+    pck = {}
+    for s in (0, 1):
+        for b in (0, 1):
+            pck["paper", s, b, "none"] = 60.0 + s
+            pck["paper", s, b, "online"] = 63.0 + s + b  # gain 3.5 per seed (mean over the two blocks)
+            pck["paper", s, b, "offline"] = 64.0 + 3 * s
+            pck["cheaper", s, b, "online"] = 62.0 + s + b  # 1 below the paper's update
+            pck["cheaper", s, b, "offline"] = 64.0 + 3 * s
+    lines = report(pck, [0, 1], [0, 1], 0.0, [], "runs/x").splitlines()
+    assert lines[0] == "## The cheaper TTP update against the paper's: PCK on 32 test people (issue 16, point 5)"
+    assert "| online | 64.00 ± 0.71 | 63.00 ± 0.71 | 3.50 ± 0.00 | 2.50 ± 0.00 | -1.00, -1.00 | -1.00 | 0.71 | NO |" \
+        in lines
+    assert "| offline | 65.50 ± 2.12 | 65.50 ± 2.12 | 5.00 ± 1.41 | 5.00 ± 1.41 | +0.00, +0.00 | +0.00 | 2.12 | yes |" \
+        in lines
