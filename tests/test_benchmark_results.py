@@ -781,6 +781,8 @@ def test_confidence_gate_replays_the_library_rule_on_saved_predictions_and_choos
     lines = report(val, two, picks, None, SimpleNamespace(**{**vars(args), "test_blocks": 2}), 0.0, []).splitlines()
     assert lines[0].endswith("(16 validation people to choose, 32 test people to report; issue 13)")
     assert any(x.startswith("**Test people** (blocks 0 .. 1;") for x in lines)
+    assert any(x.startswith("32 test people: the number section more_test_people_avx512bf16 set") for x in lines)
+    assert "test people: the number section" not in report(val, test, picks, None, args, 0.0, [])
     assert "| Transformer (keypoint) | Online | off | 52.50 ± 0.71 | 2.00 ± 0.00 | +2.00, +2.00 |" in lines
 
 
