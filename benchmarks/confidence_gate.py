@@ -221,6 +221,7 @@ def report(val: dict, test: dict, picks: dict, check: tuple[float, float] | None
                 lines.append(f"| {common.TITLES[m]} | {mode.capitalize()}{' gated' if gate else ''} | "
                              f"{shown(gate) if gate else 'off'}{mark} | {common.mean_std(pck)} | "
                              f"{common.mean_std(g)} | {', '.join(f'{x:+.2f}' for x in g)} |")
+    lines += _per_block(test, picks, methods, seeds, test_blocks)
     lines += ["", "Aims (issue 13, checked on the test rows above with each method's chosen gate):", ""]
     for mode in MODES:
         for m in methods:
@@ -246,6 +247,21 @@ def report(val: dict, test: dict, picks: dict, check: tuple[float, float] | None
                   "one frame at a time, and under bf16 autocast a joint can land a heatmap step apart)."]
     lines += common.footer(minutes, models)
     return "\n".join(lines)
+
+
+def _per_block(test: dict, picks: dict, methods: list[str], seeds: list[int], blocks: list[int]) -> list[str]:
+    """The test gain of each method and mode with its chosen gate, block by block (mean over seeds): whether a
+    difference between the methods holds across blocks or comes from a few. Nothing with one block."""
+    if len(blocks) < 2:
+        return []
+    cols = [(m, mode) for mode in MODES for m in methods]
+    lines = ["", "Test gain by block of 16 people, each method with its chosen gate (mean over seeds):", "",
+             "| block | " + " | ".join(f"{common.TITLES[m]} {mode} ({shown(picks[m, mode])})" for m, mode in cols)
+             + " |", "|---|" + "---|" * len(cols)]
+    for b in blocks:
+        lines.append(f"| {b} | " + " | ".join(
+            f"{gains(test, m, seeds, [b], mode, picks[m, mode]).mean():+.2f}" for m, mode in cols) + " |")
+    return lines
 
 
 def _more_test_people(val_blocks: int, test_blocks: int) -> list[str]:

@@ -783,6 +783,9 @@ def test_confidence_gate_replays_the_library_rule_on_saved_predictions_and_choos
     assert any(x.startswith("**Test people** (blocks 0 .. 1;") for x in lines)
     assert any(x.startswith("32 test people: the number section more_test_people_avx512bf16 set") for x in lines)
     assert "test people: the number section" not in report(val, test, picks, None, args, 0.0, [])
+    assert "| block | Transformer (keypoint) online (tau 0.5) | Transformer (keypoint) offline (tau 0.6) |" in lines
+    assert "| 0 | +3.50 | +5.00 |" in lines and "| 1 | +5.50 | +7.00 |" in lines  # block 1: 2 more with TTP
+    assert "Test gain by block" not in report(val, test, picks, None, args, 0.0, [])  # one block: no table
     assert "| Transformer (keypoint) | Online | off | 52.50 ± 0.71 | 2.00 ± 0.00 | +2.00, +2.00 |" in lines
 
 
