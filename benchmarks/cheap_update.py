@@ -4,11 +4,13 @@ the synthetic test people (issue 16, point 5).
     python benchmarks/cheap_update.py --runs runs/table1avx512 --blocks 4 --section cheap_update_avx512bf16
 
 Why: issue 16 asks for a TTP update 4x (avx512_bf16 CPUs) and 6x (AMX) as fast as the authors' computation "with
-PCK unchanged within seed noise", and names cheaper reconstruction and perceptual paths as a way. On this EPYC the
-same computation cannot get there (benchmarks/speed.py: 4x would need the fast options' FLOPs above the bf16
-matrix-multiply peak); the cheaper update computes less: the reconstruction path (appearance and pose encoders,
-renderer) stays as trained, and L_self compares the images average-pooled by 2. ``benchmarks/speed.py
---cheap-update`` times it beside the authors' computation (benchmarks/SPEED.md); this script measures its PCK.
+PCK unchanged within seed noise", and names cheaper reconstruction and perceptual paths as a way. On an AMD EPYC
+with avx512_bf16 the same computation is unlikely to get there: its convolutions bound it at 3.49x / 3.70x
+(ResNet-18 / -50; SPEED.md, section profile_avx512bf16), and 4x would need its FLOPs at 98-104 % of the measured
+bf16 matrix-multiply figure (section speed_cheap_avx512bf16). The cheaper update computes less: the
+reconstruction path (appearance and pose encoders, renderer) stays as trained, and L_self compares the images
+average-pooled by 2. ``benchmarks/speed.py --cheap-update`` times it beside the authors' computation
+(benchmarks/SPEED.md); this script measures its PCK.
 
 1. The Transformers of Table 1 (``--runs``, seeds 0, 1, 2) on test blocks 0 .. N-1 of 16 people (block 0: Table
    1's test people; `benchmarks.more_test_people.block_people`), without TTP, online and offline with Table 1's TTP
@@ -82,8 +84,9 @@ def report(pck: dict, seeds: list[int], blocks: list[int], minutes: float, model
              "by 2). PCK@0.2 torso pooled over a block's frames, per seed the mean over blocks, mean ± std over "
              "seeds. Rule, fixed before any cheaper-update cell: PCK unchanged within seed noise where the mean "
              "paired difference (cheaper minus paper's, same model and people) is no larger in size than the std "
-             "over seeds of the paper's-update PCK. The synthetic benchmark's L_self is pixel L2 alone, so the "
-             "cost of half-resolution VGG-16 features is not measured here.", "",
+             "over seeds of the paper's-update PCK. The synthetic benchmark's L_self is pixel L2 alone (the speed "
+             "was timed with the VGG-16 perceptual loss), so the effect on PCK of half-resolution VGG-16 features "
+             "is not measured here.", "",
              f"PCK without TTP: {common.mean_std(none)}.", "",
              "| TTP | paper's update | cheaper update | gain, paper's | gain, cheaper | difference per seed | "
              "mean difference | seed std (paper's) | within seed noise |",
@@ -109,8 +112,8 @@ def main(argv=None) -> None:
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--section", default="cheap_update")
     args = parser.parse_args(argv)
-    if args.blocks < 1:
-        parser.error("--blocks must be at least 1")
+    if args.blocks < 1 or len(args.seeds) < 2:
+        parser.error("--blocks must be at least 1, and the rule needs at least 2 seeds (a std over seeds)")
     started = time.time()
     models, digests = common.table1_models(parser, args.runs, {s: f"transformer-seed{s}" for s in args.seeds})
     blocks = list(range(args.blocks))

@@ -190,7 +190,8 @@ def report(val: dict, test: dict, picks: dict, check: tuple[float, float] | None
              "personalized prediction while the personalized model's mean heatmap maximum so far is above the trained "
              "model's (no threshold). Gains paired with the same model without TTP; per seed the mean over blocks of "
              "16; mean ± std over seeds. Choice rule, fixed before any cell: per method and mode the gate with the "
-             "highest mean val gain. The relative rule joined the candidates after this section's first version "
+             "highest mean val gain. The relative rule joined the candidates after the first version of section "
+             "confidence_gate "
              "(which chose among the thresholds; its test rows had been seen then), picked from a replay probe of "
              "several rules (per joint, per frame, thresholds and margins) on these same validation cells: its val "
              "gain is biased upward, and only the test rows judge it.", "",
@@ -205,7 +206,7 @@ def report(val: dict, test: dict, picks: dict, check: tuple[float, float] | None
                                                  for mode in MODES) + ".", "",
               f"**Test people** (blocks 0 .. {test_blocks[-1]}; never used for a choice): each method and mode with "
               "the gate off, the best threshold on val and the relative rule; the chosen one marked.", "",
-              *_more_test_people(len(blocks), len(test_blocks)),
+              *([args.test_note, ""] if getattr(args, "test_note", "") else []),
               "| Method | TTP scenario | gate | PCK | TTP gain (same model) | per seed gain |",
               "|---|---|---|---|---|---|"]
     found = {}
@@ -264,19 +265,6 @@ def _per_block(test: dict, picks: dict, methods: list[str], seeds: list[int], bl
     return lines
 
 
-def _more_test_people(val_blocks: int, test_blocks: int) -> list[str]:
-    """Why more test people than validation people (``--test-blocks``), and what was known when it was decided."""
-    if test_blocks <= val_blocks:
-        return []
-    return [f"{BLOCK * test_blocks} test people: the number section more_test_people_avx512bf16 set from the "
-            "validation people's spread of one person's gain (a standard error of about 1 PCK on the mean gain). "
-            f"Decided after this script's run with {BLOCK * val_blocks} test people (section confidence_gate, whose "
-            f"gated test rows had been seen) and with the ungated gains of the other test people known (section "
-            "more_test_people_avx512bf16: larger there than in the first blocks); the gates, their choice on the "
-            "validation people and the aims are those of that run, and nothing was chosen on these test people.",
-            ""]
-
-
 def reported_gates(val: dict, method: str, seeds: list[int], blocks: list[int], mode: str) -> list:
     """The gates a test table shows for ``method`` in ``mode``: off, the best threshold on val, the relative rule."""
     return list(dict.fromkeys((0.0, chosen(val, method, seeds, blocks, mode, among=TAUS), RELATIVE)))
@@ -309,6 +297,9 @@ def main(argv=None) -> None:
     parser.add_argument("--blocks", type=int, default=4, help="blocks of 16 validation people (and of test people)")
     parser.add_argument("--test-blocks", type=int, default=None,
                         help="blocks of 16 test people, if not --blocks (the choice on val does not depend on it)")
+    parser.add_argument("--test-note", default="",
+                        help="a paragraph under the test people's heading: why this many, what was known when it "
+                             "was decided (written into the section as given)")
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--section", default="confidence_gate")
     args = parser.parse_args(argv)

@@ -99,8 +99,14 @@ def test_the_ceiling_says_what_gflops_an_aim_needs_against_the_peak():
     text = speed.ceiling(rows, {"fp32": 200.0, "bf16": 800.0}, 4.0)
     # 4x: 2.000 s for 1800 GFLOP = 900 GFLOP/s, 112 % of the bf16 peak; they run at 600
     assert "resnet50 ttp: 4x the reference (2.000 s) would need the fast options' 1800.0 GFLOP at 900 GFLOP/s, " \
-           "112 % of the matmul peak of their precision (they run at 600)" in text
+           "112 % of the matmul figure of their precision (they run at 600)" in text
     assert speed.ceiling(rows[:1], {"fp32": 1.0}, 4.0) == ""
+    fp16 = [rows[0], {**rows[1], "speed": "fp16+channels_last"}]  # a GPU run: its peak is timed as bf16's
+    assert "112 % of the matmul figure" in speed.ceiling(fp16, {"fp32": 200.0, "bf16": 800.0}, 4.0)
+    infer = [{**r, "case": "infer32"} for r in rows]  # inference: GFLOP may be the reference's count, left out
+    assert speed.ceiling(infer, {"fp32": 200.0, "bf16": 800.0}, 4.0) == ""
+    other = [rows[0], {**rows[1], "variant": "ours fast, cheaper update"}]  # only the fast options' row
+    assert speed.ceiling(other, {"fp32": 200.0, "bf16": 800.0}, 4.0) == ""
 
 
 def test_the_bf16_peak_is_timed_only_for_a_bf16_or_fp16_run(monkeypatch):
