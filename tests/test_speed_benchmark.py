@@ -146,3 +146,15 @@ def test_only_convolution_operators_count_as_convolutions():
     assert profile_update.is_convolution("aten::convolution_backward")
     assert not profile_update.is_convolution("aten::copy_")
     assert not profile_update.is_convolution("autograd::engine::evaluate_function: ConvolutionBackward0")
+
+
+def test_the_cheaper_update_is_the_same_in_the_benchmarks_and_the_fast_schedule():
+    from dataclasses import replace
+
+    from benchmarks.cheap_update import CHEAPER
+    from ttpose.config import TTPConfig, config_from_dict
+    from ttpose.schedules import FastUpdate
+
+    cheap = FastUpdate(16, cheap=True).apply(TTPConfig())
+    assert {k: getattr(cheap, k) for k in speed.CHEAPER_UPDATE} == speed.CHEAPER_UPDATE
+    assert config_from_dict({}, list(CHEAPER)).ttp == replace(config_from_dict({}, []).ttp, **speed.CHEAPER_UPDATE)
