@@ -191,10 +191,9 @@ def report(val: dict, test: dict, picks: dict, check: tuple[float, float] | None
              "model's (no threshold). Gains paired with the same model without TTP; per seed the mean over blocks of "
              "16; mean ± std over seeds. Choice rule, fixed before any cell: per method and mode the gate with the "
              "highest mean val gain. The relative rule joined the candidates after the first version of section "
-             "confidence_gate "
-             "(which chose among the thresholds; its test rows had been seen then), picked from a replay probe of "
-             "several rules (per joint, per frame, thresholds and margins) on these same validation cells: its val "
-             "gain is biased upward, and only the test rows judge it.", "",
+             "confidence_gate (which chose among the thresholds; its test rows had been seen then), picked from a "
+             "replay probe of several rules (per joint, per frame, thresholds and margins) on these same validation "
+             "cells: its val gain is biased upward, and only the test rows judge it.", "",
              *_people_lines(each, args.methods[0], len(args.seeds)),
              "**Validation people** (mean val gain by gate):", "",
              "| gate | " + " | ".join(f"{common.TITLES[m]} {mode}" for m in methods for mode in MODES) + " |",
@@ -206,7 +205,7 @@ def report(val: dict, test: dict, picks: dict, check: tuple[float, float] | None
                                                  for mode in MODES) + ".", "",
               f"**Test people** (blocks 0 .. {test_blocks[-1]}; never used for a choice): each method and mode with "
               "the gate off, the best threshold on val and the relative rule; the chosen one marked.", "",
-              *([args.test_note, ""] if getattr(args, "test_note", "") else []),
+              *([args.test_note, ""] if args.test_note else []),
               "| Method | TTP scenario | gate | PCK | TTP gain (same model) | per seed gain |",
               "|---|---|---|---|---|---|"]
     found = {}

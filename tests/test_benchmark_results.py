@@ -755,7 +755,7 @@ def test_confidence_gate_replays_the_library_rule_on_saved_predictions_and_choos
     assert chosen(pck(lambda mode, tau, s: 1.0), "transformer", [0, 1], [0], "online") == 0.0  # all tie: off
     picks = {("transformer", "online"): 0.5, ("transformer", "offline"): 0.6}
     test = pck(lambda mode, tau, s: {0.0: 1.0, 0.5: 3.0 + s, 0.6: 5.0}.get(tau, 0.0))
-    args = SimpleNamespace(runs="runs/x", seeds=[0, 1], blocks=1, test_blocks=1, methods=["transformer"])
+    args = SimpleNamespace(runs="runs/x", seeds=[0, 1], blocks=1, test_blocks=1, methods=["transformer"], test_note="")
     each = {"none": np.array([30.0, 34.0, 90.0]), "online": np.array([10.0, 6.0, -3.0]),
             "offline": np.array([12.0, 8.0, -2.0]), "confidence": np.array([0.3, 0.34, 0.9])}
     lines = report(val, test, picks, (53.0, 53.0), args, 0.0, [], each).splitlines()

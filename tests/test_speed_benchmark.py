@@ -12,11 +12,14 @@ import benchmarks.speed as speed
 from ttpose.config import SpeedConfig
 
 
-def test_interleaved_order_rotates_and_the_reference_is_not_first(monkeypatch):
-    order = []
+def fake_workers(monkeypatch) -> tuple[list[dict], list[str]]:
+    """speed.Worker replaced by one that times nothing (1 s a step); returns the specs the workers were made with
+    and the order of their steps (by label: "reference" or "ours <speed options>")."""
+    specs, order = [], []
 
     class FakeWorker:
         def __init__(self, spec):
+            specs.append(spec)
             self.label = "reference" if spec["variant"] == "reference" else f"ours {spec['speed']}"
             self.flops, self.first_s, self.seconds = 1e9, 0.0, []
 
@@ -28,6 +31,11 @@ def test_interleaved_order_rotates_and_the_reference_is_not_first(monkeypatch):
             return 0.0
 
     monkeypatch.setattr(speed, "Worker", FakeWorker)
+    return specs, order
+
+
+def test_interleaved_order_rotates_and_the_reference_is_not_first(monkeypatch):
+    _, order = fake_workers(monkeypatch)
     args = argparse.Namespace(fast_precision="bf16", compile=False, no_frozen=True, quick=True, batch=2,
                               device="cpu", repeats=3, dense_gaussians=False, cheap_update=True)
     rows = speed.run_case(args, "resnet18", "train")
@@ -65,20 +73,7 @@ def test_compile_adds_a_compiled_fast_variant_beside_the_eager_one_on_training_a
 
 
 def test_the_cheaper_update_row_times_the_update_with_its_ttp_settings(monkeypatch):
-    specs = []
-
-    class FakeWorker:
-        def __init__(self, spec):
-            specs.append(spec)
-            self.flops, self.first_s, self.seconds = 1e9, 0.0, []
-
-        def step(self):
-            self.seconds.append(1.0)
-
-        def finish(self):
-            return 0.0
-
-    monkeypatch.setattr(speed, "Worker", FakeWorker)
+    specs, _ = fake_workers(monkeypatch)
     args = argparse.Namespace(fast_precision="bf16", compile=False, no_frozen=True, quick=True, batch=2,
                               device="cpu", repeats=1, dense_gaussians=False, cheap_update=True)
     rows = {r["variant"]: r for r in speed.run_case(args, "resnet18", "ttp")}

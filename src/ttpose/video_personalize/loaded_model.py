@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from ttpose.config import SpeedConfig, TTPConfig, config_from_dict, to_dict
+from ttpose.config import SpeedConfig, TTPConfig, config_from_dict, to_dict, with_added_defaults
 from ttpose.convert import load_model_file
 from ttpose.model import TTPModel
 from ttpose.resume import saved_settings
@@ -113,7 +113,7 @@ class LoadedModel:
         candidates = agreeing_candidates(cfg, own)
         if not candidates:
             return cfg, None, None
-        saved = saved_update(out_dir) if options.resume else None
+        saved = saved_update(out_dir, cfg) if options.resume else None
         if saved in candidates:  # else timed anew: the resume refuses a run saved with another update
             return saved.apply(cfg), "the update of the resumed run", None
         choice = self.fast_update(cfg, candidates)
@@ -123,14 +123,15 @@ class LoadedModel:
         return choice.apply(cfg), how, choice.update_s
 
 
-def saved_update(out_dir: Path) -> FastUpdate | None:
-    """The fast schedule's update the run saved in ``out_dir`` (``--resume``) was made with; None where there is no
-    saved run or its settings are not a candidate's (the user's own, untimed)."""
-    saved = saved_settings(out_dir)
+def saved_update(out_dir: Path, cfg: TTPConfig) -> FastUpdate | None:
+    """The fast schedule's update the run saved in ``out_dir`` (``--resume``) was made with, read as this run's
+    ``cfg`` would (options added since at their defaults: `ttpose.config.with_added_defaults`, as the resume's
+    fingerprint check does); None where there is no saved run or its settings are not a candidate's (the user's
+    own, untimed)."""
+    saved = with_added_defaults(saved_settings(out_dir), to_dict(cfg), to_dict(TTPConfig()))
     if not saved or not isinstance(saved.get("batch_size"), int):
         return None
-    saved = {"relative_gate": False, **saved}  # relative_gate joined the candidates later: runs before had it off
     update = FastUpdate(saved["batch_size"], cheap=saved.get("update_reconstruction") is False,
-                        gated=saved["relative_gate"] is True)
+                        gated=saved.get("relative_gate") is True)
     made = update.apply(TTPConfig())
     return update if all(saved.get(k) == getattr(made, k) for k in FAST_CHOSEN) else None
