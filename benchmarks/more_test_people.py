@@ -162,11 +162,11 @@ def sizing(val: dict, seeds: list[int], max_people: int) -> Sizing:
     return Sizing(std, needed, used, lines)
 
 
-def pooled_results(cells: dict, seeds: list[int], blocks: list[int]) -> dict:
+def pooled_results(cells: dict, seeds: list[int], blocks: list[int], methods: dict = METHODS) -> dict:
     """Table 1's results layout ({method: {mode: {"pck": per seed}}}) with each seed's PCK the mean over
-    ``blocks``."""
+    ``blocks``, for the (method -> modes) of ``methods``."""
     out: dict = {}
-    for method, modes in METHODS.items():
+    for method, modes in methods.items():
         for mode in modes:
             out.setdefault(method, {})[mode] = {
                 "pck": [float(np.mean([cells[method, s, b, mode]["pck"] for b in blocks])) for s in seeds]}
@@ -243,6 +243,35 @@ def report(cells: dict, seeds: list[int], size: Sizing, wall_min: float, checkpo
     return "\n".join(lines)
 
 
+NO_TTP = {"baseline": ("none",), "transformer": ("none",)}  # --no-ttp: the on-par aim's cells alone
+
+
+def report_no_ttp(cells: dict, seeds: list[int], people: int, wall_min: float, checkpoints: list[Path],
+                  runs: str) -> str:
+    """--no-ttp: the baseline and the Transformer without TTP on ``people`` test people, per block and pooled, with
+    the aims that need no TTP (the baseline's 65, the Transformer on par with it)."""
+    from benchmarks.table1_synthetic import aims
+
+    blocks = list(range(people // BLOCK))
+    lines = ["## Table 1 without TTP on more test people: the on-par aim (issue 13)", "",
+             f"The synthetic Table 1 models of {shown_path(runs)} (seeds {', '.join(map(str, seeds))}) without TTP on "
+             f"{people} test people in blocks of {BLOCK} (block b: test people {BLOCK} b .. {BLOCK} b + {BLOCK - 1}; "
+             "block 0 is Table 1's test people); PCK@0.2 torso pooled over a block's frames, per seed the mean of "
+             "the blocks. No TTP cell is computed (`--no-ttp`): the gain aims are not judged here.", "",
+             "| block | baseline w/o TTP | Transformer w/o TTP | difference (same seed) |", "|---|---|---|---|"]
+    for b in blocks:
+        base = [cells["baseline", s, b, "none"]["pck"] for s in seeds]
+        ours = [cells["transformer", s, b, "none"]["pck"] for s in seeds]
+        lines.append(f"| {b} | {mean_std(base)} | {mean_std(ours)} | {mean_std(np.subtract(ours, base))} |")
+    every = pooled_results(cells, seeds, blocks, NO_TTP)
+    lines += ["", *table(every, f"**Over the {people} test people** (mean ± std over seeds):"), "",
+              *aims(every, schedule_config("full").ttp, None)[:-1],  # its last line names Table 1's lr sections
+              "", f"Command: `{command()}`", f"Machine: {machine()} (cells: worker processes of 1 torch thread)",
+              f"Wall time of this run: {wall_min:.1f} min (cached cells are reused)", "",
+              *checkpoint_digests(checkpoints)]
+    return "\n".join(lines)
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", default="runs/table1avx512", help="the Table 1 runs folder whose models are used")
@@ -251,17 +280,31 @@ def main(argv=None) -> None:
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--section", default="more_test_people")
     parser.add_argument("--collect", action="store_true", help="only cached cells: an error where one is missing")
+    parser.add_argument("--no-ttp", action="store_true",
+                        help="only the baseline and the Transformer without TTP on --max-people test people (the "
+                             "on-par aim; minutes, not hours)")
     args = parser.parse_args(argv)
     if args.max_people < BLOCK:
         parser.error(f"--max-people must be at least {BLOCK}")
     started = time.time()
-    models = {(m, s): finished_model(Path(args.runs) / f"{m}-seed{s}") for m in METHODS for s in args.seeds}
+    methods = NO_TTP if args.no_ttp else METHODS
+    models = {(m, s): finished_model(Path(args.runs) / f"{m}-seed{s}") for m in methods for s in args.seeds}
     missing = [str(m) for m in models.values() if not m.is_file()]
     if missing:
         parser.error(f"no trained Table 1 model at {', '.join(missing)} (benchmarks/table1_synthetic.py --runs "
                      "trains them)")
     digests = {k: file_sha256(m) for k, m in models.items()}
     processes = 1 if args.collect else args.processes
+    if args.no_ttp:
+        people = args.max_people - args.max_people % BLOCK
+        tasks = [(args.runs, m, s, b, "none", str(models[m, s]), digests[m, s], args.collect)
+                 for b in range(people // BLOCK) for m in NO_TTP for s in args.seeds]
+        cells = {t[1:5]: r for t, r in run_cells(cell, tasks, processes).items()}
+        text = report_no_ttp(cells, args.seeds, people, (time.time() - started) / 60, list(models.values()),
+                             args.runs)
+        print(text)
+        write_section(args.section, text)
+        return
     val_tasks = [(args.runs, s, mode, str(models["transformer", s]), digests["transformer", s], args.collect)
                  for mode in ("online", "none") for s in args.seeds]
     val = {(t[1], t[2]): r for t, r in run_cells(val_cell, val_tasks, processes).items()}

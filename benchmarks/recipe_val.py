@@ -42,6 +42,7 @@ from benchmarks.common import (  # noqa: E402
     finished_model,
     machine,
     mean_std,
+    read_section,
     run_cells,
     write_section,
 )
@@ -98,8 +99,37 @@ def chosen(summaries: dict[str, dict]) -> str:
     return next(r for r, s in summaries.items() if float(np.mean(s["pck"]["online"])) == best)
 
 
+def recorded_rows(section: str, path: Path | None = None) -> list[str]:
+    """The variant rows of an earlier section of this script (its models no longer on disk), each variant named
+    with the section it comes from; an error if the section is missing."""
+    text = read_section(section, **({"path": path} if path else {}))
+    if text is None:
+        raise SystemExit(f"no section {section!r} in the results file")
+    rows = [line for line in text.splitlines() if line.startswith("| ") and not line.startswith("| variant ")]
+    return [row.replace("| ", f"| (section {section}) ", 1) for row in rows]
+
+
+def aims_on_val(summaries: dict[str, dict], base: float) -> list[str]:
+    """Table 1's aims on the val people, per variant: on par with the baseline without TTP (within 1 PCK or above),
+    the online gain at least +3 and the offline at least +4 PCK, each more than twice the std of the per-seed gains."""
+    def said(ok: bool) -> str:
+        return "met" if ok else "NOT met"
+
+    lines = []
+    for runs, s in summaries.items():
+        none = float(np.mean(s["pck"]["none"]))
+        words = [f"on par with the baseline ({none:.2f} vs {base:.2f}): {said(none >= base - 1)}"]
+        for mode, aim in (("online", 3), ("offline", 4)):
+            gain = s[f"{mode}_gain"]
+            mean, std = float(np.mean(gain)), float(np.std(gain, ddof=1)) if len(gain) > 1 else float("nan")
+            words.append(f"{mode} gain {mean:+.2f} (std {std:.2f}) at least +{aim} and above twice the std: "
+                         f"{said(mean >= aim and mean > 2 * std)}")
+        lines.append(f"- {Path(runs).name}: " + "; ".join(words))
+    return lines
+
+
 def markdown(summaries: dict[str, dict], changes: dict[str, str], baseline: np.ndarray | None, seeds: list[int],
-             seconds: float, models: list[Path]) -> str:
+             seconds: float, models: list[Path], recorded: list[str] = ()) -> str:
     base = float(np.mean(baseline)) if baseline is not None else None
     lines = ["## Training-recipe variants on the validation people (issue 13; 16 people x 96 frames, mean ± std over "
              "seeds)", "",
@@ -120,9 +150,15 @@ def markdown(summaries: dict[str, dict], changes: dict[str, str], baseline: np.n
         lines.append(f"| {Path(runs).name} | {changes[runs]} | {mean_std(none)} | {delta} | "
                      f"{mean_std(s['online_gain'])} | {mean_std(s['offline_gain'])} | {mean_std(s['pck']['online'])} | "
                      f"{mean_std(s['pck']['offline'])} | {per_seed} |")
+    lines += list(recorded)
     pick = chosen(summaries)
-    lines += ["", f"Chosen by the rule: **{Path(pick).name}** ({changes[pick]}).", "",
-              f"Seeds: {', '.join(map(str, seeds))}. Config: `configs/synthetic/cpu.yaml`.",
+    lines += ["", f"Chosen by the rule: **{Path(pick).name}** ({changes[pick]})"
+              + (" among the variants computed in this run (the recorded rows are for comparison; their models "
+                 "were not on disk)." if recorded else "."), ""]
+    if base is not None:
+        lines += ["Table 1's aims on these validation people (checked by the script; the test people decide them):",
+                  "", *aims_on_val(summaries, base), ""]
+    lines += [f"Seeds: {', '.join(map(str, seeds))}. Config: `configs/synthetic/cpu.yaml`.",
               f"Command: `{command()}`",
               f"Machine: {machine()} (cells: worker processes of 1 torch thread)",
               f"Wall time of this run: {seconds / 60:.1f} min (cached cells are reused)", "",
@@ -137,6 +173,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--section", default="recipe_val")
+    parser.add_argument("--recorded", default=None, metavar="SECTION",
+                        help="also show the variant rows of this earlier section (models no longer on disk)")
     return parser.parse_args(argv)
 
 
@@ -155,7 +193,7 @@ def main(argv=None) -> None:
     baseline = (np.array([cells[args.baseline, "baseline", s, "none"]["pck"] for s in args.seeds])
                 if args.baseline else None)
     text = markdown(summaries, {r: change_of(r) for r in args.runs}, baseline, args.seeds, time.time() - started,
-                    models)
+                    models, recorded_rows(args.recorded) if args.recorded else [])
     print(text)
     write_section(args.section, text)
 

@@ -32,6 +32,16 @@ def test_a_finished_run_is_reused_only_for_the_same_training(tmp_path):
             != training_settings(config_from_dict(TINY), NOT_TRAINING))
 
 
+def test_the_loss_settings_train_a_model_without_self_supervision_nothing():
+    """A supervised-only baseline trained before an L_self setting changed is the same model after (a Table 1
+    variant of lambda or loss.self_to_encoder reuses it); a model with L_self is not."""
+    changed = ["loss.lam=3e-4", "loss.self_to_encoder=0.3"]
+    baseline = ["model.sup_head=conv", "model.self_task=none"]
+    assert (training_settings(config_from_dict(TINY, baseline + changed))
+            == training_settings(config_from_dict(TINY, baseline)))
+    assert training_settings(config_from_dict(TINY, changed)) != training_settings(config_from_dict(TINY))
+
+
 def test_tuned_gains_reads_the_val_sections_tune_ttp_wrote(tmp_path):
     from benchmarks.common import tuned_gains, write_section
 

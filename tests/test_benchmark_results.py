@@ -394,6 +394,24 @@ def test_more_test_people_pools_the_blocks_and_checks_table1s_aims_on_them(tmp_p
     assert row in lines
 
 
+def test_more_test_people_without_ttp_checks_the_on_par_aim_alone(tmp_path):
+    """--no-ttp: the baseline and the Transformer without TTP per block (difference paired per seed) and pooled,
+    the baseline's and the on-par aims checked on the pooled numbers, no TTP line."""
+    from benchmarks.more_test_people import report_no_ttp
+
+    seeds, blocks = [0, 1], [0, 1, 2]
+    cells = {k: v for k, v in _fake_cells(blocks, seeds, []).items() if k[0] in ("baseline", "transformer")
+             and k[3] == "none"}
+    text = report_no_ttp(cells, seeds, 48, 0.0, [], "runs/x")
+    lines = text.splitlines()
+    assert "| 1 | 61.00 ± 0.00 | 58.50 ± 0.71 | -2.50 ± 0.71 |" in lines
+    assert "| Transformer (keypoint) | w/o TTP | 58.50 ± 0.71 | -2.50 |  |  |" in lines
+    assert any(x.startswith("- The Transformer without TTP is on par") and x.endswith("58.50 vs 61.00: NOT met")
+               for x in lines)
+    assert any(x.startswith("- The supervised-only baseline scores at least 65") for x in lines)
+    assert not any("TTP gains" in x or "Online" in x or "section tune" in x for x in lines)
+
+
 def test_more_test_people_sizes_the_test_people_from_the_spread_on_val():
     """The test people needed for a standard error of the mean gain of at most 1 PCK, in blocks of 16, from the
     validation people's spread around each seed's mean (a model's own level is not the people's spread)."""
@@ -539,6 +557,32 @@ def test_recipe_val_pairs_the_gains_per_seed_and_chooses_the_best_online_pck():
     assert "| lam3e-4 | loss.lam=0.0003 | 64.00 ± 1.00 | -1.00 | 3.00 ± 0.00 | 3.00 ± 0.00 | 67.00 ± 1.00 |" in text
     assert "Chosen by the rule: **lam1e-4** (loss.lam=0.0001)." in text
     assert "Supervised-only baseline without TTP on the same people: 65.00 ± 1.00" in text
+
+
+def test_recipe_val_checks_the_aims_on_val_and_shows_recorded_rows(tmp_path):
+    """Per variant the on-par and gain aims on the val people (std over the per-seed gains); rows of an earlier
+    section are copied with their section's name, kept out of the choice; a missing section is an error."""
+    from benchmarks.recipe_val import aims_on_val, markdown, recorded_rows, summary
+
+    seeds = [0, 1, 2]
+    variants = {"runs/share": (65.5, 3.5, 4.5), "runs/weak": (63.0, 3.5, 3.9)}
+    cells = _recipe_cells(variants, seeds)
+    summaries = {r: summary(cells, r, seeds) for r in variants}
+    share, weak = aims_on_val(summaries, 67.0)
+    assert share.startswith("- share: on par with the baseline (66.50 vs 67.00): met")
+    assert "online gain +3.50 (std 0.00) at least +3 and above twice the std: met" in share
+    assert "offline gain +4.50 (std 0.00) at least +4 and above twice the std: met" in share
+    assert "(64.00 vs 67.00): NOT met" in weak and "offline gain +3.90 (std 0.00) at least +4" in weak
+    assert weak.endswith("NOT met")
+    results = tmp_path / "RESULTS.md"
+    results.write_text("<!-- BEGIN old -->\n| variant | training change |\n|---|---|\n| own | none | 60.00 ± 1.00 |\n"
+                       "<!-- END old -->\n")
+    rows = recorded_rows("old", results)
+    assert rows == ["| (section old) own | none | 60.00 ± 1.00 |"]
+    with pytest.raises(SystemExit, match="no section 'missing'"):
+        recorded_rows("missing", results)
+    text = markdown(summaries, {r: "x" for r in variants}, np.array([66.0, 67.0, 68.0]), seeds, 0.0, [], rows)
+    assert rows[0] in text and "Chosen by the rule: **share** (x) among the variants computed in this run" in text
 
 
 def test_recipe_val_names_what_a_variant_changed_in_training(tmp_path):
@@ -790,6 +834,38 @@ def test_confidence_gate_replays_the_library_rule_on_saved_predictions_and_choos
     assert "Test gain by block" not in report(val, test, picks, None, args, 0.0, [])  # one block: no table
     assert "| Transformer (keypoint) | Online | off | 52.50 ± 0.71 | 2.00 ± 0.00 | +2.00, +2.00 |" in lines
 
+
+
+def test_confidence_gate_with_no_test_blocks_reports_the_validation_people_alone():
+    """--test-blocks 0: a recipe's gated gains on the validation people, read against the aims as a candidacy, with no
+    test row and no aim judged met or NOT met."""
+    from types import SimpleNamespace
+
+    from benchmarks.confidence_gate import GATES, RELATIVE, main, report_val_only
+
+    val = {}
+    for s in (0, 1, 2):
+        for b in (0, 1):
+            val["transformer", s, b, "none", 0.0] = 60.0 + s
+            for mode in ("online", "offline"):
+                for gate in GATES:  # the relative rule gains 4 + s online and 5 offline; the rest 1
+                    val["transformer", s, b, mode, gate] = 60.0 + s + (
+                        (4.0 + s if mode == "online" else 5.0) if gate == RELATIVE else 1.0)
+    picks = {("transformer", "online"): RELATIVE, ("transformer", "offline"): RELATIVE}
+    args = SimpleNamespace(runs="runs/x", seeds=[0, 1, 2], blocks=2, test_blocks=0, methods=["transformer"])
+    lines = report_val_only(val, picks, args, 0.0, [], None).splitlines()
+    assert lines[0].endswith("(32 validation people to choose, no test people scored; issue 13)")
+    assert "PCK without TTP on these people: Transformer (keypoint) 61.00 ± 1.00." in lines
+    assert "- Transformer (keypoint) + online TTP (relative): +5.00 (+4.00, +5.00, +6.00) against +3: reached on val" \
+        in lines  # 5.00 > 2 x std 1.00
+    assert "- Transformer (keypoint) + offline TTP (relative): +5.00 (+5.00, +5.00, +5.00) against +4: reached on val" \
+        in lines
+    assert not any("Test people" in x or x.endswith("met") for x in lines)
+    low = {k: v - (3.0 if k[3] == "offline" and k[4] == RELATIVE else 0.0) for k, v in val.items()}
+    assert any(x.endswith("+2.00 (+2.00, +2.00, +2.00) against +4: not reached on val")
+               for x in report_val_only(low, picks, args, 0.0, [], None).splitlines())
+    with pytest.raises(SystemExit):
+        main(["--test-blocks", "-1"])
 
 def test_cheap_update_report_pairs_the_updates_and_applies_its_noise_rule():
     from benchmarks.cheap_update import report, within_noise

@@ -45,6 +45,8 @@ def test_bad_values_are_errors():
         load_config(None, ["model.backbone"])
     with pytest.raises(ConfigError, match="transformer needs"):
         load_config(None, ["model.self_task=rotation"])
+    with pytest.raises(ConfigError, match=r"loss.self_to_encoder: 1.5 is not in \[0, 1\]"):
+        load_config(None, ["loss.self_to_encoder=1.5"])
 
 
 def test_yaml_file_errors_name_the_file(tmp_path):

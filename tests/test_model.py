@@ -260,3 +260,43 @@ def test_sigma_scales_with_the_heatmap_grid(input_size, expected):
     _, maps = keypoint_bottleneck(sharp, model.config.gaussian_sigma, upsample=1)
     # the Gaussian at one sigma from its peak is exp(-1/2)
     assert torch.isclose(maps[0, 0, 5, 6 + int(expected)], torch.tensor(0.6065), atol=2e-3)
+
+
+def _grads(model, names):
+    return {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None and n.startswith(names)}
+
+
+@pytest.mark.parametrize("sup_head,self_task", [("transformer", "keypoint"), ("conv", "keypoint"),
+                                                ("conv", "rotation")])
+def test_self_to_encoder_scales_only_the_encoders_share_of_the_self_supervised_gradient(sup_head, self_task):
+    """loss.self_to_encoder: the same outputs; the encoder's gradient from L_self scaled by the share, the
+    self-supervised head's (and the reconstruction path's) untouched; L_sup's gradient untouched everywhere."""
+    torch.manual_seed(0)
+    model = TTPModel(ModelConfig(backbone="resnet18", sup_head=sup_head, self_task=self_task, **TINY)).eval()
+    x, s = torch.randn(2, 3, 64, 64), torch.randn(2, 3, 64, 64)
+    runs = {}
+    for share in (1.0, 0.25):
+        model.zero_grad()
+        out = model(x, s if self_task == "keypoint" else None, rotated=x if self_task == "rotation" else None,
+                    self_to_encoder=share)
+        self_loss = (out.reconstruction.square().mean() if self_task == "keypoint"
+                     else out.rotation_logits.square().mean())
+        self_loss.backward(retain_graph=True)
+        self_grads = _grads(model, ("encoder", "self_head", "renderer", "rotation_head"))
+        model.zero_grad()
+        out.sup_heatmaps.square().mean().backward()
+        runs[share] = out, self_grads, _grads(model, ("encoder",))
+    (full, full_self, full_sup), (part, part_self, part_sup) = runs[1.0], runs[0.25]
+    assert torch.equal(full.sup_heatmaps, part.sup_heatmaps)
+    if self_task == "keypoint":
+        assert torch.allclose(full.reconstruction, part.reconstruction)
+    encoder = [n for n in full_self if n.startswith("encoder")]
+    assert encoder and any(full_self[n].abs().sum() > 0 for n in encoder)
+    for n in encoder:
+        torch.testing.assert_close(part_self[n], 0.25 * full_self[n], rtol=1e-4, atol=1e-9)
+    heads = [n for n in full_self if not n.startswith("encoder")]
+    assert heads
+    for n in heads:
+        torch.testing.assert_close(part_self[n], full_self[n], rtol=1e-4, atol=1e-9)
+    for n in full_sup:
+        torch.testing.assert_close(part_sup[n], full_sup[n])

@@ -73,6 +73,9 @@ class LossConfig:
     """Eq. 1, 9, 10 and the rotation baseline's loss."""
 
     lam: float = 1e-3  # lambda of Eq. 10 (1e-3 Penn Action / BBC Pose, 1e-5 Human3.6M, 1e-4 rotation)
+    # not in the paper: the fraction of lambda L_self's gradient that reaches the shared encoder phi (1: Eq. 10 as
+    # written); the self-supervised head and the reconstruction path get all of it (TTPModel.forward)
+    self_to_encoder: float = 1.0
     perceptual: Literal["vgg16", "pixel"] = "vgg16"  # pixel = L2 only (no VGG-16 weights needed)
     vgg_weights: str | None = None  # torchvision VGG-16 ImageNet state dict; see docs/losses.md
     running_mean_momentum: float = 0.01
@@ -379,6 +382,8 @@ def validate(cfg: Config) -> None:
         raise ConfigError("model.deconv_channels must be divisible by model.transformer_heads")
     if len(m.encoder_widths) != 4 or len(m.renderer_widths) != 4:
         raise ConfigError("model.encoder_widths and model.renderer_widths need 4 stages each")
+    if not 0 <= cfg.loss.self_to_encoder <= 1:
+        raise ConfigError(f"loss.self_to_encoder: {cfg.loss.self_to_encoder} is not in [0, 1]")
     if len(cfg.loss.running_mean_init) != 6:
         raise ConfigError("loss.running_mean_init needs 6 values (pixel + 5 VGG-16 terms)")
     if cfg.ttp.batch_size < 1 or cfg.train.batch_size < 1:

@@ -49,7 +49,8 @@ def _self_loss(model: TTPModel, out: TTPOutput, target: torch.Tensor, recon: Rec
     return None, None
 
 
-def _forward(model: TTPModel, batch: dict, generator: torch.Generator | None, sup: bool = True):
+def _forward(model: TTPModel, batch: dict, generator: torch.Generator | None, sup: bool = True,
+             self_to_encoder: float = 1.0):
     target = batch["target"]
     task = _core(model).config.self_task
     labels = rotated = None
@@ -57,13 +58,14 @@ def _forward(model: TTPModel, batch: dict, generator: torch.Generator | None, su
         labels = torch.randint(0, 4, (target.shape[0],), generator=generator)
         rotated = rotate_batch(target, labels)
     source = batch["source"] if task == "keypoint" else None
-    return model(target, source, rotated, sup=sup), labels
+    return model(target, source, rotated, sup=sup, self_to_encoder=self_to_encoder), labels
 
 
 def joint_loss(model: TTPModel, batch: dict, recon: ReconstructionLoss | None, lam: float,
-               generator: torch.Generator | None = None) -> Losses:
-    """Eq. 10 on a batch of pairs: ``target``, ``source``, ``heatmaps``, ``target_weight``."""
-    out, labels = _forward(model, batch, generator)
+               generator: torch.Generator | None = None, self_to_encoder: float = 1.0) -> Losses:
+    """Eq. 10 on a batch of pairs: ``target``, ``source``, ``heatmaps``, ``target_weight``. ``self_to_encoder``
+    (loss.self_to_encoder, not in the paper): the share of lambda L_self's gradient the shared encoder gets."""
+    out, labels = _forward(model, batch, generator, self_to_encoder=self_to_encoder)
     sup = heatmap_loss(out.sup_heatmaps, batch["heatmaps"], batch["target_weight"])
     self_loss, error = _self_loss(model, out, batch["target"], recon, labels)
     return Losses(joint_objective(sup, self_loss, lam), sup, self_loss, out, error)

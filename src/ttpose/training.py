@@ -82,10 +82,13 @@ NOT_TRAINING = {"train": ("log_every", "val_every", "checkpoint_every", "val_fra
 
 def training_settings(cfg: Config, ignore: dict[str, tuple[str, ...]] = NOT_TRAINING) -> dict:
     """What decides a run's trained weights, as a plain dict: the config without its output folder, its TTP
-    settings and the keys of ``ignore`` (section -> keys that leave the weights unchanged)."""
+    settings and the keys of ``ignore`` (section -> keys that leave the weights unchanged), and without the loss
+    settings for a model with no self-supervised task (the supervised-only baseline)."""
     values = to_dict(cfg)
     for key in ("output_dir", "ttp"):
         values.pop(key)
+    if values["model"]["self_task"] == "none":  # no L_self: the loss section (all of it L_self's) trains nothing
+        values["loss"] = {}
     for section, keys in ignore.items():
         for key in keys:
             values[section].pop(key)
@@ -166,7 +169,7 @@ def train(config: Config, resume: bool = False, stop_at: int | None = None, prog
                 with ctx:
                     with autocast(t.speed, device=next(model.parameters()).device):
                         losses = joint_loss(net, prepare_batch(batch, t.speed), recon, cfg.loss.lam,
-                                            _generator(cfg.seed, step, rank, m))
+                                            _generator(cfg.seed, step, rank, m), cfg.loss.self_to_encoder)
                     (losses.total / t.accumulate).backward()
                 logger.accumulate(losses)
             optimizer.step()

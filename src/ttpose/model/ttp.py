@@ -100,23 +100,30 @@ class TTPModel(nn.Module):
         source: torch.Tensor | None = None,
         rotated: torch.Tensor | None = None,
         sup: bool = True,
+        self_to_encoder: float = 1.0,
     ) -> TTPOutput:
         """Joint forward: target (and source) B x 3 x S x S; ``rotated``: images for the rotation task.
 
         ``sup=False`` skips the supervised head (personalization updates never use its output). Images are
         ttpose's normalised RGB crops; the reconstruction is in the model's own order (`model_input`).
+        ``self_to_encoder`` < 1 (loss.self_to_encoder, not in the paper): the self-supervised task's gradient
+        reaches the shared encoder scaled by it (the bottleneck reads H_self of a second, scaled-gradient copy
+        of F; the same values), while L_sup's reaches it whole and the heads and reconstruction path get both.
         """
-        out = self.pose(self.encoder(self.model_input(target)), sup)
+        features = self.encoder(self.model_input(target))
+        out = self.pose(features, sup)
         if out.self_heatmaps is not None:
             if source is not None:
-                out.self_keypoints, out.reconstruction = self.reconstruct(out.self_heatmaps,
-                                                                          self.model_input(source))
+                bottleneck_maps = (out.self_heatmaps if self_to_encoder == 1
+                                   else self.self_head(scale_gradient(features, self_to_encoder)))
+                out.self_keypoints, out.reconstruction = self.reconstruct(bottleneck_maps, self.model_input(source))
             else:
                 out.self_keypoints = condensed_keypoints(out.self_heatmaps)
         if rotated is not None:
             if self.rotation_head is None:
                 raise ValueError("this model has no rotation task (model.self_task != rotation)")
-            out.rotation_logits = self.rotation_head(self.encoder(self.model_input(rotated)))
+            rotated_features = scale_gradient(self.encoder(self.model_input(rotated)), self_to_encoder)
+            out.rotation_logits = self.rotation_head(rotated_features)
         return out
 
     @torch.no_grad()
@@ -126,6 +133,11 @@ class TTPModel(nn.Module):
         if out.self_heatmaps is not None:
             out.self_keypoints = condensed_keypoints(out.self_heatmaps)
         return out
+
+
+def scale_gradient(x: torch.Tensor, share: float) -> torch.Tensor:
+    """``x`` unchanged forward; backward passes ``share`` x the gradient (loss.self_to_encoder)."""
+    return x if share == 1 else x.detach() + share * (x - x.detach())
 
 
 def build_model(config: ModelConfig | None = None) -> TTPModel:
