@@ -311,6 +311,10 @@ def variants(args) -> list[tuple[str, dict]]:
                                                    "_only": "ttp"}))
     if args.cheap_update:  # the fast options with the cheaper update (not the same maths: RESULTS.md measures its PCK)
         out.append(("ours fast, cheaper update", {**fast.__dict__, "_only": "ttp", "_ttp": CHEAPER_UPDATE}))
+        if args.cheaper_parts:  # each half alone: which one the speed comes from
+            for key, value in CHEAPER_UPDATE.items():
+                out.append((f"ours fast, {key}={str(value).lower()} alone",
+                            {**fast.__dict__, "_only": "ttp", "_ttp": {key: value}}))
     if not args.no_frozen:  # prediction only: the fast options + the encoder compiled with frozen weights
         frozen = replace(fast, compile_frozen=True, separable_gaussians=False)  # no reconstruction
         out.append(("ours fast+frozen", {**frozen.__dict__, "_only": "infer"}))
@@ -411,6 +415,8 @@ def main() -> None:
     parser.add_argument("--cheap-update", action="store_true",
                         help="add the fast options with the cheaper update on the TTP case (ttp.update_reconstruction"
                              "=false ttp.loss_pool=2: not the same maths)")
+    parser.add_argument("--cheaper-parts", action="store_true",
+                        help="with --cheap-update: also each of its two settings alone on the TTP case")
     parser.add_argument("--aim", type=float, default=4.0,
                         help="the speed-up whose GFLOP/s the section states (issue 16: 4 on avx512_bf16, 6 on AMX)")
     parser.add_argument("--out", type=Path, default=SPEED)
@@ -420,6 +426,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.worker:
         return worker(json.loads(args.worker))
+    if args.cheaper_parts and not args.cheap_update:
+        parser.error("--cheaper-parts needs --cheap-update")
     args.backbones = args.backbones or (["resnet18"] if args.quick else ["resnet18", "resnet50"])
     args.repeats = args.repeats or (2 if args.quick else 3)
     device = torch.device(args.device)

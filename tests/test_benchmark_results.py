@@ -886,3 +886,11 @@ def test_cheap_update_report_pairs_the_updates_and_applies_its_noise_rule():
         in lines
     assert "| offline | 65.50 ± 2.12 | 65.25 ± 1.77 | 5.00 ± 1.41 | 4.75 ± 1.06 | +0.00, -0.50 | -0.25 | 2.12 | yes |" \
         in lines  # the seed std is the paper's update's (2.12), not the cheaper one's (1.77)
+    half = {(("loss_pool" if k[0] == "cheaper" else k[0]), *k[1:]): v for k, v in pck.items()}
+    lines = report(half, [0, 1], [0, 1], 0.0, [], "runs/x", "loss_pool", "val").splitlines()
+    assert lines[0] == ("## Half of the cheaper TTP update (loss_pool=2 alone) against the paper's: PCK on 32 "
+                        "validation people (issue 16, point 5)")
+    assert "| online | 64.00 ± 0.71 | 63.00 ± 0.71 | 3.50 ± 0.00 | 2.50 ± 0.00 | -1.00, -1.00 | -1.00 | 0.71 | NO |" \
+        in lines
+    assert "update_reconstruction=false" not in lines[2] and "validation blocks 0 .. 1" in lines[2]
+    assert any("--cheaper-parts" in x for x in lines)

@@ -37,7 +37,8 @@ def fake_workers(monkeypatch) -> tuple[list[dict], list[str]]:
 def test_interleaved_order_rotates_and_the_reference_is_not_first(monkeypatch):
     _, order = fake_workers(monkeypatch)
     args = argparse.Namespace(fast_precision="bf16", compile=False, no_frozen=True, quick=True, batch=2,
-                              device="cpu", repeats=3, dense_gaussians=False, cheap_update=True)
+                              device="cpu", repeats=3, dense_gaussians=False, cheap_update=True,
+                              cheaper_parts=False)
     rows = speed.run_case(args, "resnet18", "train")
     n = len(rows)
     assert n == 3 and len(order) == 3 * n
@@ -75,7 +76,8 @@ def test_compile_adds_a_compiled_fast_variant_beside_the_eager_one_on_training_a
 def test_the_cheaper_update_row_times_the_update_with_its_ttp_settings(monkeypatch):
     specs, _ = fake_workers(monkeypatch)
     args = argparse.Namespace(fast_precision="bf16", compile=False, no_frozen=True, quick=True, batch=2,
-                              device="cpu", repeats=1, dense_gaussians=False, cheap_update=True)
+                              device="cpu", repeats=1, dense_gaussians=False, cheap_update=True,
+                              cheaper_parts=False)
     rows = {r["variant"]: r for r in speed.run_case(args, "resnet18", "ttp")}
     cheap = next(s for s in specs if s["ttp"])
     assert cheap["ttp"] == {"update_reconstruction": False, "loss_pool": 2} and cheap["case"] == "ttp"
@@ -84,6 +86,18 @@ def test_the_cheaper_update_row_times_the_update_with_its_ttp_settings(monkeypat
     assert rows["ours fast"]["speed"] == rows["ours fast, cheaper update"]["speed"].split("+update_")[0]
     specs.clear()
     assert "ours fast, cheaper update" not in {r["variant"] for r in speed.run_case(args, "resnet18", "train")}
+
+
+def test_cheaper_parts_time_each_setting_of_the_cheaper_update_alone(monkeypatch):
+    specs, _ = fake_workers(monkeypatch)
+    args = argparse.Namespace(fast_precision="bf16", compile=False, no_frozen=True, quick=True, batch=2,
+                              device="cpu", repeats=1, dense_gaussians=False, cheap_update=True, cheaper_parts=True)
+    rows = {r["variant"]: r for r in speed.run_case(args, "resnet18", "ttp")}
+    assert sorted(map(str, (s["ttp"] for s in specs if s["ttp"]))) == sorted(map(str, (
+        {"update_reconstruction": False, "loss_pool": 2}, {"update_reconstruction": False}, {"loss_pool": 2})))
+    assert rows["ours fast, loss_pool=2 alone"]["speed"] == rows["ours fast"]["speed"] + "+loss_pool=2"
+    assert rows["ours fast, update_reconstruction=false alone"]["speed"] == \
+        rows["ours fast"]["speed"] + "+update_reconstruction=false"
 
 
 def test_the_ceiling_says_what_gflops_an_aim_needs_against_the_peak():
