@@ -46,14 +46,16 @@ from benchmarks.more_test_people import BLOCK, block_people  # noqa: E402
 from benchmarks.throughput import CONFIG  # noqa: E402
 
 CACHE = common.REPO / "runs" / "cheap_update"
-CHEAPER = ("ttp.update_reconstruction=false", "ttp.loss_pool=2")  # the cheaper update (docs/method.md)
+FROZEN, HALF_RESOLUTION = "ttp.update_reconstruction=false", "ttp.loss_pool=2"
+CHEAPER = (FROZEN, HALF_RESOLUTION)  # the cheaper update (docs/method.md)
 UPDATES = {  # --update: its overrides on Table 1's TTP settings, and what they do
     "cheaper": (CHEAPER, "the cheaper update (`" + " ".join(CHEAPER) + "`: the reconstruction path as trained, "
                          "L_self on the images average-pooled by 2)"),
-    "loss_pool": (CHEAPER[1:], f"its L_self at half resolution alone (`{CHEAPER[1]}`: L_self on the images "
-                               "average-pooled by 2, the reconstruction path personalized as in the paper)"),
-    "reconstruction": (CHEAPER[:1], f"its frozen reconstruction path alone (`{CHEAPER[0]}`: the appearance and "
-                                    "pose encoders and the renderer as trained, L_self at full resolution)"),
+    "loss_pool": ((HALF_RESOLUTION,), f"its L_self at half resolution alone (`{HALF_RESOLUTION}`: L_self on the "
+                                      "images average-pooled by 2, the reconstruction path personalized as in the "
+                                      "paper)"),
+    "reconstruction": ((FROZEN,), f"its frozen reconstruction path alone (`{FROZEN}`: the appearance and pose "
+                                  "encoders and the renderer as trained, L_self at full resolution)"),
 }
 MODES = ("online", "offline")
 
