@@ -585,6 +585,23 @@ def test_recipe_val_checks_the_aims_on_val_and_shows_recorded_rows(tmp_path):
     assert rows[0] in text and "Chosen by the rule: **share** (x) among the variants computed in this run" in text
 
 
+def test_recipe_val_compares_a_variant_with_its_own_baseline_where_it_has_one():
+    """A variant that changes the model (e.g. a wider backbone) is on par or not against its own baselines, trained
+    with the same change; the others against --baseline's."""
+    from benchmarks.recipe_val import aims_on_val, markdown, summary
+
+    seeds = [0, 1]
+    variants = {"runs/own": (60.0, 5.0, 4.0), "runs/width64": (64.0, 3.5, 4.5)}
+    summaries = {r: summary(_recipe_cells(variants, seeds), r, seeds) for r in variants}
+    own, wide = aims_on_val(summaries, 66.0, {"runs/width64": 65.0})
+    assert "(60.50 vs 66.00): NOT met" in own and "(64.50 vs 65.00): met" in wide
+    text = markdown(summaries, {r: "x" for r in variants}, np.array([65.0, 67.0]), seeds, 0.0, [],
+                    own_baselines={"runs/width64": np.array([64.0, 66.0])})
+    assert "| own | x | 60.50 ± 0.71 | -5.50 |" in text and "| width64 | x | 64.50 ± 0.71 | -0.50 |" in text
+    assert "width64's own supervised-only baseline (trained with the same change) without TTP: 65.00 ± 1.41" in text
+    assert "for the variants without their own." in text
+
+
 def test_recipe_val_names_what_a_variant_changed_in_training(tmp_path):
     """A variant's change is read from its saved config: the training settings that differ from the config's."""
     from benchmarks.recipe_val import CONFIG, change_of
