@@ -47,6 +47,8 @@ def test_bad_values_are_errors():
         load_config(None, ["model.self_task=rotation"])
     with pytest.raises(ConfigError, match=r"loss.self_to_encoder: 1.5 is not in \[0, 1\]"):
         load_config(None, ["loss.self_to_encoder=1.5"])
+    with pytest.raises(ConfigError, match=r"loss.lam \(0.001\) and loss.lam_late \(-0.1\) must be at least 0"):
+        load_config(None, ["loss.lam_late=-0.1"])
 
 
 def test_yaml_file_errors_name_the_file(tmp_path):

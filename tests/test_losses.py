@@ -10,6 +10,7 @@ from ttpose.losses import (
     VGG16Features,
     heatmap_loss,
     joint_objective,
+    lambda_at,
     rotation_loss,
 )
 
@@ -33,6 +34,13 @@ def test_rotation_loss_is_cross_entropy():
 def test_joint_objective_eq10():
     assert joint_objective(torch.tensor(1.0), torch.tensor(10.0), 1e-3).item() == pytest.approx(1.01)
     assert joint_objective(torch.tensor(1.0), None, 1e-3).item() == 1.0
+
+
+def test_lambda_at_switches_to_lam_late_at_the_first_lr_drop():
+    paper, late = LossConfig(lam=1e-3), LossConfig(lam=1e-3, lam_late=3e-4)
+    assert [lambda_at(s, paper, 2250) for s in (0, 2249, 2250, 2999)] == [1e-3] * 4
+    assert [lambda_at(s, late, 2250) for s in (0, 2249, 2250, 2999)] == [1e-3, 1e-3, 3e-4, 3e-4]
+    assert lambda_at(5, LossConfig(lam=1e-3, lam_late=0.0), 5) == 0.0  # 0 is a value, not "unset"
 
 
 def test_pixel_loss_running_mean_update_before_dividing():

@@ -136,3 +136,21 @@ def test_ddp_two_processes_gloo(tmp_path, method):
             # equal up to float summation order (Adam's first steps amplify 1e-7 gradient differences);
             # one optimizer step moves weights by ~1e-3, so this still tells a different batch apart
             assert (p.detach() - r0[name]).abs().max().item() < 2e-5, name
+
+
+def test_lam_late_changes_lambda_from_the_first_lr_drop_only(tmp_path):
+    """loss.lam_late (issue 13 probe): the same weights as Eq. 10's constant lambda up to the first of
+    train.lr_steps, different after it; lam_late equal to lam is the paper's run bit for bit."""
+    def weights(name, stop=None, **loss):
+        cfg = tiny_config(tmp_path / name, loss=loss)
+        first = train(cfg, stop_at=stop, progress=False)
+        return first.model.state_dict(), cfg
+
+    paper_4, paper = weights("paper", stop=4)
+    late_4, late = weights("late", stop=4, lam_late=0.0)
+    assert all(torch.equal(paper_4[k], late_4[k]) for k in paper_4)
+    paper_6 = train(paper, resume=True, progress=False).model.state_dict()
+    late_6 = train(late, resume=True, progress=False).model.state_dict()
+    assert not all(torch.equal(paper_6[k], late_6[k]) for k in paper_6)
+    same_6, _ = weights("same", lam_late=0.1)
+    assert all(torch.equal(paper_6[k], same_6[k]) for k in paper_6)

@@ -73,6 +73,8 @@ class LossConfig:
     """Eq. 1, 9, 10 and the rotation baseline's loss."""
 
     lam: float = 1e-3  # lambda of Eq. 10 (1e-3 Penn Action / BBC Pose, 1e-5 Human3.6M, 1e-4 rotation)
+    # not in the paper: lambda from the first of train.lr_steps on (None: lam throughout, Eq. 10 as written)
+    lam_late: float | None = None
     # not in the paper: the fraction of lambda L_self's gradient that reaches the shared encoder phi (1: Eq. 10 as
     # written); the self-supervised head and the reconstruction path get all of it (TTPModel.forward)
     self_to_encoder: float = 1.0
@@ -382,6 +384,8 @@ def validate(cfg: Config) -> None:
         raise ConfigError("model.deconv_channels must be divisible by model.transformer_heads")
     if len(m.encoder_widths) != 4 or len(m.renderer_widths) != 4:
         raise ConfigError("model.encoder_widths and model.renderer_widths need 4 stages each")
+    if cfg.loss.lam < 0 or (cfg.loss.lam_late is not None and cfg.loss.lam_late < 0):
+        raise ConfigError(f"loss.lam ({cfg.loss.lam}) and loss.lam_late ({cfg.loss.lam_late}) must be at least 0")
     if not 0 <= cfg.loss.self_to_encoder <= 1:
         raise ConfigError(f"loss.self_to_encoder: {cfg.loss.self_to_encoder} is not in [0, 1]")
     if len(cfg.loss.running_mean_init) != 6:

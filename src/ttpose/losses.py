@@ -46,6 +46,14 @@ def joint_objective(sup_loss: torch.Tensor, self_loss: torch.Tensor | None, lam:
     return sup_loss if self_loss is None else sup_loss + lam * self_loss
 
 
+def lambda_at(step: int, loss: LossConfig, first_lr_drop: int) -> float:
+    """The lambda of Eq. 10 at a training step: ``loss.lam``, or ``loss.lam_late`` from the first learning-rate
+    drop on where it is set (not in the paper: the encoder refits L_sup after the joint training has coupled the
+    supervised joints to the self-supervised keypoints)."""
+    late = loss.lam_late is not None and step >= first_lr_drop
+    return loss.lam_late if late else loss.lam
+
+
 class VGG16Features(nn.Module):
     """torchvision's ``vgg16().features`` (keys features.0.weight ... features.28.bias)."""
 

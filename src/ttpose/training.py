@@ -36,7 +36,7 @@ from ttpose.data.build import load_videos
 from ttpose.data.pairs import Augmentation, PairDataset
 from ttpose.evaluate import evaluate_predictions
 from ttpose.inference import predict_video
-from ttpose.losses import ReconstructionLoss
+from ttpose.losses import ReconstructionLoss, lambda_at
 from ttpose.model import TTPModel
 from ttpose.objective import joint_loss
 from ttpose.speed import autocast, prepare_batch, prepare_model, require_trainable
@@ -145,6 +145,7 @@ def train(config: Config, resume: bool = False, stop_at: int | None = None, prog
     bar = tqdm(total=last, initial=step, disable=not progress or rank != 0,
                desc="train", unit="step", dynamic_ncols=True)
     val_pck = None
+    first_drop = min(t.lr_steps, default=t.steps)  # loss.lam_late starts here
     started = time.time()
     while step < last:
         epoch, position = divmod(step, steps_per_epoch)
@@ -162,13 +163,14 @@ def train(config: Config, resume: bool = False, stop_at: int | None = None, prog
             if step >= last:
                 break
             optimizer.zero_grad(set_to_none=True)
+            lam = lambda_at(step, cfg.loss, first_drop)
             for m in range(t.accumulate):
                 batch = next(batches)
                 sync = m == t.accumulate - 1 or world == 1
                 ctx = net.no_sync() if not sync else contextlib.nullcontext()
                 with ctx:
                     with autocast(t.speed, device=next(model.parameters()).device):
-                        losses = joint_loss(net, prepare_batch(batch, t.speed), recon, cfg.loss.lam,
+                        losses = joint_loss(net, prepare_batch(batch, t.speed), recon, lam,
                                             _generator(cfg.seed, step, rank, m), cfg.loss.self_to_encoder)
                     (losses.total / t.accumulate).backward()
                 logger.accumulate(losses)
