@@ -120,9 +120,9 @@ def aims_on_val(summaries: dict[str, dict], base: float, own: dict[str, float] |
 
     lines = []
     for runs, s in summaries.items():
-        base = (own or {}).get(runs, base)
+        against = (own or {}).get(runs, base)
         none = float(np.mean(s["pck"]["none"]))
-        words = [f"on par with the baseline ({none:.2f} vs {base:.2f}): {said(none >= base - 1)}"]
+        words = [f"on par with the baseline ({none:.2f} vs {against:.2f}): {said(none >= against - 1)}"]
         for mode, aim in (("online", 3), ("offline", 4)):
             gain = s[f"{mode}_gain"]
             mean, std = float(np.mean(gain)), float(np.std(gain, ddof=1)) if len(gain) > 1 else float("nan")

@@ -595,6 +595,8 @@ def test_recipe_val_compares_a_variant_with_its_own_baseline_where_it_has_one():
     summaries = {r: summary(_recipe_cells(variants, seeds), r, seeds) for r in variants}
     own, wide = aims_on_val(summaries, 66.0, {"runs/width64": 65.0})
     assert "(60.50 vs 66.00): NOT met" in own and "(64.50 vs 65.00): met" in wide
+    wide, own = aims_on_val(dict(reversed(summaries.items())), 66.0, {"runs/width64": 65.0})
+    assert "(60.50 vs 66.00): NOT met" in own  # bug: the variant after one with its own baseline was held to that
     text = markdown(summaries, {r: "x" for r in variants}, np.array([65.0, 67.0]), seeds, 0.0, [],
                     own_baselines={"runs/width64": np.array([64.0, 66.0])})
     assert "| own | x | 60.50 ± 0.71 | -5.50 |" in text and "| width64 | x | 64.50 ± 0.71 | -0.50 |" in text
