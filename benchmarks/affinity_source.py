@@ -15,6 +15,7 @@ Predictions are computed under the config's ttp.speed autocast, as `Personalizer
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from dataclasses import replace
@@ -27,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks import common  # noqa: E402
 from benchmarks.throughput import CONFIG  # noqa: E402
 
+CACHE = common.REPO / "runs" / "affinity_source"
 COMBOS = {  # name -> (W personalized, H_self personalized), description
     "paper": ((True, True), "W and H_self of the personalized model (the paper's TTP)"),
     "w_trained": ((False, True), "W of the trained model, H_self personalized"),
@@ -81,19 +83,34 @@ def combo_predictions(trained, tuner, video, indices: np.ndarray, speed) -> dict
     return out
 
 
+def cached_cell(path: str, key: str, checkpoint: str, overrides: tuple, mode: str, person: int) -> dict:
+    """`cell`, cached at ``path`` (an npz of each combination's frame indices, joints and scores, with ``key``, the
+    cell's settings as JSON text)."""
+    from ttpose.atomic import atomic_path
+
+    saved = common.cached(Path(path), json.loads(key))
+    if saved is None:
+        found = cell(checkpoint, overrides, mode, person)
+        saved = {f"{name}/{part}": a for name, arrays in found.items()
+                 for part, a in zip(("index", "joints", "scores"), arrays, strict=True)}
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(Path(path)) as tmp, open(tmp, "wb") as f:
+            np.savez(f, key=key, **saved)
+    return {name: tuple(saved[f"{name}/{part}"] for part in ("index", "joints", "scores")) for name in COMBOS}
+
+
 def cell(checkpoint: str, overrides: tuple, mode: str, person: int, seed: int = 0) -> dict:
     """One person's TTP (``mode``) with the config's settings and TTP seed ``seed`` (as `ttpose.evaluate` runs
     it); returns each combination's joints (N x K x 2) and the frame indices."""
     from ttpose.checkpoint import load_checkpoint
     from ttpose.config import load_config
-    from ttpose.data.build import load_videos
     from ttpose.inference import Predictions
     from ttpose.personalization import Personalizer, personalize_offline
     from ttpose.speed import prediction_model
 
     torch.set_num_threads(1)
-    cfg = load_config(CONFIG, [*overrides, f"data.val_videos={person + 1}"])
-    video = load_videos(cfg.data, "val")[person]
+    cfg = load_config(CONFIG, list(overrides))
+    video = val_person(cfg, person)
     model = load_checkpoint(checkpoint)
     config = replace(cfg.ttp, mode=mode)
     if config.confidence_gate > 0 or config.relative_gate:
@@ -119,6 +136,32 @@ def cell(checkpoint: str, overrides: tuple, mode: str, person: int, seed: int = 
     return {name: (pred.frame_index, pred.joints, pred.scores) for name, pred in found.items()}
 
 
+@torch.no_grad()
+def affinity_spread(checkpoint: str, people: list) -> dict:
+    """How much the trained model's W (Eq. 7) varies: the std of each entry over a video's frames and over all
+    frames of all ``people``, each averaged over the K x k_self entries, and the mean of each row's largest entry
+    (1 / k_self for a uniform row), in float32 without the speed options."""
+    from ttpose.checkpoint import load_checkpoint
+    from ttpose.data.pairs import frames_batch
+
+    model = load_checkpoint(checkpoint).eval()
+    per_video = [model.sup_head.affinity(model.encoder(model.model_input(
+        frames_batch(v, np.arange(len(v)), model.config.input_size)))) for v in people]  # each N x K x k_self
+    every = torch.cat(per_video)
+    return {"within": float(torch.stack([w.std(0).mean() for w in per_video]).mean()),
+            "across": float(every.std(0).mean()), "row_max": float(every.max(-1).values.mean()),
+            "uniform": 1 / every.shape[-1]}
+
+
+def val_person(cfg, index: int):
+    """Validation person ``index`` as the config's val split holds it (the same video whatever the split's size)."""
+    from ttpose.data.build import synthetic_config
+    from ttpose.data.synthetic import make_video
+
+    frames = cfg.data.test_frames or cfg.data.frames_per_video
+    return make_video("val", index, cfg.data.seed, synthetic_config(cfg.data, frames))
+
+
 def pck_of(cells: dict, people: list, skeleton) -> dict:
     """PCK@0.2 over ``people`` per (seed, mode, combination) from the cells' joints."""
     from ttpose.evaluate import evaluate_predictions
@@ -135,7 +178,8 @@ def pck_of(cells: dict, people: list, skeleton) -> dict:
     return out
 
 
-def markdown(pck: dict, seeds: list[int], modes: list[str], people: int, minutes: float, models: list) -> str:
+def markdown(pck: dict, seeds: list[int], modes: list[str], people: int, minutes: float, models: list,
+             spread: dict | None = None) -> str:
     lines = [f"## Where the Transformer's TTP gain sits: W or H_self (validation people, {people} x 96 frames; mean "
              "± std over seeds)", "",
              "After TTP every frame's heatmaps H_sup = H_self W^T are formed with each factor from the trained (t) "
@@ -148,9 +192,16 @@ def markdown(pck: dict, seeds: list[int], modes: list[str], people: int, minutes
         for mode in modes:
             values = [pck[s, mode, name] for s in seeds]
             gains = [pck[s, mode, name] - pck[s, mode, "none"] for s in seeds]
-            cells += [common.mean_std(values), common.mean_std(gains) if name != "none" else "-"]
+            signed = f"{np.mean(gains):+.2f}" + (f" ± {np.std(gains, ddof=1):.2f}" if len(gains) > 1 else "")
+            cells += [common.mean_std(values), signed if name != "none" else "-"]
         lines.append(f"| {words} | " + " | ".join(cells) + " |")
     lines += ["", f"Seeds: {', '.join(map(str, seeds))} (one model each; TTP seed 0, as Table 1)."]
+    if spread:
+        lines += ["", "How much the trained model's W varies on these people (std of an entry, averaged over the "
+                  "entries; per seed): " + "; ".join(
+                      f"seed {s}: {d['within']:.4f} over a video's frames, {d['across']:.4f} over all frames, "
+                      f"largest entry of a row {d['row_max']:.3f} on average (uniform: {d['uniform']:.3f})"
+                      for s, d in spread.items()) + "."]
     lines += common.footer(minutes, models)
     return "\n".join(lines)
 
@@ -158,23 +209,29 @@ def markdown(pck: dict, seeds: list[int], modes: list[str], people: int, minutes
 def main(argv=None) -> None:
     args = parse_args(argv)
     from ttpose.config import load_config
-    from ttpose.data.build import load_videos
 
     started = time.time()
     parser = argparse.ArgumentParser()
-    models, _ = common.table1_models(parser, args.runs, {s: f"transformer-seed{s}" for s in args.seeds})
+    models, digests = common.table1_models(parser, args.runs, {s: f"transformer-seed{s}" for s in args.seeds})
     overrides = tuple(args.overrides)
-    tasks = [(str(models[s]), overrides, mode, i) for s in args.seeds for mode in args.modes
-             for i in range(args.people)]
-    done = common.run_cells(cell, tasks, args.processes)
-    cfg = load_config(CONFIG, [*overrides, f"data.val_videos={args.people}"])
-    people = load_videos(cfg.data, "val")
+    cfg = load_config(CONFIG, list(overrides))
+    tasks = {}
+    for s in args.seeds:
+        for mode in args.modes:
+            for i in range(args.people):  # the key: the person's TTP settings and data, not the number of people
+                key = common.cell_key(cfg, mode, checkpoint=digests[s], person=i, script="affinity_source")
+                path = CACHE / f"{digests[s][:16]}-{mode}-{i}.npz"
+                tasks[s, mode, i] = (str(path), json.dumps(key), str(models[s]), overrides, mode, i)
+    done = common.run_cells(cached_cell, list(tasks.values()), args.processes)
+    people = [val_person(cfg, i) for i in range(args.people)]
     from ttpose.skeletons import get_skeleton
 
-    cells = {(s, mode): [done[str(models[s]), overrides, mode, i] for i in range(args.people)]
+    cells = {(s, mode): [done[tasks[s, mode, i]] for i in range(args.people)]
              for s in args.seeds for mode in args.modes}
     pck = pck_of(cells, people, get_skeleton(cfg.model.skeleton))
-    text = markdown(pck, args.seeds, args.modes, args.people, (time.time() - started) / 60, list(models.values()))
+    spread = {s: affinity_spread(str(models[s]), people) for s in args.seeds}
+    text = markdown(pck, args.seeds, args.modes, args.people, (time.time() - started) / 60, list(models.values()),
+                    spread)
     common.write_section(args.section, text, args.results)
     print(text)
 

@@ -979,3 +979,18 @@ def test_affinity_source_recombines_the_factors_of_eq8_from_both_models():
     assert np.array_equal(found["paper"].joints, paper.joints) and np.array_equal(found["none"].joints, none.joints)
     assert not np.array_equal(paper.scores, none.scores)  # TTP changed the heatmaps, so the split is not empty
     assert set(found) == {"paper", "w_trained", "h_trained", "none"}
+
+
+def test_affinity_source_pairs_each_combination_with_the_same_models_no_ttp():
+    """The section's gains are per seed against that seed's (W_t, H_t), then mean ± std over seeds."""
+    from benchmarks.affinity_source import COMBOS, markdown
+
+    base = {0: 60.0, 1: 62.0}
+    pck = {(s, "online", name): base[s] + {"paper": 3.0, "w_trained": 3.0 + s, "h_trained": 0.5, "none": 0.0}[name]
+           for s in base for name in COMBOS}
+    spread = {0: {"within": 0.0012, "across": 0.0021, "row_max": 0.23, "uniform": 1 / 30}}
+    text = markdown(pck, [0, 1], ["online"], 16, 1.0, [], spread)
+    assert f"| {COMBOS['paper'][1]} | 64.00 ± 1.41 | +3.00 ± 0.00 |" in text
+    assert f"| {COMBOS['w_trained'][1]} | 64.50 ± 2.12 | +3.50 ± 0.71 |" in text
+    assert f"| {COMBOS['none'][1]} | 61.00 ± 1.41 | - |" in text
+    assert "seed 0: 0.0012 over a video's frames, 0.0021 over all frames" in text and "(uniform: 0.033)" in text

@@ -239,6 +239,22 @@ def test_authors_initialisation_of_the_heads():
     assert float(out.affinity.max() - out.affinity.min()) < 0.01  # the near-uniform start issue 13 measured
 
 
+def test_pytorch_initialisation_keeps_the_decoders_default():
+    """model.head_init=pytorch (not the authors'): the decoder's Linear layers keep PyTorch's default, so the
+    cross-attention moves W with the image from step 0; with the authors' N(0, 0.001) W barely depends on it."""
+    def spread(head_init: str) -> float:
+        torch.manual_seed(0)
+        model = TTPModel(ModelConfig(head_init=head_init, **TINY)).eval()
+        if head_init == "pytorch":
+            for m in model.sup_head.decoder.modules():
+                if isinstance(m, torch.nn.Linear):
+                    assert _std(m.weight) > 0.01
+        with torch.no_grad():
+            return float(model(torch.randn(4, 3, 64, 64)).affinity.std(0).mean())  # over images
+
+    assert spread("pytorch") > 5 * spread("authors")
+
+
 def test_conv_head_keeps_the_authors_small_init():
     torch.manual_seed(0)
     model = TTPModel(ModelConfig(sup_head="conv", **TINY))

@@ -54,8 +54,11 @@ class ModelConfig:
     sigma: float | None = None
     # initialisation of the heads: "authors" = their init_weights (deconvolutions, the conv head and every
     # Linear of the Transformer decoder N(0, 0.001); the affinity projection P and the self-supervised head keep
-    # PyTorch's default); "small" = P and the self-supervised head also N(0, 0.001) (ttpose before 2026-11-30)
-    head_init: Literal["authors", "small"] = "authors"
+    # PyTorch's default); "small" = P and the self-supervised head also N(0, 0.001) (ttpose before 2026-11-30);
+    # "pytorch" (not the authors'): the decoder's Linear layers too keep PyTorch's default, so that the cross-
+    # attention reads the image from step 0 (with theirs W ends nearly the same for every frame: RESULTS.md,
+    # section affinity_source)
+    head_init: Literal["authors", "small", "pytorch"] = "authors"
     # What the weights were trained on (the authors' checkpoints differ from ttpose's own; docs/reproduce.md):
     # the colour order of the images (normalised with the RGB ImageNet statistics either way), and the
     # coordinate the training labels gave the first pixel (1: MATLAB labels), subtracted from predictions.

@@ -50,7 +50,7 @@ class TTPModel(nn.Module):
         if cfg.sup_head == "transformer":
             self.sup_head = TransformerAffinityHead(
                 c, k, cfg.num_maps, cfg.transformer_heads, cfg.transformer_ff, cfg.transformer_layers,
-                cfg.transformer_dropout, small_projection=small,
+                cfg.transformer_dropout, small_projection=small, small_decoder=cfg.head_init != "pytorch",
             )
         else:
             self.sup_head = ConvHead(c, k)
