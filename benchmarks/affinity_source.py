@@ -15,6 +15,7 @@ Predictions are computed under the config's ttp.speed autocast, as `Personalizer
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 import time
@@ -83,14 +84,14 @@ def combo_predictions(trained, tuner, video, indices: np.ndarray, speed) -> dict
     return out
 
 
-def cached_cell(path: str, key: str, checkpoint: str, overrides: tuple, mode: str, person: int) -> dict:
+def cached_cell(path: str, key: str, checkpoint: str, overrides: tuple, mode: str, person: int, seed: int) -> dict:
     """`cell`, cached at ``path`` (an npz of each combination's frame indices, joints and scores, with ``key``, the
-    cell's settings as JSON text)."""
+    cell's settings as JSON text); a cell without every combination is computed again."""
     from ttpose.atomic import atomic_path
 
     saved = common.cached(Path(path), json.loads(key))
-    if saved is None:
-        found = cell(checkpoint, overrides, mode, person)
+    if saved is None or any(f"{name}/{part}" not in saved for name in COMBOS for part in ("index", "joints")):
+        found = cell(checkpoint, overrides, mode, person, seed)
         saved = {f"{name}/{part}": a for name, arrays in found.items()
                  for part, a in zip(("index", "joints", "scores"), arrays, strict=True)}
         Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -99,9 +100,10 @@ def cached_cell(path: str, key: str, checkpoint: str, overrides: tuple, mode: st
     return {name: tuple(saved[f"{name}/{part}"] for part in ("index", "joints", "scores")) for name in COMBOS}
 
 
-def cell(checkpoint: str, overrides: tuple, mode: str, person: int, seed: int = 0) -> dict:
+def cell(checkpoint: str, overrides: tuple, mode: str, person: int, seed: int) -> dict:
     """One person's TTP (``mode``) with the config's settings and TTP seed ``seed`` (as `ttpose.evaluate` runs
-    it); returns each combination's joints (N x K x 2) and the frame indices."""
+    it; Table 1 and recipe_val use the model's seed); returns each combination's joints (N x K x 2), scores and
+    frame indices."""
     from ttpose.checkpoint import load_checkpoint
     from ttpose.config import load_config
     from ttpose.inference import Predictions
@@ -111,7 +113,7 @@ def cell(checkpoint: str, overrides: tuple, mode: str, person: int, seed: int = 
     torch.set_num_threads(1)
     cfg = load_config(CONFIG, list(overrides))
     video = val_person(cfg, person)
-    model = load_checkpoint(checkpoint)
+    model = load_checkpoint(checkpoint).eval()  # the trained factors in eval mode whatever ttp.speed asks
     config = replace(cfg.ttp, mode=mode)
     if config.confidence_gate > 0 or config.relative_gate:
         raise SystemExit("affinity_source: the confidence gates are not applied here; run without them")
@@ -195,7 +197,12 @@ def markdown(pck: dict, seeds: list[int], modes: list[str], people: int, minutes
             signed = f"{np.mean(gains):+.2f}" + (f" ± {np.std(gains, ddof=1):.2f}" if len(gains) > 1 else "")
             cells += [common.mean_std(values), signed if name != "none" else "-"]
         lines.append(f"| {words} | " + " | ".join(cells) + " |")
-    lines += ["", f"Seeds: {', '.join(map(str, seeds))} (one model each; TTP seed 0, as Table 1)."]
+    lines += ["", f"Seeds: {', '.join(map(str, seeds))} (one model each; TTP seed = the model's seed, as Table 1 and "
+              "benchmarks/recipe_val.py). Per seed, the gains of the paper's TTP: " + "; ".join(
+                  f"seed {s} " + " / ".join(f"{pck[s, m, 'paper'] - pck[s, m, 'none']:+.2f} {m}" for m in modes)
+                  for s in seeds) + ".",
+              "", "The no-TTP row differs slightly between online and offline (frames predicted one at a time or "
+              "in batches: bf16 rounding); differences of that size (about 0.1 PCK) are not an effect."]
     if spread:
         lines += ["", "How much the trained model's W varies on these people (std of an entry, averaged over the "
                   "entries; per seed): " + "; ".join(
@@ -219,9 +226,11 @@ def main(argv=None) -> None:
     for s in args.seeds:
         for mode in args.modes:
             for i in range(args.people):  # the key: the person's TTP settings and data, not the number of people
-                key = common.cell_key(cfg, mode, checkpoint=digests[s], person=i, script="affinity_source")
-                path = CACHE / f"{digests[s][:16]}-{mode}-{i}.npz"
-                tasks[s, mode, i] = (str(path), json.dumps(key), str(models[s]), overrides, mode, i)
+                key = common.cell_key(replace(cfg, seed=s), mode, checkpoint=digests[s], person=i,
+                                      script="affinity_source")  # TTP seed = the model's seed, as Table 1
+                text = json.dumps(key, sort_keys=True)
+                name = f"{digests[s][:16]}-{mode}-{i}-{hashlib.sha256(text.encode()).hexdigest()[:8]}.npz"
+                tasks[s, mode, i] = (str(CACHE / name), text, str(models[s]), overrides, mode, i, s)
     done = common.run_cells(cached_cell, list(tasks.values()), args.processes)
     people = [val_person(cfg, i) for i in range(args.people)]
     from ttpose.skeletons import get_skeleton

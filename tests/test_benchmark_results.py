@@ -945,6 +945,11 @@ def test_write_section_keeps_a_generated_index_beside_the_results_file(tmp_path)
     lines = results.read_text().splitlines()
     first, untitled = lines.index(markers("first")[0]) + 1, lines.index(markers("untitled")[0]) + 1
     assert rows == [f"| `first` | {first} | First, rewritten |", f"| `untitled` | {untitled} |  |"]
+    write_section("a run 2026-12-04", "## With spaces", path=results)  # DEMO_REPEATS-style names
+    assert "| `a run 2026-12-04` |" in index.read_text()
+    log = tmp_path / "DEMO_REPEATS.log"
+    write_section("demo", "text", path=log)
+    assert not index_path(log).exists()  # a log gets no index
 
 
 @pytest.mark.parametrize("name", ["RESULTS.md", "SPEED.md", "SYNTHETIC_DATA.md", "TRACKING.md", "LONG_VIDEO.md"])
@@ -959,12 +964,14 @@ def test_the_committed_results_indexes_are_up_to_date(name):
 def test_affinity_source_recombines_the_factors_of_eq8_from_both_models():
     """benchmarks/affinity_source.py: (W_p, H_p) is TTP's own prediction and (W_t, H_t) the trained model's, bit
     for bit, so the two mixed combinations in between split one and the same gain."""
-    from dataclasses import replace as with_fields
-
-    from benchmarks.affinity_source import combo_predictions
+    from benchmarks.affinity_source import combo_predictions, factors
     from conftest import tiny_model
     from ttpose.config import TTPConfig
+    from ttpose.data.pairs import frames_batch
     from ttpose.data.synthetic import SyntheticConfig, make_video, materialize
+    from ttpose.inference import decode_output
+    from ttpose.model.heads import mix_heatmaps
+    from ttpose.model.ttp import TTPOutput
     from ttpose.personalization import Personalizer, personalize, personalize_offline
     from ttpose.speed import prediction_model
 
@@ -973,12 +980,21 @@ def test_affinity_source_recombines_the_factors_of_eq8_from_both_models():
     config = TTPConfig(batch_size=4, lr=1e-2, mode="offline")
     paper = personalize(model, video, "offline", config, seed=0, progress=False)
     none = personalize(model, video, "none", config, progress=False)
-    tuner = Personalizer(model, with_fields(config), None, 0)
+    tuner = Personalizer(model, config, None, 0)
     personalize_offline(tuner, video, np.random.default_rng(0), progress=False)
-    found = combo_predictions(prediction_model(model, config.speed), tuner, video, np.arange(4), config.speed)
+    trained = prediction_model(model, config.speed)
+    found = combo_predictions(trained, tuner, video, np.arange(4), config.speed)
     assert np.array_equal(found["paper"].joints, paper.joints) and np.array_equal(found["none"].joints, none.joints)
     assert not np.array_equal(paper.scores, none.scores)  # TTP changed the heatmaps, so the split is not empty
     assert set(found) == {"paper", "w_trained", "h_trained", "none"}
+    images = frames_batch(video, np.arange(4), model.config.input_size)
+    tuner.model.eval()
+    (w_t, h_t), (w_p, h_p) = factors(trained, images, config.speed), factors(tuner.model, images, config.speed)
+    for name, (w, h) in (("w_trained", (w_t, h_p)), ("h_trained", (w_p, h_t))):
+        expected = decode_output(TTPOutput(sup_heatmaps=mix_heatmaps(w, h)), video.centers[:4], video.sizes[:4],
+                                 model.config.input_size)
+        assert np.array_equal(found[name].scores, expected.scores), name  # each factor from the model it names
+    assert not np.array_equal(found["w_trained"].scores, found["h_trained"].scores)
 
 
 def test_affinity_source_pairs_each_combination_with_the_same_models_no_ttp():
