@@ -27,6 +27,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks import common  # noqa: E402
+from benchmarks.more_test_people import split_person  # noqa: E402
 from benchmarks.throughput import CONFIG  # noqa: E402
 
 CACHE = common.REPO / "runs" / "affinity_source"
@@ -38,7 +39,7 @@ COMBOS = {  # name -> (W personalized, H_self personalized), description
 }
 
 
-def parse_args(argv=None) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--runs", default="runs/table1avx512")
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
@@ -48,7 +49,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--section", default="affinity_source")
     p.add_argument("--results", type=Path, default=common.RESULTS)
     p.add_argument("overrides", nargs="*", help="config overrides (e.g. ttp.relative_gate=true is NOT applied here)")
-    return p.parse_args(argv)
+    return p
 
 
 @torch.no_grad()
@@ -112,24 +113,21 @@ def cell(checkpoint: str, overrides: tuple, mode: str, person: int, seed: int) -
 
     torch.set_num_threads(1)
     cfg = load_config(CONFIG, list(overrides))
-    video = val_person(cfg, person)
+    video = split_person(cfg, "val", person)
     model = load_checkpoint(checkpoint).eval()  # the trained factors in eval mode whatever ttp.speed asks
     config = replace(cfg.ttp, mode=mode)
-    if config.confidence_gate > 0 or config.relative_gate:
-        raise SystemExit("affinity_source: the confidence gates are not applied here; run without them")
+    if config.confidence_gate > 0 or config.relative_gate or config.reset_every:
+        raise SystemExit("affinity_source: the confidence gates and ttp.reset_every are not applied here; run "
+                         "without them")
     trained = prediction_model(model, config.speed)
     tuner = Personalizer(model, config, None, seed)
     rng = np.random.default_rng(seed)
     if mode == "offline":
-        if config.reset_every:
-            raise SystemExit("affinity_source: ttp.reset_every is not supported")
         personalize_offline(tuner, video, rng, progress=False)
         found = combo_predictions(trained, tuner, video, np.arange(len(video)), config.speed)
     else:
         parts = {name: [] for name in COMBOS}
         for t in range(len(video)):
-            if config.reset_every and t > 0 and t % config.reset_every == 0:
-                raise SystemExit("affinity_source: ttp.reset_every is not supported")
             if tuner.due(t):
                 tuner.online_update(video, t, rng)
             for name, pred in combo_predictions(trained, tuner, video, np.array([t]), config.speed).items():
@@ -147,21 +145,12 @@ def affinity_spread(checkpoint: str, people: list) -> dict:
     from ttpose.data.pairs import frames_batch
 
     model = load_checkpoint(checkpoint).eval()
-    per_video = [model.sup_head.affinity(model.encoder(model.model_input(
-        frames_batch(v, np.arange(len(v)), model.config.input_size)))) for v in people]  # each N x K x k_self
+    per_video = [factors(model, frames_batch(v, np.arange(len(v)), model.config.input_size), None)[0]
+                 for v in people]  # each N x K x k_self
     every = torch.cat(per_video)
     return {"within": float(torch.stack([w.std(0).mean() for w in per_video]).mean()),
             "across": float(every.std(0).mean()), "row_max": float(every.max(-1).values.mean()),
             "uniform": 1 / every.shape[-1]}
-
-
-def val_person(cfg, index: int):
-    """Validation person ``index`` as the config's val split holds it (the same video whatever the split's size)."""
-    from ttpose.data.build import synthetic_config
-    from ttpose.data.synthetic import make_video
-
-    frames = cfg.data.test_frames or cfg.data.frames_per_video
-    return make_video("val", index, cfg.data.seed, synthetic_config(cfg.data, frames))
 
 
 def pck_of(cells: dict, people: list, skeleton) -> dict:
@@ -214,11 +203,11 @@ def markdown(pck: dict, seeds: list[int], modes: list[str], people: int, minutes
 
 
 def main(argv=None) -> None:
-    args = parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     from ttpose.config import load_config
 
     started = time.time()
-    parser = argparse.ArgumentParser()
     models, digests = common.table1_models(parser, args.runs, {s: f"transformer-seed{s}" for s in args.seeds})
     overrides = tuple(args.overrides)
     cfg = load_config(CONFIG, list(overrides))
@@ -232,7 +221,7 @@ def main(argv=None) -> None:
                 name = f"{digests[s][:16]}-{mode}-{i}-{hashlib.sha256(text.encode()).hexdigest()[:8]}.npz"
                 tasks[s, mode, i] = (str(CACHE / name), text, str(models[s]), overrides, mode, i, s)
     done = common.run_cells(cached_cell, list(tasks.values()), args.processes)
-    people = [val_person(cfg, i) for i in range(args.people)]
+    people = [split_person(cfg, "val", i) for i in range(args.people)]
     from ttpose.skeletons import get_skeleton
 
     cells = {(s, mode): [done[tasks[s, mode, i]] for i in range(args.people)]

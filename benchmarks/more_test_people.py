@@ -68,11 +68,16 @@ PRESETS = ["every 4, batch 16, cheap", "every 4, batch 4, cheap"]
 def block_people(cfg, block: int, split: str = "test") -> list:
     """People ``BLOCK * block`` .. ``BLOCK * (block + 1) - 1`` of ``split`` (val / test: the same videos a larger
     split holds)."""
+    return [split_person(cfg, split, i) for i in range(BLOCK * block, BLOCK * (block + 1))]
+
+
+def split_person(cfg, split: str, index: int):
+    """Person ``index`` of ``split`` as the config's split holds it (the same video whatever the split's size)."""
     from ttpose.data.build import synthetic_config
     from ttpose.data.synthetic import make_video
 
     synth = synthetic_config(cfg.data, cfg.data.test_frames or cfg.data.frames_per_video)
-    return [make_video(split, i, cfg.data.seed, synth) for i in range(BLOCK * block, BLOCK * (block + 1))]
+    return make_video(split, index, cfg.data.seed, synth)
 
 
 def people_needed(person_std: float, target_se: float = TARGET_SE, block: int = BLOCK) -> int:

@@ -56,9 +56,10 @@ class TransformerAffinityHead(nn.Module):
         self.query = nn.Parameter(torch.randn(num_joints, channels))  # Q_sup, K x c
         layer = nn.TransformerDecoderLayer(channels, heads, ff, dropout, batch_first=True)
         self.decoder = nn.TransformerDecoder(layer, layers, norm=nn.LayerNorm(channels))
-        for module in self.decoder.modules() if small_decoder else ():  # as the authors' init_weights: every
-            if isinstance(module, nn.Linear):  # Linear (attention output projections, FFN), not the in-projections
-                small_init_(module)
+        if small_decoder:  # as the authors' init_weights: every Linear (the attention output projections, the FFN),
+            for module in self.decoder.modules():  # not the packed in-projections
+                if isinstance(module, nn.Linear):
+                    small_init_(module)
         self.affinity_proj = nn.Linear(channels, num_maps)  # P of Eq. 7: PyTorch's default init, as theirs
         if small_projection:  # ttpose before 2026-11-30 (model.head_init=small): W starts uniform
             small_init_(self.affinity_proj)
