@@ -30,6 +30,14 @@ def test_pretrained_file_loads_strictly(tmp_path):
                                      input_size=64))
         for k, v in src.state_dict().items():
             assert torch.equal(model.encoder.backbone.state_dict()[k], v), k
+    # a ttpose model file: its ResNet (encoder.backbone.*) is taken, the rest of the model ignored
+    trained = TTPModel(ModelConfig(backbone="resnet18", deconv_channels=32, input_size=64))
+    save_file({k: v.contiguous() for k, v in trained.state_dict().items()}, str(tmp_path / "model.safetensors"))
+    started = TTPModel(ModelConfig(backbone="resnet18", pretrained=str(tmp_path / "model.safetensors"),
+                                   deconv_channels=32, input_size=64))
+    for k, v in trained.encoder.backbone.state_dict().items():
+        assert torch.equal(started.encoder.backbone.state_dict()[k], v), k
+    assert not torch.equal(started.encoder.deconv_layers[0].weight, trained.encoder.deconv_layers[0].weight)
     del state["layer1.0.conv1.weight"]
     torch.save(state, tmp_path / "broken.pth")
     with pytest.raises(ValueError, match="missing 1 keys"):

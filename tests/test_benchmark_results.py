@@ -1010,3 +1010,36 @@ def test_affinity_source_pairs_each_combination_with_the_same_models_no_ttp():
     assert f"| {COMBOS['w_trained'][1]} | 64.50 ± 2.12 | +3.50 ± 0.71 |" in text
     assert f"| {COMBOS['none'][1]} | 61.00 ± 1.41 | - |" in text
     assert "seed 0: 0.0012 over a video's frames, 0.0021 over all frames" in text and "(uniform: 0.033)" in text
+
+
+def test_facing_scores_by_direction_forgives_swaps_and_counts_collapsed_sides():
+    """benchmarks/facing.py: a prediction with every left/right pair exchanged misses the paired joints but scores
+    fully with swaps forgiven; people are split by facing; pairs predicted on one spot are counted (not the truth's)."""
+    from types import SimpleNamespace
+
+    from benchmarks.facing import faces_away, facing_pck, one_spot, swapped
+    from ttpose.config import DataConfig
+    from ttpose.data.build import load_videos, synthetic_config
+    from ttpose.data.synthetic import person_parameters
+    from ttpose.skeletons import PENN_ACTION
+
+    data = DataConfig(dataset="synthetic", val_videos=6, frames_per_video=4, frame_size=64, yaw_range=np.pi)
+    videos = load_videos(data, "val")
+    away = faces_away(data, 6)
+    config = synthetic_config(data, 4)
+    assert away.tolist() == [abs(person_parameters("val", i, 0, config)[1].yaw) > np.pi / 2 for i in range(6)]
+    exact = [SimpleNamespace(frame_index=np.arange(len(v)), joints=v.joints.copy()) for v in videos]
+    mirrored = [SimpleNamespace(frame_index=p.frame_index, joints=swapped(p.joints, PENN_ACTION)) for p in exact]
+    one = facing_pck(videos, exact, away, PENN_ACTION)
+    assert one["all"] == one["all_swap"] == 100.0
+    flipped = facing_pck(videos, mirrored, away, PENN_ACTION)
+    assert flipped["all"] < 50.0 and flipped["all_swap"] == 100.0  # only the head's and the near-midline hits
+    split = facing_pck(videos, exact, np.array([True, False] * 3), PENN_ACTION)
+    assert split["front"] == split["back"] == 100.0
+    assert one["one_spot"] == one["one_spot_gt"] < 100.0
+    middle = [SimpleNamespace(frame_index=p.frame_index, joints=np.repeat(p.joints.mean(1, keepdims=True), 13, 1))
+              for p in exact]
+    assert facing_pck(videos, middle, away, PENN_ACTION)["one_spot"] == 100.0
+    norm = np.array([10.0, 0.0])
+    joints = np.zeros((2, 13, 2))
+    assert one_spot(joints, norm, PENN_ACTION).tolist() == [[True] * 6, [False] * 6]  # no torso: not counted

@@ -135,6 +135,30 @@ def test_left_is_the_persons_left():
     assert frontal >= 3
 
 
+def test_yaw_range_lets_people_turn_their_backs_and_changes_nothing_else():
+    """data.yaw_range (issue 13's "backs" probe): at pi some people face away, and then the person's left shoulder
+    appears on the image's left; the yaw is the same draw scaled (1.0, the default, gives the numbers as before: 1 / pi
+    of pi's), every other part of the scene is unchanged; a range outside [0, pi] is an error."""
+    backs = SyntheticConfig(frame_size=SMALL.frame_size, frames_per_video=SMALL.frames_per_video, yaw_range=np.pi)
+    away = 0
+    for i in range(40):
+        front, turned = person_parameters("train", i, 0, SMALL)[1], person_parameters("train", i, 0, backs)[1]
+        assert turned.yaw == pytest.approx(np.pi * front.yaw, abs=1e-12)
+        assert (turned.motion, turned.fill, turned.phase) == (front.motion, front.fill, front.phase)
+        if abs(turned.yaw) > 2.4:  # well past side-on: the back faces the camera
+            v = make_video("train", i, 0, backs)
+            assert np.all(v.joints[:, LSHO, 0] < v.joints[:, RSHO, 0])
+            away += 1
+    assert away >= 3
+    from ttpose.config import DataConfig
+    from ttpose.data.build import synthetic_config
+
+    assert synthetic_config(DataConfig(dataset="synthetic", yaw_range=2.0), 8).yaw_range == 2.0  # config -> generator
+    for bad in (-0.1, 3.2):
+        with pytest.raises(ValueError, match="yaw_range"):
+            SyntheticConfig(yaw_range=bad)
+
+
 def test_the_person_is_drawn_where_the_labels_say():
     # compared with the same frame drawn without the person (the background through the same camera), the
     # pixels at the labelled torso change and nothing changes outside the labelled box

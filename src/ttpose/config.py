@@ -36,7 +36,8 @@ class ModelConfig:
 
     backbone: Literal["resnet18", "resnet34", "resnet50", "resnet101", "resnet152"] = "resnet50"
     backbone_width: int = 64  # ResNet stem/layer1 channels (64 = torchvision; smaller for CPU presets)
-    pretrained: str | None = None  # path to a torchvision ImageNet ResNet state dict (.pth/.safetensors)
+    # path to a torchvision ImageNet ResNet state dict (.pth/.safetensors), or a ttpose model file (its ResNet)
+    pretrained: str | None = None
     skeleton: Literal["penn_action", "mpii", "bbc_pose"] = "penn_action"  # supervised joints (k_sup)
     input_size: int = 128  # square crops; must be divisible by 32
     num_maps: int = 30  # k_self, the number of self-supervised keypoints
@@ -101,6 +102,7 @@ class DataConfig:
     frame_size: int = 128
     shift: float = 1.0
     stratified: bool = False  # val/test: the shift's all-or-nothing choices spread evenly over the people
+    yaw_range: float = 1.0  # half range of a person's yaw, radians (SyntheticConfig.yaw_range; pi: backs too)
     # augmentation (Sec. 4.2; the authors' values)
     scale_factor: float = 0.25
     rotation_factor: float = 30.0

@@ -23,7 +23,7 @@ DATASETS = ("penn_action", "h36m", "bbc_pose")  # the real datasets, which have 
 def synthetic_config(cfg: DataConfig, frames_per_video: int) -> SyntheticConfig:
     """The generator settings ``cfg`` asks for, with videos of ``frames_per_video`` frames."""
     return SyntheticConfig(frame_size=cfg.frame_size, frames_per_video=frames_per_video, shift=cfg.shift,
-                           stratified=cfg.stratified)
+                           stratified=cfg.stratified, yaw_range=cfg.yaw_range)
 
 
 def load_videos(cfg: DataConfig, split: str, skeleton: str | None = None) -> list[Video]:

@@ -137,9 +137,17 @@ class Encoder(nn.Module):
         return self.deconv_layers(self.backbone(images))
 
 
+TTPOSE_BACKBONE = "encoder.backbone."  # where a ttpose model file keeps the ResNet's tensors
+
+
 def load_pretrained(module: nn.Module, path: str | Path, drop_prefixes: tuple[str, ...] = ("fc.",)) -> None:
-    """Load an ImageNet state dict (torchvision key names) strictly, after dropping the classifier keys."""
-    state = {k: v for k, v in read_tensors(path).items() if not k.startswith(drop_prefixes)}
+    """Load an ImageNet state dict (torchvision key names) strictly, after dropping the classifier keys; or the
+    ResNet of a ttpose model file (its ``encoder.backbone.*`` tensors, e.g. a supervised-only baseline's backbone as
+    the starting point of another model, the way the authors start from ImageNet)."""
+    tensors = read_tensors(path)
+    if any(k.startswith(TTPOSE_BACKBONE) for k in tensors):
+        tensors = {k[len(TTPOSE_BACKBONE):]: v for k, v in tensors.items() if k.startswith(TTPOSE_BACKBONE)}
+    state = {k: v for k, v in tensors.items() if not k.startswith(drop_prefixes)}
     missing, unexpected = module.load_state_dict(state, strict=False)
     if missing or unexpected:
         parts = []

@@ -68,7 +68,7 @@ def sample_scene(rng: np.random.Generator, config: SyntheticConfig) -> Scene:
         amplitude=float(0.65 + 0.5 * u[2]),
         phase=float(2 * np.pi * u[3]),
         side=1.0 if u[4] < 0.5 else -1.0,
-        yaw=float(-1.0 + 2.0 * u[5]),
+        yaw=float(-config.yaw_range + 2.0 * config.yaw_range * u[5]),  # the same numbers as -1 + 2u at 1.0
         wobble=wobble,
         offsets=offsets,
         drift=float((u[6] - 0.5) * (0.8 if motion == "walk" else 0.1)),
