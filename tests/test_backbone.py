@@ -38,6 +38,9 @@ def test_pretrained_file_loads_strictly(tmp_path):
     for k, v in trained.encoder.backbone.state_dict().items():
         assert torch.equal(started.encoder.backbone.state_dict()[k], v), k
     assert not torch.equal(started.encoder.deconv_layers[0].weight, trained.encoder.deconv_layers[0].weight)
+    with pytest.raises(ValueError, match="model.s ResNet: .* is .*, the model.s .*another depth or model.backbone"):
+        TTPModel(ModelConfig(backbone="resnet18", backbone_width=32, pretrained=str(tmp_path / "model.safetensors"),
+                             deconv_channels=32, input_size=64))
     del state["layer1.0.conv1.weight"]
     torch.save(state, tmp_path / "broken.pth")
     with pytest.raises(ValueError, match="missing 1 keys"):

@@ -1034,12 +1034,23 @@ def test_facing_scores_by_direction_forgives_swaps_and_counts_collapsed_sides():
     assert one["all"] == one["all_swap"] == 100.0
     flipped = facing_pck(videos, mirrored, away, PENN_ACTION)
     assert flipped["all"] < 50.0 and flipped["all_swap"] == 100.0  # only the head's and the near-midline hits
-    split = facing_pck(videos, exact, np.array([True, False] * 3), PENN_ACTION)
-    assert split["front"] == split["back"] == 100.0
+    # the people facing away predicted exactly, those facing the camera mirrored: each group gets its own score
+    halves = np.array([True, False] * 3)
+    mixed = [e if a else m for e, m, a in zip(exact, mirrored, halves, strict=True)]
+    split = facing_pck(videos, mixed, halves, PENN_ACTION)
+    assert split["back"] == 100.0 and split["front"] < 50.0 and split["front_swap"] == 100.0
+    # swaps are forgiven frame by frame: one mirrored frame per video
+    first = [SimpleNamespace(frame_index=e.frame_index, joints=np.concatenate([m.joints[:1], e.joints[1:]]))
+             for e, m in zip(exact, mirrored, strict=True)]
+    some = facing_pck(videos, first, away, PENN_ACTION)
+    assert flipped["all"] < some["all"] < 100.0 and some["all_swap"] == 100.0
     assert one["one_spot"] == one["one_spot_gt"] < 100.0
     middle = [SimpleNamespace(frame_index=p.frame_index, joints=np.repeat(p.joints.mean(1, keepdims=True), 13, 1))
               for p in exact]
     assert facing_pck(videos, middle, away, PENN_ACTION)["one_spot"] == 100.0
+    collapsed_away = facing_pck(videos, [m if a else e for e, m, a in zip(exact, middle, halves, strict=True)],
+                                halves, PENN_ACTION)
+    assert collapsed_away["back_one_spot"] == 100.0 and collapsed_away["front_one_spot"] < 100.0
     norm = np.array([10.0, 0.0])
     joints = np.zeros((2, 13, 2))
     assert one_spot(joints, norm, PENN_ACTION).tolist() == [[True] * 6, [False] * 6]  # no torso: not counted

@@ -36,6 +36,22 @@ def test_save_load_roundtrip_with_running_means(tmp_path):
     assert torch.equal(reconstruction_loss_for(model2).running_mean, loss.running_mean)
 
 
+def test_a_model_started_from_another_loads_without_that_file(tmp_path):
+    """Bug: load_checkpoint rebuilt the model with model.pretrained and read that file again, so a model trained
+    from a baseline's ResNet (a relative path) failed to load from another folder or once the file was gone."""
+    cfg = _cfg()
+    save_checkpoint(tmp_path / "start", TTPModel(cfg.model), cfg)
+    cfg.model = ModelConfig(**{**TINY.__dict__, "pretrained": str(tmp_path / "start.safetensors")})
+    model = TTPModel(cfg.model)
+    with torch.no_grad():
+        model.encoder.backbone.conv1.weight.add_(1.0)  # trained on: no longer the starting ResNet
+    path = save_checkpoint(tmp_path / "model", model, cfg)
+    (tmp_path / "start.safetensors").unlink()
+    loaded = load_checkpoint(path)
+    assert torch.equal(loaded.encoder.backbone.conv1.weight, model.encoder.backbone.conv1.weight)
+    assert loaded.config.pretrained == str(tmp_path / "start.safetensors")  # the config still says where it began
+
+
 def test_truncated_and_foreign_files_one_line_errors(tmp_path):
     cfg = _cfg()
     path = save_checkpoint(tmp_path / "m", TTPModel(cfg.model), cfg)

@@ -150,6 +150,15 @@ def test_yaw_range_lets_people_turn_their_backs_and_changes_nothing_else():
             assert np.all(v.joints[:, LSHO, 0] < v.joints[:, RSHO, 0])
             away += 1
     assert away >= 3
+    # bug: the torso's width took cos(yaw) with its sign, so a person facing away had a torso pinched to a wedge;
+    # the back is as wide as the front
+    from ttpose.data.synthetic.parts import PART_INDEX
+    from ttpose.data.synthetic.video import _half_widths
+
+    look = person_parameters("train", 0, 0, backs)[0]
+    yaw = np.array([0.3, np.pi - 0.3, -0.3, -np.pi + 0.3])
+    torso = _half_widths(look, Body.of(look), yaw, np.ones(4))[:, PART_INDEX["torso"]]
+    assert np.allclose(torso, torso[0]) and np.all(torso > 0.05)
     from ttpose.config import DataConfig
     from ttpose.data.build import synthetic_config
 

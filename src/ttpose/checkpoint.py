@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -83,7 +84,10 @@ def load_checkpoint(path: str | Path) -> TTPModel:
     ``model.loss_running_mean``), for `ttpose.personalization.reconstruction_loss_for`.
     """
     config, tensors, _ = read_checkpoint(path)
-    model = TTPModel(config.model)
+    # the weights come from the file: the ResNet a training run started from (model.pretrained) is not read again,
+    # so the model loads wherever it is and whether or not that file is still there; its config keeps the path
+    model = TTPModel(replace(config.model, pretrained=None))
+    model.config = config.model
     model_state = {k: v for k, v in tensors.items() if not k.startswith("loss.")}
     _load_strict(path, model, model_state)
     # the training loss travels with the model, so that personalization uses the same L_self

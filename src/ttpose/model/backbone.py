@@ -145,9 +145,16 @@ def load_pretrained(module: nn.Module, path: str | Path, drop_prefixes: tuple[st
     ResNet of a ttpose model file (its ``encoder.backbone.*`` tensors, e.g. a supervised-only baseline's backbone as
     the starting point of another model, the way the authors start from ImageNet)."""
     tensors = read_tensors(path)
-    if any(k.startswith(TTPOSE_BACKBONE) for k in tensors):
+    kind = "torchvision state dict"
+    if any(k.startswith(TTPOSE_BACKBONE) for k in tensors):  # a ttpose model file: its ResNet alone
         tensors = {k[len(TTPOSE_BACKBONE):]: v for k, v in tensors.items() if k.startswith(TTPOSE_BACKBONE)}
+        kind = "ttpose model's ResNet"
     state = {k: v for k, v in tensors.items() if not k.startswith(drop_prefixes)}
+    own = module.state_dict()
+    wrong = [k for k, v in state.items() if k in own and own[k].shape != v.shape]
+    if wrong:
+        raise ValueError(f"{path}: not a matching {kind}: {wrong[0]} is {tuple(state[wrong[0]].shape)}, the model's "
+                         f"{tuple(own[wrong[0]].shape)} (another depth or model.backbone_width?)")
     missing, unexpected = module.load_state_dict(state, strict=False)
     if missing or unexpected:
         parts = []
@@ -155,4 +162,4 @@ def load_pretrained(module: nn.Module, path: str | Path, drop_prefixes: tuple[st
             parts.append(f"missing {len(missing)} keys (e.g. {missing[0]})")
         if unexpected:
             parts.append(f"unexpected {len(unexpected)} keys (e.g. {unexpected[0]})")
-        raise ValueError(f"{path}: not a matching torchvision state dict: {'; '.join(parts)}")
+        raise ValueError(f"{path}: not a matching {kind}: {'; '.join(parts)}")

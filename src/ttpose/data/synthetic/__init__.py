@@ -17,7 +17,8 @@ the module of each step:
 - ``appearance``: the look (`sample_appearance`): skin, hair, clothing colours and textures, body
   proportions, background style; the only thing the shift changes.
 - ``scene``: what happens (`sample_scene`): one of the motion families `MOTIONS` with per-video speed,
-  amplitude, phase, dominant side, idle wobble and yaw (up to about 60 deg either way, slowly drifting);
+  amplitude, phase, dominant side, idle wobble and yaw (up to about 60 deg either way, slowly drifting;
+  `SyntheticConfig.yaw_range` = pi lets people turn their backs);
   framing; a camera with slow zoom, small roll and per-frame shake; some videos (`occluder_prob`) have an
   occluder (post, crate, bar or bush, static or sliding) in front of the person; some (`cutoff_prob`) frame
   the person so tightly that limbs leave the picture.

@@ -218,8 +218,9 @@ def _half_widths(look: Appearance, body: Body, yaw: np.ndarray, px_per_unit: np.
     for k, part in enumerate(PARTS):
         half[:, k, 0], half[:, k, 1] = part.width_a / 2 * body.thick, part.width_b / 2 * body.thick
     side_on = 0.5 * body.torso_depth * np.sin(yaw)
-    hs = np.hypot(0.5 * body.shoulder_w * np.cos(yaw) + 0.035 * body.thick, side_on)
-    hh = np.hypot(0.5 * body.hip_w * np.cos(yaw) + 0.05 * body.thick, side_on)
+    front_on = np.abs(np.cos(yaw))  # the back is as wide as the front (a person turned past side-on)
+    hs = np.hypot(0.5 * body.shoulder_w * front_on + 0.035 * body.thick, side_on)
+    hh = np.hypot(0.5 * body.hip_w * front_on + 0.05 * body.thick, side_on)
     half[:, PART_INDEX["torso"], 0] = hs * body.thick**0.5
     half[:, PART_INDEX["torso"], 1] = hh * body.thick**0.5
     half[:, PART_INDEX["head"], :] = body.head_r
