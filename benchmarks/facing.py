@@ -48,10 +48,7 @@ def faces_away(data, count: int) -> np.ndarray:
 
 def swapped(joints: np.ndarray, skeleton) -> np.ndarray:
     """N x K x 2 joints with each left/right pair of ``skeleton`` exchanged."""
-    order = np.arange(skeleton.num_joints)
-    for left, right in skeleton.flip_pairs:
-        order[left], order[right] = right, left
-    return joints[:, order]
+    return joints[:, skeleton.flip_permutation()]
 
 
 def one_spot(joints: np.ndarray, norm: np.ndarray, skeleton) -> np.ndarray:
@@ -88,9 +85,9 @@ def facing_pck(videos: list, preds: list, away: np.ndarray, skeleton) -> dict[st
         total = sum(int(scored[i].sum()) for i in chosen)
         for suffix, k in (("", 0), ("_swap", 1)):
             out[name + suffix] = 100.0 * sum(int(hits[i][k].sum()) for i in chosen) / total if total else float("nan")
-    for name, people in (("", np.ones_like(away)), ("front_", ~away), ("back_", away)):
-        chosen = [spots[i] for i in np.flatnonzero(people)]
-        out[name + "one_spot"] = 100.0 * float(np.concatenate(chosen).mean()) if chosen else float("nan")
+        prefix = "" if name == "all" else name + "_"  # one_spot, front_one_spot, back_one_spot
+        out[prefix + "one_spot"] = (100.0 * float(np.concatenate([spots[i] for i in chosen]).mean()) if len(chosen)
+                                    else float("nan"))
     out["one_spot_gt"] = 100.0 * float(np.concatenate(spots_gt).mean())
     return out
 
