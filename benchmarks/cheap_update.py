@@ -44,10 +44,11 @@ from benchmarks import common  # noqa: E402
 from benchmarks.confidence_gate import cell as paper_cell  # noqa: E402
 from benchmarks.more_test_people import BLOCK, block_people  # noqa: E402
 from benchmarks.throughput import CONFIG  # noqa: E402
+from ttpose.schedules import CHEAPER_UPDATE, ttp_overrides  # noqa: E402
 
 CACHE = common.REPO / "runs" / "cheap_update"
-FROZEN, HALF_RESOLUTION = "ttp.update_reconstruction=false", "ttp.loss_pool=2"
-CHEAPER = (FROZEN, HALF_RESOLUTION)  # the cheaper update (docs/method.md)
+CHEAPER = ttp_overrides(CHEAPER_UPDATE)  # the cheaper update (docs/method.md)
+FROZEN, HALF_RESOLUTION = CHEAPER  # "ttp.update_reconstruction=false", "ttp.loss_pool=2"
 UPDATES = {  # --update: its overrides on Table 1's TTP settings, and what they do
     "cheaper": (CHEAPER, "the cheaper update (`" + " ".join(CHEAPER) + "`: the reconstruction path as trained, "
                          "L_self on the images average-pooled by 2)"),

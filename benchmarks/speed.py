@@ -60,11 +60,10 @@ from ttpose.convert import from_official  # noqa: E402
 from ttpose.losses import ReconstructionLoss, VGG16Features  # noqa: E402
 from ttpose.objective import joint_loss  # noqa: E402
 from ttpose.personalization import Personalizer  # noqa: E402
+from ttpose.schedules import CHEAPER_UPDATE  # noqa: E402
 from ttpose.speed import autocast, describe, inference_model, prepare_batch, prepare_input, prepare_model  # noqa: E402
 
 CASES = ("train", "ttp", "infer1", "infer32")
-# ttp.update_reconstruction=false ttp.loss_pool=2: the reconstruction path as trained, L_self at half resolution
-CHEAPER_UPDATE = {"update_reconstruction": False, "loss_pool": 2}
 DEPTHS = {"resnet18": 18, "resnet50": 50}
 SIZE, JOINTS, LAM = 128, 13, 1e-3
 

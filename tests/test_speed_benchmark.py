@@ -160,10 +160,15 @@ def test_only_convolution_operators_count_as_convolutions():
 def test_the_cheaper_update_is_the_same_in_the_benchmarks_and_the_fast_schedule():
     from dataclasses import replace
 
-    from benchmarks.cheap_update import CHEAPER
+    from benchmarks.cheap_update import CHEAPER, FROZEN, HALF_RESOLUTION
     from ttpose.config import TTPConfig, config_from_dict
-    from ttpose.schedules import FastUpdate
+    from ttpose.schedules import CHEAPER_UPDATE, PAPER_UPDATE, SCHEDULES, FastUpdate
 
+    assert (FROZEN, HALF_RESOLUTION) == ("ttp.update_reconstruction=false", "ttp.loss_pool=2")
     cheap = FastUpdate(16, cheap=True).apply(TTPConfig())
-    assert {k: getattr(cheap, k) for k in speed.CHEAPER_UPDATE} == speed.CHEAPER_UPDATE
-    assert config_from_dict({}, list(CHEAPER)).ttp == replace(config_from_dict({}, []).ttp, **speed.CHEAPER_UPDATE)
+    assert (cheap.update_reconstruction, cheap.loss_pool) == (False, 2) and speed.CHEAPER_UPDATE is CHEAPER_UPDATE
+    paper = FastUpdate(16, cheap=False).apply(cheap)  # back to the paper's update from a cheaper config
+    assert {k: getattr(paper, k) for k in PAPER_UPDATE} == PAPER_UPDATE == {
+        k: getattr(TTPConfig(), k) for k in PAPER_UPDATE}
+    assert config_from_dict({}, list(CHEAPER)).ttp == replace(config_from_dict({}, []).ttp, **CHEAPER_UPDATE)
+    assert set(CHEAPER) <= set(SCHEDULES["fast"])

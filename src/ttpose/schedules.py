@@ -38,11 +38,22 @@ from ttpose.personalization import Personalizer, stream_frame
 from ttpose.speed import fast_speed, speed_overrides
 
 FAST_EVERY = 4  # the fast schedule updates on every 4th frame
+# The cheaper update (not the paper's maths): the reconstruction path kept as trained, L_self on the images
+# average-pooled by 2; and the paper's update, the same two TTP settings at their defaults
+CHEAPER_UPDATE = {"update_reconstruction": False, "loss_pool": 2}
+PAPER_UPDATE = {"update_reconstruction": True, "loss_pool": 1}
+
+
+def ttp_overrides(settings: dict) -> tuple[str, ...]:
+    """TTP settings as dotted command-line overrides: {"loss_pool": 2} -> ("ttp.loss_pool=2",)."""
+    return tuple(f"ttp.{key}={str(value).lower()}" for key, value in settings.items())
+
+
 # The fast schedule's settings before its update is chosen: the cheaper update of 16 pairs without the relative gate,
 # which also stands under the user's own ttp.batch_size / update_reconstruction / loss_pool / relative_gate where no
 # candidate agrees with them
 SCHEDULES = {"paper": (), "fast": (f"ttp.update_every={FAST_EVERY}", "ttp.batch_size=16",
-                                   "ttp.update_reconstruction=false", "ttp.loss_pool=2", "ttp.relative_gate=false")}
+                                   *ttp_overrides(CHEAPER_UPDATE), "ttp.relative_gate=false")}
 # The TTP step and drift control the study measured "fast" with (configs/synthetic/cpu.yaml's): without them the
 # preset ran with whatever the checkpoint held (a converted authors' checkpoint: no pull-back), not what was measured
 FAST_TTP = ("ttp.lr=1e-4", "ttp.pull_back=3e-2")
@@ -64,8 +75,8 @@ class FastUpdate:
 
     def apply(self, config: TTPConfig) -> TTPConfig:
         """``config`` with this update's settings (`FAST_CHOSEN`)."""
-        return replace(config, batch_size=self.batch_size, update_reconstruction=not self.cheap,
-                       loss_pool=2 if self.cheap else 1, relative_gate=self.gated)
+        return replace(config, batch_size=self.batch_size, relative_gate=self.gated,
+                       **(CHEAPER_UPDATE if self.cheap else PAPER_UPDATE))
 
     def __str__(self) -> str:
         kind = "the cheaper update" if self.cheap else "the paper's update"
