@@ -87,6 +87,31 @@ def test_pth_refuses_arbitrary_pickles(tmp_path):
         read_tensors(path)
 
 
+def test_a_pickled_module_or_a_text_file_gets_ttposes_message_not_torchs(tmp_path):
+    """Bug: a whole pickled nn.Module or a text file named .pth printed torch's advice to reload with
+    weights_only=False (unsafe for untrusted files), with terminal colour codes."""
+    module, text = tmp_path / "module.pth", tmp_path / "notes.pth"
+    torch.save(torch.nn.Linear(2, 2), module)
+    text.write_text("not weights\n" * 20)
+    with pytest.raises(CheckpointError) as e:
+        read_tensors(module)
+    assert "module.pth" in str(e.value) and "state_dict()" in str(e.value)
+    with pytest.raises(CheckpointError, match="notes.pth: not a state dict of tensors") as e:
+        read_tensors(text)
+    for message in (str(e.value),):
+        assert "weights_only" not in message and "\x1b" not in message and "\n" not in message
+
+
+def test_load_checkpoint_carries_the_checkpoints_ttp_settings_to_personalize(tmp_path):
+    """Bug: `ttpose personalize` used the checkpoint's TTP settings, `ttpose.personalize` TTPConfig's defaults."""
+    from ttpose.config import TTPConfig
+
+    cfg = _cfg()
+    cfg.ttp = TTPConfig(lr=3e-5, batch_size=7)
+    path = save_checkpoint(tmp_path / "m.safetensors", TTPModel(TINY), cfg)
+    assert load_checkpoint(path).ttp_config == cfg.ttp
+
+
 def test_other_models_checkpoint_is_rejected(tmp_path):
     cfg = _cfg()
     path = save_checkpoint(tmp_path / "m", TTPModel(cfg.model), cfg)

@@ -18,3 +18,33 @@ def test_anything_else_is_still_an_error(argv, capsys):
     with pytest.raises(SystemExit) as exit_:
         parse_args(build_parser(), argv)
     assert exit_.value.code == 2 and "unrecognized arguments" in capsys.readouterr().err
+
+
+def test_evaluate_refuses_zero_or_negative_videos(capsys):
+    """Bug: --videos 0 evaluated every video and --videos -1 all but the last, exit 0."""
+    for n in ("0", "-1"):
+        with pytest.raises(SystemExit) as exit_:
+            parse_args(build_parser(), ["evaluate", "m.safetensors", "synthetic", "--videos", n])
+        assert exit_.value.code == 2 and "must be at least 1" in capsys.readouterr().err
+
+
+def test_evaluate_never_writes_into_the_package_by_default(tmp_path):
+    """Bug: `ttpose evaluate` on the demo's shipped model wrote eval-* into src/ttpose/demo_model/."""
+    from pathlib import Path
+
+    from ttpose.cli import default_eval_dir
+    from ttpose.demo import SHIPPED_MODEL
+
+    assert default_eval_dir(SHIPPED_MODEL, "eval-x") == Path("runs") / "demo_model-eval-x"
+    assert default_eval_dir(tmp_path / "run" / "model.safetensors", "eval-x") == tmp_path / "run" / "eval-x"
+
+
+def test_train_refuses_an_output_dir_that_holds_a_run(tmp_path, capsys):
+    """Bug: running `ttpose train` again silently retrained a finished run from step 0 over its files."""
+    from ttpose.cli import main
+
+    (tmp_path / "model.safetensors").write_bytes(b"a finished run")
+    assert main(["train", "configs/synthetic/cpu.yaml", f"output_dir={tmp_path}", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "already holds a training run" in err[0] and "--overwrite" in err[0]
+    assert (tmp_path / "model.safetensors").read_bytes() == b"a finished run"

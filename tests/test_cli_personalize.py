@@ -265,6 +265,13 @@ def test_errors_are_one_line_with_exit_code_2(files, tmp_path, capsys):
     _one_line_error(code, err, "boxes.csv", f"the video has {N} frames")
     code, _, err = cli(capsys, files["clip"], "model.backbone=resnet50", *ckpt)
     _one_line_error(code, err, "model.backbone", "only ttp.* and loss.* settings")
+    # bugs: a text file FFmpeg draws as a "video" of its text was personalized; ttp.mode was silently replaced
+    prose = tmp_path / "notes.txt"
+    prose.write_text("A line of prose that FFmpeg's tty demuxer would render as an image of text.\n" * 200)
+    code, _, err = cli(capsys, prose, *ckpt)
+    _one_line_error(code, err, "notes.txt", "a text file")
+    code, _, err = cli(capsys, files["clip"], "ttp.mode=offline", *ckpt)
+    _one_line_error(code, err, "ttp.mode=offline", "--mode")
     blocker = tmp_path / "file"
     blocker.write_text("")
     code, _, err = cli(capsys, files["clip"], "--checkpoint", files["checkpoint"], "--out", blocker / "out")

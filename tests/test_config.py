@@ -1,4 +1,3 @@
-from pathlib import Path
 
 import pytest
 import yaml
@@ -49,6 +48,10 @@ def test_bad_values_are_errors():
         load_config(None, ["loss.self_to_encoder=1.5"])
     with pytest.raises(ConfigError, match=r"loss.lam \(0.001\) and loss.lam_late \(-0.1\) must be at least 0"):
         load_config(None, ["loss.lam_late=-0.1"])
+    # bug: train.steps=-3 trained "0 steps" and wrote an untrained model with exit 0
+    for bad in ("train.steps=-3", "train.steps=0", "train.lr=0", "ttp.lr=-1e-4"):
+        with pytest.raises(ConfigError, match=r"train.steps \(.*\) must be >= 1"):
+            load_config(None, [bad])
 
 
 def test_yaml_file_errors_name_the_file(tmp_path):
@@ -84,13 +87,15 @@ def test_test_frames_sets_the_clip_length_of_val_and_test_people_only():
 def test_removed_options_load_at_their_no_op_value_and_are_refused_otherwise(tmp_path):
     """Issue 15: ttp.anchor, ttp.freeze_backbone, ttp.affinity_from and model.affinity_on were removed; saved configs
     still hold them."""
-    from ttpose.config import REMOVED
+    from ttpose.config import REMOVED, to_dict
 
-    shipped = Path(__file__).resolve().parents[1] / "src" / "ttpose" / "demo_model" / "config.yaml"
-    saved = yaml.safe_load(shipped.read_text())
-    held = {f"{part}.{k}" for part in ("ttp", "model") for k in saved[part]}
-    assert held >= set(REMOVED)  # the shipped model's config holds all four
-    assert load_config(shipped).ttp.lr == saved["ttp"]["lr"]
+    saved = to_dict(load_config(None, ["ttp.lr=3e-5"]))  # a config.yaml saved before issue 15 held all four
+    saved["ttp"].update(anchor=0.0, freeze_backbone=False, affinity_from="personalized")
+    saved["model"]["affinity_on"] = "logits"
+    assert {f"{part}.{k}" for part in ("ttp", "model") for k in saved[part]} >= set(REMOVED)
+    shipped = tmp_path / "saved.yaml"
+    shipped.write_text(yaml.safe_dump(saved))
+    assert load_config(shipped) == load_config(None, ["ttp.lr=3e-5"])
     old = tmp_path / "old.yaml"
     old.write_text("ttp:\n  anchor: 0\n  freeze_backbone: false\n  affinity_from: personalized\n  lr: 3.0e-5\n")
     assert load_config(old) == load_config(None, ["ttp.lr=3e-5"])

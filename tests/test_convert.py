@@ -52,9 +52,16 @@ def test_module_prefix_accepted_and_query_transposed():
     assert torch.equal(model.sup_head.query, sd["pose_net.sup_query.weight"].t())
 
 
-def test_foreign_state_dict_is_rejected():
+def test_foreign_state_dict_is_rejected(tmp_path):
     with pytest.raises(ValueError, match="not an authors"):
         from_official({"conv.weight": torch.zeros(1)})
+    # bug: converting a ttpose model said "unknown ResNet layout [0, 0, 0, 0]" without naming the file
+    from safetensors.torch import save_file
+
+    ours = tmp_path / "ours.safetensors"
+    save_file({"encoder.backbone.conv1.weight": torch.zeros(1)}, str(ours))
+    with pytest.raises(ValueError, match="ours.safetensors: already a ttpose model"):
+        from_official(ours)
     sd = spec_state_dict()
     sd["pose_net.extra.weight"] = torch.zeros(1)
     with pytest.raises(ValueError, match="unexpected key"):

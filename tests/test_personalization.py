@@ -271,7 +271,7 @@ def test_person_boxes_are_padded_as_in_training_and_empty_videos_refused():
 
     from ttpose.data.crops import BOX_PADDING
     from ttpose.data.types import unlabeled_video
-    from ttpose.personalization import _as_video
+    from ttpose.data.types import video_from_frames as _as_video
     from ttpose.skeletons import PENN_ACTION
 
     frames = np.zeros((2, 60, 80, 3), np.uint8)
@@ -430,3 +430,33 @@ def test_relative_gate_in_personalize_keeps_the_updates_and_mixes_as_replayed(vi
     both = personalize(model, video, "offline", cfg, seed=0, progress=False, relative_gate=True)
     picked = offline if offline.scores.mean() > none.scores.mean() else none
     assert np.allclose(both.joints, picked.joints, atol=1e-4)
+
+
+def test_personalize_names_what_it_takes_when_given_a_file_name_grey_or_float_frames():
+    """Bugs: a file name gave "not enough values to unpack", grey frames a numpy broadcasting error, and float
+    frames in 0..1 were taken silently (wrong predictions)."""
+    from types import SimpleNamespace
+
+    from ttpose.skeletons import PENN_ACTION
+
+    model = SimpleNamespace(skeleton=PENN_ACTION)
+    with pytest.raises(TypeError, match="not a file name"):
+        personalize(model, "clip.avi", "online")
+    with pytest.raises(ValueError, match=r"RGB uint8 images \(H x W x 3\), got uint8 60x80"):
+        personalize(model, np.zeros((2, 60, 80), np.uint8), "online")
+    with pytest.raises(ValueError, match="got float32 60x80x3"):
+        personalize(model, [np.zeros((60, 80, 3), np.float32)], "online")
+
+
+def test_personalize_defaults_to_the_models_checkpoint_settings(video, monkeypatch):
+    """`ttpose.load_checkpoint` sets model.ttp_config; personalize uses it unless given a config."""
+    import ttpose.personalization as personalization
+
+    seen = []
+    monkeypatch.setattr(personalization, "Personalizer", lambda model, config, *a: seen.append(config) or 1 / 0)
+    model = TTPModel(TINY_MODEL)
+    model.ttp_config = TTPConfig(lr=3e-5, batch_size=3)
+    for config, lr in ((None, 3e-5), (FAST, FAST.lr)):
+        with pytest.raises(ZeroDivisionError):
+            personalize(model, video, "offline", config, progress=False)
+        assert seen[-1].lr == lr and seen[-1].mode == "offline"

@@ -643,3 +643,13 @@ def test_real_jhmdb_clip(shared_data, tmp_path):
     assert r.summary["video"]["codec"] == "mpeg4" and r.summary["video"]["frames_counted"] == 40
     overlay = decoded(tmp_path / "out" / "overlay.mp4")
     assert len(overlay) == 40 and overlay[0].shape == (240, 320, 3)
+
+
+def test_the_smoothing_window_error_names_the_smallest_window_accepted():
+    """Bug: --smooth 4 said "an odd number of frames >= 4" while --help says >= 5."""
+    from ttpose.video_personalize import PersonalizeOptions
+
+    for window in (3, 4, 6):
+        with pytest.raises(ValueError, match=rf"odd number of frames >= 5 .*got {window}"):
+            PersonalizeOptions(smooth=window)
+    assert PersonalizeOptions(smooth=5).smooth == 5

@@ -3,7 +3,7 @@ door: the calls most users need (load a checkpoint, personalize, train), each fr
 docs/architecture.md shows the layers and what each module owns.
 
     import ttpose
-    model = ttpose.load_checkpoint("runs/synthetic/model.safetensors")
+    model = ttpose.load_checkpoint("src/ttpose/demo_model/model.safetensors")  # the demo's small model
     result = ttpose.personalize(model, video, mode="online")     # one prediction per frame
 """
 

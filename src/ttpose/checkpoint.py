@@ -81,7 +81,8 @@ def load_checkpoint(path: str | Path) -> TTPModel:
     """Build the model a checkpoint describes and load its weights (strictly).
 
     The training loss's config and running means travel with the model (``model.loss_config``,
-    ``model.loss_running_mean``), for `ttpose.personalization.reconstruction_loss_for`.
+    ``model.loss_running_mean``), for `ttpose.personalization.reconstruction_loss_for`; so do the checkpoint's TTP
+    settings (``model.ttp_config``), which `ttpose.personalize` uses when given none, as `ttpose personalize` does.
     """
     config, tensors, _ = read_checkpoint(path)
     # the weights come from the file: the ResNet a training run started from (model.pretrained) is not read again,
@@ -93,6 +94,7 @@ def load_checkpoint(path: str | Path) -> TTPModel:
     # the training loss travels with the model, so that personalization uses the same L_self
     model.loss_config = config.loss
     model.loss_running_mean = tensors.get("loss.running_mean")
+    model.ttp_config = config.ttp
     return model
 
 

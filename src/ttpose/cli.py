@@ -18,10 +18,24 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from ttpose.training import train
 
     cfg = load_config(args.config, args.overrides)
+    out = Path(cfg.output_dir)
+    if not (args.resume or args.overwrite) and ((out / "model.safetensors").is_file()
+                                                 or (out / "train_state.safetensors").is_file()):
+        raise FileExistsError(f"{out} already holds a training run; --resume continues it, --overwrite starts it "
+                              "again from step 0, or choose another output_dir=...")
     result = train(cfg, resume=args.resume, progress=not args.quiet)
     where = result.checkpoint or result.output_dir / "train_state.safetensors"
     print(f"trained {result.step} steps; validation PCK {_fmt(result.val_pck)}; weights: {where}")
     return 0
+
+
+def default_eval_dir(checkpoint: Path, name: str) -> Path:
+    """`ttpose evaluate`'s output folder without --out: ``name`` beside the checkpoint, or under ``runs/`` for a
+    checkpoint inside the ttpose package (the demo's shipped model): never a folder of the installed package."""
+    package, folder = Path(__file__).resolve().parent, Path(checkpoint).resolve().parent
+    if folder == package or package in folder.parents:
+        return Path("runs") / f"{folder.name}-{name}"
+    return Path(checkpoint).parent / name
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
@@ -44,7 +58,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     evaluation, preds = evaluate(model, videos, args.ttp, cfg.ttp, seed=cfg.seed, progress=not args.quiet,
                                  workers=args.workers)
     print(f"{cfg.data.dataset} {args.split}, TTP {args.ttp}: " + evaluation.format())
-    out = args.out or Path(args.checkpoint).parent / f"eval-{cfg.data.dataset}-{args.split}-{args.ttp}"
+    out = args.out or default_eval_dir(args.checkpoint, f"eval-{cfg.data.dataset}-{args.split}-{args.ttp}")
     settings = {"checkpoint": str(args.checkpoint), "dataset": cfg.data.dataset, "split": args.split, "ttp": args.ttp,
                 "ttp_config": to_dict(cfg.ttp), "videos": len(videos)}
     write_outputs(out, evaluation, videos, preds, model.skeleton, settings)
@@ -162,6 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("config", type=Path, help="YAML config (see configs/)")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="dotted config overrides")
     p.add_argument("--resume", action="store_true", help="continue from OUTPUT_DIR/train_state.safetensors")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start again from step 0 in an OUTPUT_DIR that already holds a run (default: refused)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_train)
 
@@ -175,12 +191,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ttp", choices=["none", "online", "offline"], default="none")
     p.add_argument("--root", type=Path, help="dataset folder (real datasets)")
     p.add_argument("--split", choices=["val", "test"], default="test")
-    p.add_argument("--videos", type=int, help="only the first N videos")
+    p.add_argument("--videos", type=_positive_int, help="only the first N videos")
     p.add_argument("--workers", type=_positive_int, default=1,
                    help="with --ttp online/offline: videos personalized at once, each in a process with its share "
                         "of the torch threads and its own copy of the model and its update's memory (default 1; "
                         "on a CPU, one per core is fastest when memory allows)")
-    p.add_argument("--out", type=Path, help="output folder (default: beside the checkpoint)")
+    p.add_argument("--out", type=Path, help="output folder (default: beside the checkpoint; under runs/ for the "
+                                            "model shipped with ttpose)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_evaluate)
 

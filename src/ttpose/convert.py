@@ -114,10 +114,17 @@ def _strip_module(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 def from_official(state_dict: dict[str, torch.Tensor] | str | Path, input_size: int = 128) -> TTPModel:
     """An authors' state dict (or a path to their .pth, read with weights_only=True) -> TTPModel."""
+    source = None
     if not isinstance(state_dict, dict):
-        state_dict = read_tensors(state_dict)
+        source, state_dict = state_dict, read_tensors(state_dict)
     sd = _strip_module(state_dict)
-    config = official_config(sd)
+    if any(k.startswith("encoder.backbone.") for k in sd):  # ttpose's own key names
+        raise ValueError(f"{source or 'this state dict'}: already a ttpose model (ttpose's key names), not an "
+                         "authors' state dict: use it as it is")
+    try:
+        config = official_config(sd)
+    except ValueError as e:
+        raise ValueError(f"{source}: {e}" if source else str(e)) from None
     config.input_size = input_size
     model = TTPModel(config)
     ours, origin = {}, {}

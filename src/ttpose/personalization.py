@@ -39,7 +39,7 @@ from ttpose.confidence_gate import ConfidenceGate
 from ttpose.config import LossConfig, TTPConfig
 from ttpose.data.crops import BOX_PADDING, box_to_center_size, crop_frame, whole_frame_box
 from ttpose.data.pairs import Augmentation, offline_batch, online_batch
-from ttpose.data.types import Video, unlabeled_video
+from ttpose.data.types import Video, unlabeled_video, video_from_frames
 from ttpose.inference import Predictions, predict_video
 from ttpose.losses import ReconstructionLoss
 from ttpose.model import TTPModel, personalization_parameters
@@ -159,18 +159,6 @@ class Personalizer:
         return pred if self.gate is None else self.gate(video, indices, pred, self.config.speed)
 
 
-def _as_video(frames, boxes, skeleton) -> Video:
-    if isinstance(frames, Video):
-        return frames
-    images = frames if isinstance(frames, (np.ndarray, Sequence)) else list(frames)
-    if len(images) == 0:
-        raise ValueError("personalize: no frames given")
-    if boxes is None:  # the whole frame, as it is
-        h, w = np.asarray(images[0]).shape[:2]
-        return unlabeled_video(images, skeleton, np.tile(whole_frame_box(w, h), (len(images), 1)), padding=1.0)
-    # a person box (a detector's, say) is padded as in training and in `ttpose personalize`
-    return unlabeled_video(images, skeleton, boxes, padding=BOX_PADDING)
-
 
 def personalize(
     model: TTPModel,
@@ -186,13 +174,15 @@ def personalize(
     """Personalize ``model`` to the person in ``frames`` and predict every frame (see module docstring).
 
     ``frames`` is a `Video` (crop regions included) or a sequence of RGB uint8 images of one person
-    with ``boxes`` (N x 4, x1 y1 x2 y2; default: the whole frame). ``overrides`` replace fields of
-    ``config`` (e.g. ``lr=1e-5, steps_per_frame=2``). ``mode="none"`` predicts without personalization.
+    with ``boxes`` (N x 4, x1 y1 x2 y2; default: the whole frame). ``config`` defaults to the TTP settings of the
+    checkpoint the model was loaded from (``model.ttp_config``, set by `ttpose.load_checkpoint`; the same ones
+    `ttpose personalize` uses), else `TTPConfig`'s. ``overrides`` replace fields of ``config`` (e.g. ``lr=1e-5,
+    steps_per_frame=2``). ``mode="none"`` predicts without personalization.
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
-    config = replace(config or TTPConfig(), mode=mode, **overrides)
-    video = _as_video(frames, boxes, model.skeleton)
+    config = replace(config or getattr(model, "ttp_config", None) or TTPConfig(), mode=mode, **overrides)
+    video = video_from_frames(frames, boxes, model.skeleton)
     if len(video) == 0:
         raise ValueError(f"personalize: video {video.video_id!r} has no frames")
     started = time.time()

@@ -9,6 +9,8 @@ ResNet, VGG-16) with it, and below `ttpose.checkpoint`, which adds ttpose's own 
 from __future__ import annotations
 
 import hashlib
+import pickle
+import re
 from pathlib import Path
 
 import torch
@@ -34,8 +36,14 @@ def read_tensors(path: str | Path) -> dict[str, torch.Tensor]:
             raise CheckpointError(f"{path}: not a readable safetensors file ({first_line(e)})") from None
     try:
         obj = torch.load(str(path), map_location="cpu", weights_only=True)
-    except Exception as e:  # truncated zip, foreign pickle refused by weights_only, ...
-        raise CheckpointError(f"{path}: not a readable PyTorch weights file ({first_line(e)})") from None
+    except pickle.UnpicklingError as e:  # torch's own advice (weights_only=False) would run the file's code
+        what = ("it holds pickled Python objects (a whole nn.Module?), which ttpose never unpickles: save "
+                "model.state_dict() instead" if "This file can still be loaded" in str(e)
+                else "not a PyTorch weights file")
+        raise CheckpointError(f"{path}: not a state dict of tensors ({what})") from None
+    except Exception as e:  # truncated zip, a file of another kind, ...
+        raise CheckpointError(f"{path}: not a readable PyTorch weights file (truncated, or a file of another "
+                              f"kind; torch.load: {type(e).__name__}: {first_line(e)})") from None
     if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
         obj = obj["state_dict"]
     if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
@@ -44,8 +52,9 @@ def read_tensors(path: str | Path) -> dict[str, torch.Tensor]:
 
 
 def first_line(e: BaseException) -> str:
-    """The first line of an error's message (at most 200 characters), for a one-line `CheckpointError`."""
-    text = str(e).strip().splitlines()
+    """The first line of an error's message (at most 200 characters, terminal colour codes removed), for a
+    one-line `CheckpointError`."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(e)).strip().splitlines()
     return text[0][:200] if text else type(e).__name__
 
 

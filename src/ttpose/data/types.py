@@ -18,12 +18,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from os import PathLike
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
-from ttpose.data.crops import BOX_PADDING
+from ttpose.data.crops import BOX_PADDING, whole_frame_box
 from ttpose.skeletons import Skeleton
 
 
@@ -140,3 +141,28 @@ def unlabeled_video(
         centers=centers.astype(np.float32),
         sizes=sizes.astype(np.float32),
     )
+
+
+def video_from_frames(frames, boxes: np.ndarray | None, skeleton: Skeleton) -> Video:
+    """What `ttpose.personalize` takes as a person's frames, as a `Video`: a `Video` as it is, or a sequence of RGB
+    uint8 images (H x W x 3) with ``boxes`` (N x 4, x1 y1 x2 y2, padded as in training; default: the whole frame,
+    unpadded). Anything else (a file name, grey or float images) is refused with what to pass instead."""
+    if isinstance(frames, Video):
+        return frames
+    if isinstance(frames, (str, bytes, PathLike)):
+        raise TypeError("personalize: frames must be a Video or RGB uint8 images, not a file name; for a video file "
+                        "use ttpose.video_personalize.personalize_video (`ttpose personalize`) or "
+                        "ttpose.data.video.open_frames")
+    images = frames if isinstance(frames, (np.ndarray, Sequence)) else list(frames)
+    if len(images) == 0:
+        raise ValueError("personalize: no frames given")
+    first = np.asarray(images[0])
+    if first.dtype != np.uint8 or first.ndim != 3 or first.shape[2] != 3:
+        raise ValueError(f"personalize: frames must be RGB uint8 images (H x W x 3), got {first.dtype} "
+                         f"{'x'.join(map(str, first.shape))} (grayscale: np.repeat(image[..., None], 3, axis=2); "
+                         "floats in 0..1: (image * 255).round().astype(np.uint8))")
+    if boxes is None:  # the whole frame, as it is
+        h, w = np.asarray(images[0]).shape[:2]
+        return unlabeled_video(images, skeleton, np.tile(whole_frame_box(w, h), (len(images), 1)), padding=1.0)
+    # a person box (a detector's, say) is padded as in training and in `ttpose personalize`
+    return unlabeled_video(images, skeleton, boxes, padding=BOX_PADDING)

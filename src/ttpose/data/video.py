@@ -180,6 +180,10 @@ def _rotated(image: np.ndarray, rotation: int) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(image, k)) if k else image
 
 
+# codecs of FFmpeg's text "demuxers" (tty: any text file; bintext, xbin, idf: ANSI art), never a camera's video
+TEXT_CODECS = frozenset({"ansi", "bintext", "xbin", "idf"})
+
+
 class VideoFileReader(FrameReader):
     """Streams a video file with PyAV; see the module docstring for numbering and skipped frames."""
 
@@ -204,6 +208,9 @@ class VideoFileReader(FrameReader):
             if not container.streams.video:
                 raise VideoError(f"{path}: no video stream in this file")
             stream = container.streams.video[0]
+            if stream.codec_context.name in TEXT_CODECS:  # FFmpeg renders a text file as a "video" of its text
+                raise VideoError(f"{path}: not a readable video (a text file, which FFmpeg would draw as text); "
+                                 "expected H.264, HEVC or MPEG-4 in MP4, MOV, AVI or MKV, or a folder of images")
             rate = stream.average_rate or stream.guessed_rate
             fps = float(rate) if rate else None
             num = int(stream.frames or 0)

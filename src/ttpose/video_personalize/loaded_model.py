@@ -81,6 +81,9 @@ class LoadedModel:
         if bad:
             raise ValueError(f"override {bad[0]!r}: only ttp.* and loss.* settings can be changed here "
                              "(e.g. ttp.lr=1e-5)")
+        mode = [o for o in overrides if o.split("=", 1)[0].strip() == "ttp.mode"]
+        if mode:  # options.mode (--mode) decides; an override would be silently replaced by it
+            raise ValueError(f"override {mode[0]!r}: the mode is chosen with --mode (PersonalizeOptions.mode)")
         ttp = [*schedule_overrides(options.schedule), *(o for o in overrides if o.startswith("ttp."))]
         if ttp:
             base = config_from_dict({"ttp": to_dict(base)}, ttp).ttp

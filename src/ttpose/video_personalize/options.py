@@ -71,9 +71,10 @@ class PersonalizeOptions:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
-        if self.smooth is not None and (int(self.smooth) < SMOOTH_ORDER + 2 or int(self.smooth) % 2 == 0):
-            raise ValueError(f"smoothing window must be an odd number of frames >= {SMOOTH_ORDER + 2} (a quadratic "
-                             f"fit over fewer points changes nothing), got {self.smooth}")
+        least = SMOOTH_ORDER + 3 - SMOOTH_ORDER % 2  # the smallest odd window > order + 1 (a fit changes it): 5
+        if self.smooth is not None and (int(self.smooth) < least or int(self.smooth) % 2 == 0):
+            raise ValueError(f"smoothing window must be an odd number of frames >= {least} (a quadratic fit over "
+                             f"fewer points changes nothing), got {self.smooth}")
         if self.box_smooth is not None and int(self.box_smooth) < 1:
             raise ValueError(f"box smoothing window must be at least 1 frame, got {self.box_smooth}")
 

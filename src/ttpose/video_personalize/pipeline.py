@@ -74,6 +74,9 @@ from ttpose.video_personalize.run import GENERIC_BATCH, VideoResult, VideoRun
 # ---------------------------------------------------------------------------------------------- the run
 
 
+# a saved run's phase, as a resume reports it
+PHASES = {"frames": "reading the frames", "updates": "offline updates", "done": "finished"}
+
 def personalize_video(source: str | Path, checkpoint_or_model: str | Path | TTPModel | LoadedModel,
                       out_dir: str | Path, options: PersonalizeOptions | None = None) -> VideoResult:
     """Personalize the model to the person in ``source`` (a video file or a folder of images) and write the
@@ -252,7 +255,7 @@ def _resume_or_start_over(state: ResumeState, learner: Learner, record: RunRecor
     if options.resume:
         if state.load(learner, record):
             if log:
-                log(f"resuming from {state.folder}: {len(record.frame_ids)} frames done ({record.phase})")
+                log(f"resuming from {state.folder}: {len(record.frame_ids)} frames done ({PHASES[record.phase]})")
             return len(record.frame_ids)
         if log:
             log(f"nothing to resume in {state.folder}; starting from the first frame")
