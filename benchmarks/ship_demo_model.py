@@ -94,7 +94,8 @@ def main(argv=None) -> None:
         minutes = re.search(r"recorded training time: ([0-9.]+) min", before)
         trained_by = f"; trained by `{made.group(1)}`" if made else ""
         trained = (f"Training: none in this call (the committed weights kept, their TTP settings set to the demo's"
-                   f"{trained_by}" + (f", its recorded training time: {minutes.group(1)} min)" if minutes else ")"))
+                   f"{trained_by}" + (f", its recorded training time: {minutes.group(1)} min, on the machine that "
+                                   "trained it)" if minutes else ")"))
         source, fresh = SHIPPED_MODEL, SHIPPED_MODEL.with_name("model.retag.safetensors")
     else:
         if _finished(cfg) is None:
@@ -134,7 +135,7 @@ def main(argv=None) -> None:
                                         "weights in float16") + ", then runs `ttpose demo` on this very file",
         f"- Files: `model.safetensors` ({size:.1f} MiB, float16 weights; SHA-256 in `model.sha256`: `{digest}`), "
         "`config.yaml` (the run's full config, with the demo's TTP settings, which the file carries too: "
-        "`ttpose personalize` and `ttpose evaluate` with it personalize as the demo does), `log.csv` (its training "
+        "`ttpose personalize` and `ttpose evaluate` with it use the demo's TTP settings), `log.csv` (its training "
         "log)",
         f"- Machine: {machine()}",
         f"- {trained}; the demo on the shipped file: {demo_minutes:.1f} min; "

@@ -48,3 +48,35 @@ def test_train_refuses_an_output_dir_that_holds_a_run(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "already holds a training run" in err[0] and "--overwrite" in err[0]
     assert (tmp_path / "model.safetensors").read_bytes() == b"a finished run"
+    interrupted = tmp_path / "interrupted"
+    interrupted.mkdir()
+    (interrupted / "train_state.safetensors").write_bytes(b"half a run")
+    assert main(["train", "configs/synthetic/cpu.yaml", f"output_dir={interrupted}", "--quiet"]) == 2
+    assert "already holds a training run" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # one or the other
+        parse_args(build_parser(), ["train", "cfg.yaml", "--resume", "--overwrite"])
+
+
+def test_train_overwrite_removes_the_old_model_before_it_trains(tmp_path, monkeypatch, capsys):
+    """--overwrite: an interrupted new run must not leave the old model beside its state for evaluate to pick up."""
+    import ttpose.training
+    from ttpose.cli import main
+
+    (tmp_path / "model.safetensors").write_bytes(b"the old run")
+
+    def interrupted(cfg, resume, progress):
+        assert not resume and not (tmp_path / "model.safetensors").exists()
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ttpose.training, "train", interrupted)
+    assert main(["train", "configs/synthetic/cpu.yaml", f"output_dir={tmp_path}", "--overwrite", "--quiet"]) == 130
+    assert not (tmp_path / "model.safetensors").exists()
+
+
+def test_evaluate_refuses_a_ttp_mode_override(tmp_path, capsys):
+    """Bug: `ttpose evaluate CKPT synthetic ttp.mode=offline` ran without TTP (--ttp's default) and said nothing."""
+    from ttpose.cli import main
+    from ttpose.demo import SHIPPED_MODEL
+
+    assert main(["evaluate", str(SHIPPED_MODEL), "synthetic", "ttp.mode=offline", "--out", str(tmp_path / "o")]) == 2
+    assert "--ttp" in capsys.readouterr().err and not (tmp_path / "o").exists()

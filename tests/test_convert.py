@@ -60,7 +60,7 @@ def test_foreign_state_dict_is_rejected(tmp_path):
 
     ours = tmp_path / "ours.safetensors"
     save_file({"encoder.backbone.conv1.weight": torch.zeros(1)}, str(ours))
-    with pytest.raises(ValueError, match="ours.safetensors: already a ttpose model"):
+    with pytest.raises(ValueError, match="ours.safetensors: holds ttpose.s own key names"):
         from_official(ours)
     sd = spec_state_dict()
     sd["pose_net.extra.weight"] = torch.zeros(1)

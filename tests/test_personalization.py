@@ -448,15 +448,29 @@ def test_personalize_names_what_it_takes_when_given_a_file_name_grey_or_float_fr
         personalize(model, [np.zeros((60, 80, 3), np.float32)], "online")
 
 
-def test_personalize_defaults_to_the_models_checkpoint_settings(video, monkeypatch):
-    """`ttpose.load_checkpoint` sets model.ttp_config; personalize uses it unless given a config."""
+def test_every_entry_point_defaults_to_the_models_checkpoint_settings(video, monkeypatch):
+    """`ttpose.load_checkpoint` sets model.ttp_config; personalize, Personalizer (StreamingPersonalizer),
+    evaluate / personalize_people and personalize_video's LoadedModel use it unless given a config."""
     import ttpose.personalization as personalization
 
     seen = []
     monkeypatch.setattr(personalization, "Personalizer", lambda model, config, *a: seen.append(config) or 1 / 0)
     model = TTPModel(TINY_MODEL)
-    model.ttp_config = TTPConfig(lr=3e-5, batch_size=3)
+    model.ttp_config, model.loss_config = TTPConfig(lr=3e-5, batch_size=3), LossConfig(perceptual="pixel")
     for config, lr in ((None, 3e-5), (FAST, FAST.lr)):
         with pytest.raises(ZeroDivisionError):
             personalize(model, video, "offline", config, progress=False)
         assert seen[-1].lr == lr and seen[-1].mode == "offline"
+    from ttpose.evaluate import evaluate
+    from ttpose.video_personalize.loaded_model import LoadedModel
+
+    monkeypatch.undo()
+    assert Personalizer(model).config == model.ttp_config
+    assert StreamingPersonalizer(model).tuner.config == model.ttp_config
+    assert LoadedModel.of(model).ttp == model.ttp_config
+    import ttpose.people
+
+    monkeypatch.setattr(ttpose.people, "personalize", lambda m, v, mode, config, *a, **k: seen.append(config) or 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        evaluate(model, [video], "online", progress=False)
+    assert seen[-1] == model.ttp_config

@@ -57,6 +57,8 @@ def test_checkpoint_every_zero_writes_only_the_final_checkpoint(tmp_path):
     cfg = tiny_config(tmp_path / "run", train=dict(steps=3, lr_steps=[2], checkpoint_every=0, val_every=0))
     result = train(cfg, progress=False)
     assert result.step == 3 and (tmp_path / "run" / "model.safetensors").is_file()
+    # the trained model personalizes with its run's TTP settings, as the file it saved does once loaded
+    assert result.model.ttp_config == cfg.ttp
 
 
 @pytest.mark.parametrize("bad", ["train.checkpoint_every=-1", "train.val_every=-5", "train.log_every=0"])

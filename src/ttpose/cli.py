@@ -19,10 +19,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config, args.overrides)
     out = Path(cfg.output_dir)
-    if not (args.resume or args.overwrite) and ((out / "model.safetensors").is_file()
-                                                 or (out / "train_state.safetensors").is_file()):
+    finished = [out / name for name in ("model.safetensors", "model.yaml")]
+    if not (args.resume or args.overwrite) and any(p.is_file() for p in (*finished, out / "train_state.safetensors")):
         raise FileExistsError(f"{out} already holds a training run; --resume continues it, --overwrite starts it "
                               "again from step 0, or choose another output_dir=...")
+    if args.overwrite and int(os.environ.get("RANK", "0")) == 0:  # no stale model beside an interrupted new run
+        for path in finished:
+            path.unlink(missing_ok=True)
     result = train(cfg, resume=args.resume, progress=not args.quiet)
     where = result.checkpoint or result.output_dir / "train_state.safetensors"
     print(f"trained {result.step} steps; validation PCK {_fmt(result.val_pck)}; weights: {where}")
@@ -49,6 +52,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         print(f"note: {note}", file=sys.stderr)
     values = to_dict(saved)
     values["data"].update(dataset=args.dataset, root=str(args.root) if args.root else values["data"]["root"])
+    mode = [o for o in args.overrides if o.split("=", 1)[0].strip() == "ttp.mode"]
+    if mode:  # --ttp decides; the override would be silently replaced by it
+        raise ValueError(f"override {mode[0]!r}: the mode is chosen with --ttp none|online|offline")
     cfg = config_from_dict(values, args.overrides)
     cfg.ttp.mode = args.ttp  # metrics.json records the mode that ran
     model.loss_config = cfg.loss  # the L_self of --ttp online/offline, with any loss.* override (e.g. vgg_weights)
@@ -175,9 +181,10 @@ def build_parser() -> argparse.ArgumentParser:
                                    "it trains with DistributedDataParallel.")
     p.add_argument("config", type=Path, help="YAML config (see configs/)")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="dotted config overrides")
-    p.add_argument("--resume", action="store_true", help="continue from OUTPUT_DIR/train_state.safetensors")
-    p.add_argument("--overwrite", action="store_true",
-                   help="start again from step 0 in an OUTPUT_DIR that already holds a run (default: refused)")
+    again = p.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true", help="continue from OUTPUT_DIR/train_state.safetensors")
+    again.add_argument("--overwrite", action="store_true",
+                       help="start again from step 0 in an OUTPUT_DIR that already holds a run (default: refused)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_train)
 

@@ -410,8 +410,11 @@ def validate(cfg: Config) -> None:
     if d.frames_per_video < 1 or (d.test_frames is not None and d.test_frames < 1):
         raise ConfigError("data.frames_per_video and data.test_frames must be >= 1")
     t = cfg.train
-    if t.steps < 1 or t.lr <= 0 or cfg.ttp.lr <= 0:
-        raise ConfigError(f"train.steps ({t.steps}) must be >= 1, train.lr ({t.lr}) and ttp.lr ({cfg.ttp.lr}) > 0")
+    if t.steps < 1:
+        raise ConfigError(f"train.steps: {t.steps} is not a positive number of steps")
+    for key, lr in (("train.lr", t.lr), ("ttp.lr", cfg.ttp.lr)):
+        if not lr > 0:
+            raise ConfigError(f"{key}: {lr} is not a positive learning rate")
     if t.log_every < 1 or t.val_every < 0 or t.checkpoint_every < 0:
         raise ConfigError("train.log_every must be >= 1; train.val_every and train.checkpoint_every >= 0 (0: off; "
                           "the final checkpoint is always written)")

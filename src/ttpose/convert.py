@@ -119,8 +119,9 @@ def from_official(state_dict: dict[str, torch.Tensor] | str | Path, input_size: 
         source, state_dict = state_dict, read_tensors(state_dict)
     sd = _strip_module(state_dict)
     if any(k.startswith("encoder.backbone.") for k in sd):  # ttpose's own key names
-        raise ValueError(f"{source or 'this state dict'}: already a ttpose model (ttpose's key names), not an "
-                         "authors' state dict: use it as it is")
+        raise ValueError(f"{source or 'this state dict'}: holds ttpose's own key names, not an authors' state dict; "
+                         "a ttpose model loads from its .safetensors checkpoint (ttpose.save_checkpoint writes one "
+                         "with its config), as it is")
     try:
         config = official_config(sd)
     except ValueError as e:

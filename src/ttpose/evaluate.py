@@ -22,6 +22,7 @@ from ttpose.inference import Predictions
 from ttpose.metrics import accuracy_within, format_table, part_table, pck_table
 from ttpose.model import TTPModel
 from ttpose.people import personalize_people
+from ttpose.personalization import model_ttp_config
 from ttpose.skeletons import Skeleton
 from ttpose.speed import prediction_model
 
@@ -72,7 +73,7 @@ def evaluate(
     ``workers`` processes: `ttpose.people.personalize_people`)."""
     if not videos:
         raise ValueError("no videos to evaluate")
-    config = config or TTPConfig()
+    config = config or model_ttp_config(model)
     if ttp == "none":  # prediction only: one process, one prediction-only copy for all videos
         model, workers = prediction_model(model, config.speed), 1
     preds = personalize_people(model, videos, ttp, config, loss, seed, workers=workers, progress=progress)

@@ -27,7 +27,7 @@ from ttpose.config import TTPConfig
 from ttpose.data.types import Video
 from ttpose.losses import ReconstructionLoss
 from ttpose.model import TTPModel
-from ttpose.personalization import Personalized, personalize
+from ttpose.personalization import Personalized, model_ttp_config, personalize
 
 _WORKER: dict = {}  # inside a worker process: the model, loss, mode, config and seed it personalizes with
 
@@ -71,7 +71,7 @@ def personalize_people(
     the order of ``videos``."""
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
-    config = config or TTPConfig()
+    config = config or model_ttp_config(model)
     with tqdm(total=len(videos), desc=f"evaluate (TTP {mode})", unit="video",
               disable=not progress or len(videos) < 2) as bar:
         if workers == 1 or len(videos) < 2:

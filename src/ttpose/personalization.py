@@ -74,6 +74,13 @@ def reconstruction_loss_for(model: TTPModel) -> ReconstructionLoss | None:
     return loss
 
 
+def model_ttp_config(model: TTPModel) -> TTPConfig:
+    """The TTP settings a model personalizes with when the caller gives none: those of the checkpoint it was loaded
+    from or the run that trained it (``model.ttp_config``, set by `ttpose.load_checkpoint` and `ttpose.train`; the
+    ones `ttpose personalize` uses), else `TTPConfig`'s defaults."""
+    return getattr(model, "ttp_config", None) or TTPConfig()
+
+
 class Personalizer:
     """A private copy of a trained model that can be updated with L_self, predicted with, and reset."""
 
@@ -82,7 +89,7 @@ class Personalizer:
         if getattr(model, "_ttpose_inference", None) is not None:
             raise ValueError("this is a prediction-only copy (ttpose.speed.inference_model): its BatchNorms are "
                              "folded and its weights frozen; personalize the original model")
-        self.config = config or TTPConfig()
+        self.config = config or model_ttp_config(model)
         require_trainable(self.config.speed, "personalization (ttp.speed)")
         self.model = private_copy(model)
         self.params = personalization_parameters(self.model, self.config.update_reconstruction)
@@ -181,7 +188,7 @@ def personalize(
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
-    config = replace(config or getattr(model, "ttp_config", None) or TTPConfig(), mode=mode, **overrides)
+    config = replace(config or model_ttp_config(model), mode=mode, **overrides)
     video = video_from_frames(frames, boxes, model.skeleton)
     if len(video) == 0:
         raise ValueError(f"personalize: video {video.video_id!r} has no frames")

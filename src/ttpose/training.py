@@ -194,6 +194,7 @@ def train(config: Config, resume: bool = False, stop_at: int | None = None, prog
     bar.close()
     model.loss_config = cfg.loss
     model.loss_running_mean = recon.running_mean.clone() if recon is not None else None
+    model.ttp_config = cfg.ttp  # as load_checkpoint gives it: the run's TTP settings travel with the model
     checkpoint = None
     if rank == 0 and step >= t.steps:
         checkpoint = save_checkpoint(out / "model", model, cfg, recon, extra={"step": step, "val_pck": val_pck})

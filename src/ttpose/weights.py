@@ -37,9 +37,13 @@ def read_tensors(path: str | Path) -> dict[str, torch.Tensor]:
     try:
         obj = torch.load(str(path), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:  # torch's own advice (weights_only=False) would run the file's code
-        what = ("it holds pickled Python objects (a whole nn.Module?), which ttpose never unpickles: save "
-                "model.state_dict() instead" if "This file can still be loaded" in str(e)
-                else "not a PyTorch weights file")
+        if "This file can still be loaded" in str(e):  # a valid torch file holding Python objects besides tensors
+            found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(e))
+            what = (f"it holds Python objects ({found.group(1) if found else 'not only tensors'}), which ttpose "
+                    "never unpickles: if you trust the file, save its tensors alone once, e.g. "
+                    "torch.save(model.state_dict(), ...) or the checkpoint's 'state_dict' entry")
+        else:
+            what = "not a PyTorch weights file"
         raise CheckpointError(f"{path}: not a state dict of tensors ({what})") from None
     except Exception as e:  # truncated zip, a file of another kind, ...
         raise CheckpointError(f"{path}: not a readable PyTorch weights file (truncated, or a file of another "

@@ -151,8 +151,8 @@ def video_from_frames(frames, boxes: np.ndarray | None, skeleton: Skeleton) -> V
         return frames
     if isinstance(frames, (str, bytes, PathLike)):
         raise TypeError("personalize: frames must be a Video or RGB uint8 images, not a file name; for a video file "
-                        "use ttpose.video_personalize.personalize_video (`ttpose personalize`) or "
-                        "ttpose.data.video.open_frames")
+                        "use ttpose.video_personalize.personalize_video (what `ttpose personalize` runs), or read "
+                        "its frames: [image for _, image in ttpose.data.video.open_frames(path)]")
     images = frames if isinstance(frames, (np.ndarray, Sequence)) else list(frames)
     if len(images) == 0:
         raise ValueError("personalize: no frames given")
@@ -160,7 +160,8 @@ def video_from_frames(frames, boxes: np.ndarray | None, skeleton: Skeleton) -> V
     if first.dtype != np.uint8 or first.ndim != 3 or first.shape[2] != 3:
         raise ValueError(f"personalize: frames must be RGB uint8 images (H x W x 3), got {first.dtype} "
                          f"{'x'.join(map(str, first.shape))} (grayscale: np.repeat(image[..., None], 3, axis=2); "
-                         "floats in 0..1: (image * 255).round().astype(np.uint8))")
+                         "floats in 0..255: image.clip(0, 255).round().astype(np.uint8), in 0..1: "
+                         "(image * 255).clip(0, 255).round().astype(np.uint8))")
     if boxes is None:  # the whole frame, as it is
         h, w = np.asarray(images[0]).shape[:2]
         return unlabeled_video(images, skeleton, np.tile(whole_frame_box(w, h), (len(images), 1)), padding=1.0)

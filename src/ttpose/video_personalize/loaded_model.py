@@ -13,6 +13,7 @@ from pathlib import Path
 from ttpose.config import SpeedConfig, TTPConfig, config_from_dict, to_dict, with_added_defaults
 from ttpose.convert import load_model_file
 from ttpose.model import TTPModel
+from ttpose.personalization import model_ttp_config
 from ttpose.resume import saved_settings
 from ttpose.schedules import (
     FAST_CHOSEN,
@@ -38,7 +39,7 @@ class LoadedModel:
 
     model: TTPModel
     checkpoint: str  # the path, or "(model given in Python)"
-    ttp: TTPConfig  # the checkpoint's saved ``ttp`` section (TTPConfig() for a model object)
+    ttp: TTPConfig  # the checkpoint's saved ``ttp`` section (a model object's: `model_ttp_config`)
     digest: str  # SHA-256 of the checkpoint file (of the weights for a model object): a resume refuses another
     _generic: dict = field(default_factory=dict, repr=False, compare=False)
     _fast: dict = field(default_factory=dict, repr=False, compare=False)
@@ -57,7 +58,7 @@ class LoadedModel:
             for name, tensor in model.state_dict().items():
                 sha.update(name.encode())
                 sha.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-            return LoadedModel(model.eval(), "(model given in Python)", TTPConfig(), sha.hexdigest())
+            return LoadedModel(model.eval(), "(model given in Python)", model_ttp_config(model), sha.hexdigest())
         saved, model, note = load_model_file(checkpoint_or_model)
         if note and log:
             log(f"note: {note}")

@@ -255,7 +255,8 @@ def _resume_or_start_over(state: ResumeState, learner: Learner, record: RunRecor
     if options.resume:
         if state.load(learner, record):
             if log:
-                log(f"resuming from {state.folder}: {len(record.frame_ids)} frames done ({PHASES[record.phase]})")
+                phase = PHASES.get(record.phase, record.phase)
+                log(f"resuming from {state.folder}: {len(record.frame_ids)} frames done ({phase})")
             return len(record.frame_ids)
         if log:
             log(f"nothing to resume in {state.folder}; starting from the first frame")
