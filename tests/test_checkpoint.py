@@ -98,6 +98,10 @@ def test_a_pickled_module_or_a_text_file_gets_ttposes_message_not_torchs(tmp_pat
     assert "module.pth" in str(pickled.value) and "torch.nn.modules.linear.Linear" in str(pickled.value)
     with pytest.raises(CheckpointError, match="notes.pth: not a state dict of tensors") as prose:
         read_tensors(text)
+    ours = tmp_path / "ours.pth"
+    torch.save(TTPModel(TINY), ours)
+    with pytest.raises(CheckpointError, match=r"ours.pth: .*ttpose.save_checkpoint\(path, model, config\)"):
+        read_tensors(ours)
     for message in (str(pickled.value), str(prose.value)):
         assert "weights_only" not in message and "\x1b" not in message and "\n" not in message
 

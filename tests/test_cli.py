@@ -63,6 +63,8 @@ def test_train_overwrite_removes_the_old_model_before_it_trains(tmp_path, monkey
     from ttpose.cli import main
 
     (tmp_path / "model.safetensors").write_bytes(b"the old run")
+    (tmp_path / "tb").mkdir()
+    (tmp_path / "tb" / "events.out.tfevents.old").write_bytes(b"old curves")
 
     def interrupted(cfg, resume, progress):
         assert not resume and not (tmp_path / "model.safetensors").exists()
@@ -70,7 +72,7 @@ def test_train_overwrite_removes_the_old_model_before_it_trains(tmp_path, monkey
 
     monkeypatch.setattr(ttpose.training, "train", interrupted)
     assert main(["train", "configs/synthetic/cpu.yaml", f"output_dir={tmp_path}", "--overwrite", "--quiet"]) == 130
-    assert not (tmp_path / "model.safetensors").exists()
+    assert not (tmp_path / "model.safetensors").exists() and not (tmp_path / "tb").exists()
 
 
 def test_evaluate_refuses_a_ttp_mode_override(tmp_path, capsys):
@@ -80,3 +82,7 @@ def test_evaluate_refuses_a_ttp_mode_override(tmp_path, capsys):
 
     assert main(["evaluate", str(SHIPPED_MODEL), "synthetic", "ttp.mode=offline", "--out", str(tmp_path / "o")]) == 2
     assert "--ttp" in capsys.readouterr().err and not (tmp_path / "o").exists()
+    # bug: --split val on a real dataset ran its test split and labelled the results "val"
+    assert main(["evaluate", str(SHIPPED_MODEL), "penn_action", "--root", str(tmp_path), "--split", "val",
+                 "--out", str(tmp_path / "o")]) == 2
+    assert "no validation split" in capsys.readouterr().err and not (tmp_path / "o").exists()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -26,6 +27,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.overwrite and int(os.environ.get("RANK", "0")) == 0:  # no stale model beside an interrupted new run
         for path in finished:
             path.unlink(missing_ok=True)
+        shutil.rmtree(out / "tb", ignore_errors=True)  # nor the old run's curves among the new ones
     result = train(cfg, resume=args.resume, progress=not args.quiet)
     where = result.checkpoint or result.output_dir / "train_state.safetensors"
     print(f"trained {result.step} steps; validation PCK {_fmt(result.val_pck)}; weights: {where}")
@@ -52,6 +54,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         print(f"note: {note}", file=sys.stderr)
     values = to_dict(saved)
     values["data"].update(dataset=args.dataset, root=str(args.root) if args.root else values["data"]["root"])
+    if args.split == "val" and args.dataset != "synthetic":  # build.load_videos would give the test split
+        raise ValueError(f"{args.dataset} has no validation split in the paper's protocols (its 'val' is its test "
+                         "split): use --split test")
     mode = [o for o in args.overrides if o.split("=", 1)[0].strip() == "ttp.mode"]
     if mode:  # --ttp decides; the override would be silently replaced by it
         raise ValueError(f"override {mode[0]!r}: the mode is chosen with --ttp none|online|offline")

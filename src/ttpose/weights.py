@@ -39,9 +39,12 @@ def read_tensors(path: str | Path) -> dict[str, torch.Tensor]:
     except pickle.UnpicklingError as e:  # torch's own advice (weights_only=False) would run the file's code
         if "This file can still be loaded" in str(e):  # a valid torch file holding Python objects besides tensors
             found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(e))
-            what = (f"it holds Python objects ({found.group(1) if found else 'not only tensors'}), which ttpose "
-                    "never unpickles: if you trust the file, save its tensors alone once, e.g. "
-                    "torch.save(model.state_dict(), ...) or the checkpoint's 'state_dict' entry")
+            kind = found.group(1) if found else "not only tensors"
+            what = (f"it holds Python objects ({kind}), which ttpose never unpickles: " + (
+                "a pickled ttpose model; if you trust the file, save it once as a checkpoint with "
+                "ttpose.save_checkpoint(path, model, config)" if kind.startswith("ttpose.") else
+                "if you trust the file, save its tensors alone once, e.g. torch.save(model.state_dict(), ...) or "
+                "the checkpoint's 'state_dict' entry"))
         else:
             what = "not a PyTorch weights file"
         raise CheckpointError(f"{path}: not a state dict of tensors ({what})") from None

@@ -151,8 +151,9 @@ def video_from_frames(frames, boxes: np.ndarray | None, skeleton: Skeleton) -> V
         return frames
     if isinstance(frames, (str, bytes, PathLike)):
         raise TypeError("personalize: frames must be a Video or RGB uint8 images, not a file name; for a video file "
-                        "use ttpose.video_personalize.personalize_video (what `ttpose personalize` runs), or read "
-                        "its frames: [image for _, image in ttpose.data.video.open_frames(path)]")
+                        "use personalize_video (from ttpose.video_personalize import personalize_video: what "
+                        "`ttpose personalize` runs), or read its frames (from ttpose.data.video import open_frames; "
+                        "[image for _, image in open_frames(path)])")
     images = frames if isinstance(frames, (np.ndarray, Sequence)) else list(frames)
     if len(images) == 0:
         raise ValueError("personalize: no frames given")

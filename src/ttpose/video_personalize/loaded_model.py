@@ -84,7 +84,7 @@ class LoadedModel:
                              "(e.g. ttp.lr=1e-5)")
         mode = [o for o in overrides if o.split("=", 1)[0].strip() == "ttp.mode"]
         if mode:  # options.mode (--mode) decides; an override would be silently replaced by it
-            raise ValueError(f"override {mode[0]!r}: the mode is chosen with --mode (PersonalizeOptions.mode)")
+            raise ValueError(f"override {mode[0]!r}: the mode is chosen with --mode")
         ttp = [*schedule_overrides(options.schedule), *(o for o in overrides if o.startswith("ttp."))]
         if ttp:
             base = config_from_dict({"ttp": to_dict(base)}, ttp).ttp
