@@ -44,7 +44,7 @@ def default_eval_dir(checkpoint: Path, name: str) -> Path:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from ttpose.config import config_from_dict, to_dict
+    from ttpose.config import config_from_dict, refuse_override, to_dict
     from ttpose.convert import load_model_file
     from ttpose.data.build import load_videos
     from ttpose.evaluate import evaluate, write_outputs
@@ -57,9 +57,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     if args.split == "val" and args.dataset != "synthetic":  # build.load_videos would give the test split
         raise ValueError(f"{args.dataset} has no validation split in the paper's protocols (its 'val' is its test "
                          "split): use --split test")
-    mode = [o for o in args.overrides if o.split("=", 1)[0].strip() == "ttp.mode"]
-    if mode:  # --ttp decides; the override would be silently replaced by it
-        raise ValueError(f"override {mode[0]!r}: the mode is chosen with --ttp none|online|offline")
+    refuse_override(args.overrides, "ttp.mode", "--ttp none|online|offline")
     cfg = config_from_dict(values, args.overrides)
     cfg.ttp.mode = args.ttp  # metrics.json records the mode that ran
     model.loss_config = cfg.loss  # the L_self of --ttp online/offline, with any loss.* override (e.g. vgg_weights)

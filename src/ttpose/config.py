@@ -335,6 +335,19 @@ def _apply(obj: Any, values: dict, prefix: str = "") -> None:
             setattr(obj, name, _check_type(key, value, hints[name]))
 
 
+def override_key(item: str) -> str:
+    """The dotted key of a ``key=value`` override: "ttp.lr=1e-5" -> "ttp.lr"."""
+    return item.split("=", 1)[0].strip()
+
+
+def refuse_override(overrides: list[str], key: str, instead: str) -> None:
+    """A `ConfigError` for an override of ``key`` that an option (``instead``) decides, which would otherwise be
+    silently replaced."""
+    given = [o for o in overrides if override_key(o) == key]
+    if given:
+        raise ConfigError(f"override {given[0]!r}: the mode is chosen with {instead}")
+
+
 def _parse_override(item: str) -> dict:
     if "=" not in item:
         raise ConfigError(f"override {item!r} is not of the form key=value (e.g. model.backbone=resnet18)")

@@ -38,6 +38,7 @@ import torch
 from ttpose.checkpoint import load_checkpoint, read_header
 from ttpose.config import Config, ModelConfig
 from ttpose.model import TTPModel
+from ttpose.model.backbone import TTPOSE_BACKBONE
 from ttpose.weights import CheckpointError, read_tensors
 
 _PREFIXES = (  # (official prefix, ttpose prefix); the longest match wins
@@ -118,7 +119,7 @@ def from_official(state_dict: dict[str, torch.Tensor] | str | Path, input_size: 
     if not isinstance(state_dict, dict):
         source, state_dict = state_dict, read_tensors(state_dict)
     sd = _strip_module(state_dict)
-    if any(k.startswith("encoder.backbone.") for k in sd):  # ttpose's own key names
+    if any(k.startswith(TTPOSE_BACKBONE) for k in sd):  # ttpose's own key names
         raise ValueError(f"{source or 'this state dict'}: holds ttpose's own key names, not an authors' state dict; "
                          "a ttpose model loads from its .safetensors checkpoint (ttpose.save_checkpoint writes one "
                          "with its config), as it is")

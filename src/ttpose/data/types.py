@@ -164,7 +164,7 @@ def video_from_frames(frames, boxes: np.ndarray | None, skeleton: Skeleton) -> V
                          "floats in 0..255: image.clip(0, 255).round().astype(np.uint8), in 0..1: "
                          "(image * 255).clip(0, 255).round().astype(np.uint8))")
     if boxes is None:  # the whole frame, as it is
-        h, w = np.asarray(images[0]).shape[:2]
+        h, w = first.shape[:2]
         return unlabeled_video(images, skeleton, np.tile(whole_frame_box(w, h), (len(images), 1)), padding=1.0)
     # a person box (a detector's, say) is padded as in training and in `ttpose personalize`
     return unlabeled_video(images, skeleton, boxes, padding=BOX_PADDING)

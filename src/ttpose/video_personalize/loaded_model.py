@@ -10,7 +10,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from ttpose.config import SpeedConfig, TTPConfig, config_from_dict, to_dict, with_added_defaults
+from ttpose.config import (
+    SpeedConfig,
+    TTPConfig,
+    config_from_dict,
+    override_key,
+    refuse_override,
+    to_dict,
+    with_added_defaults,
+)
 from ttpose.convert import load_model_file
 from ttpose.model import TTPModel
 from ttpose.personalization import model_ttp_config
@@ -82,9 +90,7 @@ class LoadedModel:
         if bad:
             raise ValueError(f"override {bad[0]!r}: only ttp.* and loss.* settings can be changed here "
                              "(e.g. ttp.lr=1e-5)")
-        mode = [o for o in overrides if o.split("=", 1)[0].strip() == "ttp.mode"]
-        if mode:  # options.mode (--mode) decides; an override would be silently replaced by it
-            raise ValueError(f"override {mode[0]!r}: the mode is chosen with --mode")
+        refuse_override(overrides, "ttp.mode", "--mode")
         ttp = [*schedule_overrides(options.schedule), *(o for o in overrides if o.startswith("ttp."))]
         if ttp:
             base = config_from_dict({"ttp": to_dict(base)}, ttp).ttp
@@ -113,7 +119,7 @@ class LoadedModel:
         seconds of one update (None where not timed)."""
         if options.schedule != "fast":
             return cfg, None, None
-        own = {o.split("=", 1)[0].strip().removeprefix("ttp.") for o in options.overrides} & set(FAST_CHOSEN)
+        own = {override_key(o).removeprefix("ttp.") for o in options.overrides} & set(FAST_CHOSEN)
         candidates = agreeing_candidates(cfg, own)
         if not candidates:
             return cfg, None, None
